@@ -1,0 +1,1 @@
+"""Connectors: the one small interface through which automation talks to a host."""

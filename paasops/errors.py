@@ -1,0 +1,95 @@
+"""The one error hierarchy of paasops; the CLI maps it to exit codes, the API to HTTP statuses."""
+
+from __future__ import annotations
+
+
+class PaasopsError(Exception):
+    """Root of every error paasops raises on purpose. The message names what and where."""
+
+    exit_code = 1
+    http_status = 500
+
+    def __init__(self, message: str, *, where: str | None = None):
+        self.where = where
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class UserInputError(PaasopsError):
+    """Bad input from the user: a malformed file, a bad flag, a bad payload."""
+
+    exit_code = 2
+    http_status = 400
+
+
+class InventoryError(UserInputError):
+    """A malformed inventory file (where = file:line)."""
+
+
+class PlaybookError(UserInputError):
+    """A malformed playbook (where = file, task and field)."""
+
+
+class SpecError(UserInputError):
+    """A malformed app.yml or API payload."""
+
+
+class NotFoundError(PaasopsError):
+    exit_code = 3
+    http_status = 404
+
+
+class ConflictError(PaasopsError):
+    """An ambiguous id prefix, an existing name, a port already taken."""
+
+    exit_code = 2
+    http_status = 409
+
+
+class AuthError(PaasopsError):
+    exit_code = 4
+    http_status = 401
+
+
+class ForbiddenError(PaasopsError):
+    exit_code = 4
+    http_status = 403
+
+
+class ConnectionFailed(PaasopsError):
+    """A host, engine or service could not be reached (where = the host)."""
+
+    exit_code = 5
+    http_status = 502
+
+
+class HostKeyError(ConnectionFailed):
+    """An unknown or changed SSH host key."""
+
+
+class UnsupportedHost(PaasopsError):
+    """A host whose distribution or platform paasops refuses to manage."""
+
+    exit_code = 6
+    http_status = 422
+
+
+class PlacementError(PaasopsError):
+    """No host can take a replica; the message says why for each host."""
+
+    exit_code = 7
+    http_status = 409
+
+
+class CommandFailed(PaasopsError):
+    """A remote command exited non-zero; carries its result (like invoke's UnexpectedExit)."""
+
+    exit_code = 1
+
+    def __init__(self, result, *, where: str | None = None):
+        self.result = result
+        tail = (result.stderr or result.stdout or "").strip().splitlines()[-3:]
+        detail = " | ".join(tail)
+        super().__init__(
+            f"command {result.command!r} exited {result.exit_code}" + (f": {detail}" if detail else ""),
+            where=where,
+        )
