@@ -1,0 +1,234 @@
+"""The cluster PKI: one CA kept on the control machine, server certs per host, one client cert."""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import ipaddress
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from paasops.errors import PaasopsError
+
+CA_DAYS = 3650
+LEAF_DAYS = 825
+# A cached server cert with less than this left is reissued on the next bootstrap.
+RENEW_BEFORE = dt.timedelta(days=30)
+CLIENT_CN = "paasops-service"
+
+
+@dataclass(frozen=True)
+class CA:
+    """The cluster CA; `key` is only ever loaded on the control machine."""
+
+    cert: x509.Certificate
+    key: ec.EllipticCurvePrivateKey
+    cert_pem: bytes
+    path: Path  # the ca.pem file
+
+
+def default_pki_dir() -> Path:
+    """$PAASOPS_PKI_DIR, else the user data dir's `paasops/pki`."""
+    env = os.environ.get("PAASOPS_PKI_DIR")
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("paasops")) / "pki"
+
+
+def ensure_ca(pki_dir: Path | str) -> CA:
+    """Load the CA from `pki_dir`, creating it the first time only."""
+    pki_dir = _ensure_dir(Path(pki_dir))
+    cert_path, key_path = pki_dir / "ca.pem", pki_dir / "ca-key.pem"
+    with _locked(pki_dir):
+        if cert_path.exists() or key_path.exists():
+            return _load_ca(cert_path, key_path)
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "paasops cluster CA")])
+        now = _now()
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name).issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=CA_DAYS))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.KeyUsage(
+                digital_signature=True, key_cert_sign=True, crl_sign=True,
+                content_commitment=False, key_encipherment=False, data_encipherment=False,
+                key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .sign(key, hashes.SHA256())
+        )
+        _write_private(key_path, _key_pem(key))
+        _write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
+        return _load_ca(cert_path, key_path)
+
+
+def issue_server_cert(ca: CA, name: str, addresses: list[str],
+                      dns_names: list[str] | tuple[str, ...] = ()) -> tuple[bytes, bytes]:
+    """A fresh (cert_pem, key_pem) for a server with IP SANs `addresses` and DNS SANs `dns_names`."""
+    sans = [x509.IPAddress(ipaddress.ip_address(a)) for a in addresses]
+    sans += [x509.DNSName(d) for d in dns_names]
+    return _issue(ca, name, sans, ExtendedKeyUsageOID.SERVER_AUTH)
+
+
+def ensure_client_cert(pki_dir: Path | str, ca: CA) -> tuple[Path, Path]:
+    """Create client-cert.pem/client-key.pem (CN=paasops-service) once; returns their paths."""
+    pki_dir = _ensure_dir(Path(pki_dir))
+    cert_path, key_path = pki_dir / "client-cert.pem", pki_dir / "client-key.pem"
+    with _locked(pki_dir):
+        if not (cert_path.exists() and key_path.exists()):
+            cert_pem, key_pem = _issue(ca, CLIENT_CN, [], ExtendedKeyUsageOID.CLIENT_AUTH)
+            _write_private(key_path, key_pem)
+            _write_private(cert_path, cert_pem)
+    return cert_path, key_path
+
+
+def server_cert_for(pki_dir: Path | str, host_name: str, address: str) -> tuple[bytes, bytes]:
+    """The cached server cert of a host, reissued only if its SANs, CA or expiry call for it."""
+    pki_dir = Path(pki_dir)
+    ca = ensure_ca(pki_dir)
+    addresses, dns_names = server_sans(host_name, address)
+    host_dir = _ensure_dir(pki_dir / "hosts" / _safe_name(host_name))
+    cert_path, key_path = host_dir / "cert.pem", host_dir / "key.pem"
+    with _locked(pki_dir):
+        if cert_path.exists() and key_path.exists():
+            cert_pem, key_pem = cert_path.read_bytes(), key_path.read_bytes()
+            if _still_good(ca, cert_pem, addresses, dns_names):
+                return cert_pem, key_pem
+        cert_pem, key_pem = issue_server_cert(ca, host_name, addresses, dns_names)
+        _write_private(key_path, key_pem)
+        _write_private(cert_path, cert_pem)
+        return cert_pem, key_pem
+
+
+def server_sans(host_name: str, address: str) -> tuple[list[str], list[str]]:
+    """(IP SANs, DNS SANs) for a host: its name and address, plus loopback for on-host checks."""
+    ips, names = ["127.0.0.1"], ["localhost"]
+    for value in (address, host_name):
+        try:
+            ip = str(ipaddress.ip_address(value))
+        except ValueError:
+            if value not in names:
+                names.append(value)
+        else:
+            if ip not in ips:
+                ips.append(ip)
+    return ips, names
+
+
+def cert_sans(cert: x509.Certificate) -> tuple[set[str], set[str]]:
+    """(IP SANs, DNS SANs) of a certificate."""
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return set(), set()
+    return ({str(ip) for ip in ext.get_values_for_type(x509.IPAddress)},
+            set(ext.get_values_for_type(x509.DNSName)))
+
+
+def _issue(ca: CA, cn: str, sans: list[x509.GeneralName], eku) -> tuple[bytes, bytes]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = _now()
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+        .issuer_name(ca.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(min(now + dt.timedelta(days=LEAF_DAYS), ca.cert.not_valid_after_utc))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(
+            digital_signature=True, key_encipherment=False, key_agreement=True,
+            key_cert_sign=False, crl_sign=False, content_commitment=False,
+            data_encipherment=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([eku]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()),
+                       critical=False)
+    )
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    cert = builder.sign(ca.key, hashes.SHA256())
+    return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
+
+
+def _still_good(ca: CA, cert_pem: bytes, addresses: list[str], dns_names: list[str]) -> bool:
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem)
+        cert.verify_directly_issued_by(ca.cert)
+    except (ValueError, TypeError, InvalidSignature):  # unreadable, or signed by another CA
+        return False
+    if cert.not_valid_after_utc - _now() < RENEW_BEFORE:
+        return False
+    return cert_sans(cert) == (set(addresses), set(dns_names))
+
+
+def _load_ca(cert_path: Path, key_path: Path) -> CA:
+    if not (cert_path.exists() and key_path.exists()):
+        missing = cert_path if not cert_path.exists() else key_path
+        raise PaasopsError("the CA is half there; restore it from a backup rather than "
+                           "replacing it (every host trusts it)", where=str(missing))
+    cert_pem = cert_path.read_bytes()
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem)
+        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    except ValueError as exc:
+        raise PaasopsError(f"unreadable CA file: {exc}", where=str(cert_path.parent)) from exc
+    return CA(cert=cert, key=key, cert_pem=cert_pem, path=cert_path)
+
+
+def _key_pem(key) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write atomically with mode 0600 from the first byte."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def _ensure_dir(path: Path) -> Path:
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
+
+
+@contextmanager
+def _locked(pki_dir: Path):
+    """Serialise concurrent bootstraps so the CA is created once."""
+    with open(pki_dir / ".lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _safe_name(name: str) -> str:
+    if not name or name in (".", "..") or "/" in name or "\0" in name:
+        raise PaasopsError("not usable as a file name", where=repr(name))
+    return name
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
