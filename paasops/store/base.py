@@ -1,0 +1,138 @@
+"""The state store interface every backend implements (and the contract tests check)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from .records import Account, App, Engine, Event, Role, Token
+
+
+class Store(ABC):
+    """Accounts, roles, tokens, engines, events and apps (desired state).
+
+    Conventions: `get_*` returns None when absent; `delete_*` returns whether something
+    was deleted; `create_account` raises ConflictError on an existing name; `update_*`
+    raises NotFoundError when absent. Timestamps are epoch seconds (float), set by the store
+    when left at 0. Secrets never reach the store: it takes password and token hashes and
+    refuses anything else with ValueError. Backends are safe to use from several threads.
+    """
+
+    url: str = ""
+
+    # -- accounts ---------------------------------------------------------------------
+    @abstractmethod
+    def create_account(self, name: str, password_hash: str, role: str) -> Account: ...
+
+    @abstractmethod
+    def get_account(self, name: str) -> Account | None: ...
+
+    @abstractmethod
+    def list_accounts(self) -> list[Account]:
+        """Sorted by name."""
+
+    @abstractmethod
+    def delete_account(self, name: str) -> bool:
+        """Also revokes the account's tokens."""
+
+    @abstractmethod
+    def update_password(self, name: str, password_hash: str) -> Account: ...
+
+    @abstractmethod
+    def set_role(self, name: str, role: str) -> Account: ...
+
+    # -- roles ------------------------------------------------------------------------
+    @abstractmethod
+    def put_role(self, name: str, paths: list[str]) -> Role:
+        """Create or replace the role's allowed API paths."""
+
+    @abstractmethod
+    def get_role(self, name: str) -> Role | None: ...
+
+    @abstractmethod
+    def list_roles(self) -> list[Role]:
+        """Sorted by name."""
+
+    @abstractmethod
+    def delete_role(self, name: str) -> bool: ...
+
+    # -- tokens -----------------------------------------------------------------------
+    @abstractmethod
+    def put_token(self, user: str, token_hash: str, expires_at: float) -> Token: ...
+
+    @abstractmethod
+    def find_token(self, token_hash: str, now: float | None = None) -> Token | None:
+        """The token with this hash if it exists and has not expired at `now`."""
+
+    @abstractmethod
+    def list_tokens(self, user: str | None = None) -> list[Token]:
+        """Oldest first; all users when `user` is None."""
+
+    @abstractmethod
+    def revoke_tokens(self, *, user: str | None = None, token_hash: str | None = None) -> int:
+        """Revoke one token (by hash) or all of a user's; returns how many went."""
+
+    @abstractmethod
+    def purge_expired(self, now: float | None = None) -> int: ...
+
+    # -- engines ----------------------------------------------------------------------
+    @abstractmethod
+    def put_engine(self, engine: Engine) -> Engine:
+        """Insert or replace by id; keeps the first created_at."""
+
+    @abstractmethod
+    def get_engine(self, engine_id: str) -> Engine | None: ...
+
+    @abstractmethod
+    def list_engines(self) -> list[Engine]:
+        """Sorted by id."""
+
+    @abstractmethod
+    def delete_engine(self, engine_id: str) -> bool: ...
+
+    # -- events -----------------------------------------------------------------------
+    @abstractmethod
+    def add_event(self, event: Event) -> Event:
+        """Store the event; fills `time` (now) and `id` (sortable by time) when empty."""
+
+    @abstractmethod
+    def list_events(
+        self,
+        *,
+        type: str | None = None,
+        tag: str | None = None,
+        app: str | None = None,
+        host: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int | None = 100,
+    ) -> list[Event]:
+        """Newest first; `since <= time < until`; `limit=None` for all."""
+
+    @abstractmethod
+    def delete_events(self, before: float) -> int:
+        """Drop events older than `before` (retention); returns how many."""
+
+    # -- apps (desired state) ---------------------------------------------------------
+    @abstractmethod
+    def put_app(self, app: App) -> App:
+        """Insert or replace by name; keeps the first created_at."""
+
+    @abstractmethod
+    def get_app(self, name: str) -> App | None: ...
+
+    @abstractmethod
+    def list_apps(self) -> list[App]:
+        """Sorted by name."""
+
+    @abstractmethod
+    def delete_app(self, name: str) -> bool: ...
+
+    # -- lifecycle --------------------------------------------------------------------
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,125 @@
+"""Plain records the state store keeps: accounts, roles, tokens, engines, events, apps."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import threading
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+# Only hashes ever reach the store: these are the shapes it accepts.
+PASSWORD_HASH_RE = re.compile(r"^\$(argon2id|argon2i|argon2d|2a|2b|2y)\$\S{20,}$")
+TOKEN_HASH_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass
+class Account:
+    name: str
+    password_hash: str
+    role: str
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+
+@dataclass
+class Role:
+    name: str
+    paths: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Token:
+    token_hash: str
+    user: str
+    expires_at: float
+    created_at: float = 0.0
+
+
+@dataclass
+class Engine:
+    """A Docker host the service can place on; `address` is what ICMP pings."""
+
+    id: str
+    address: str
+    docker_url: str = ""
+    cpus: float = 0.0
+    memory_mb: int = 0
+    labels: dict[str, str] = field(default_factory=dict)
+    tls: bool = True
+    source: str = "manual"  # etcd | manual | local
+    status: str = "unknown"  # unknown | up | down | degraded
+    meta: dict[str, Any] = field(default_factory=dict)
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+
+@dataclass
+class Event:
+    """One thing that happened; ids sort like times, so newest first is id descending."""
+
+    type: str
+    tag: str = "api"
+    app: str | None = None
+    host: str | None = None
+    container: str | None = None
+    user: str | None = None
+    message: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    time: float = 0.0
+    id: str = ""
+
+
+@dataclass
+class App:
+    """Desired state of one app: its spec (as a plain dict), replica count and deployment."""
+
+    name: str
+    spec: dict[str, Any]
+    count: int
+    deployment_id: str
+    spec_hash: str = ""
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+
+def to_dict(record) -> dict[str, Any]:
+    return asdict(record)
+
+
+def from_dict(cls, data: dict[str, Any]):
+    """Build a record from a row, ignoring columns the record does not know."""
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+_seq = itertools.count()
+_seq_lock = threading.Lock()
+
+
+def event_id(at: float) -> str:
+    """A sortable id: nanoseconds since the epoch, then a per-process sequence and randomness."""
+    with _seq_lock:
+        n = next(_seq) % 0x10000
+    return f"{int(at * 1_000_000_000):019d}-{n:04x}{os.urandom(3).hex()}"
+
+
+def id_bound(at: float) -> str:
+    """The smallest event id at time `at`, for range queries over ids."""
+    return f"{int(at * 1_000_000_000):019d}"
+
+
+def now() -> float:
+    return time.time()
+
+
+def check_password_hash(value: str) -> None:
+    if not isinstance(value, str) or not PASSWORD_HASH_RE.match(value):
+        raise ValueError("the store takes a password hash (argon2 or bcrypt), never a password")
+
+
+def check_token_hash(value: str) -> None:
+    if not isinstance(value, str) or not TOKEN_HASH_RE.match(value):
+        raise ValueError("the store takes a token hash (sha256 hex), never a token")

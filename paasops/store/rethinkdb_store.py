@@ -1,0 +1,238 @@
+"""The RethinkDB state store, with the official driver, for teams that already run RethinkDB."""
+
+from __future__ import annotations
+
+import threading
+
+from rethinkdb import RethinkDB
+from rethinkdb.errors import ReqlDriverError, ReqlError, ReqlOpFailedError
+
+from ..errors import ConflictError, ConnectionFailed, NotFoundError
+from .base import Store
+from .records import (
+    Account,
+    App,
+    Engine,
+    Event,
+    Role,
+    Token,
+    check_password_hash,
+    check_token_hash,
+    event_id,
+    from_dict,
+    id_bound,
+    now as clock,
+    to_dict,
+)
+
+r = RethinkDB()
+
+# table -> (primary key, secondary indexes)
+TABLES = {
+    "accounts": ("name", ()),
+    "roles": ("name", ()),
+    "tokens": ("token_hash", ("user", "expires_at")),
+    "engines": ("id", ()),
+    "apps": ("name", ()),
+    "events": ("id", ("time", "type", "tag", "app", "host")),
+}
+
+
+class RethinkStore(Store):
+    def __init__(self, host="localhost", port=28015, db="paasops", user="admin", password="", timeout=20.0):
+        self.url = f"rethinkdb://{host}:{port}/{db}"
+        self.db = db
+        self._lock = threading.RLock()
+        try:
+            self._conn = r.connect(host=host, port=port, db=db, user=user, password=password, timeout=timeout)
+        except ReqlError as exc:
+            raise ConnectionFailed(f"cannot reach RethinkDB: {exc}", where=f"{host}:{port}") from None
+        self._ensure_schema()
+
+    def _run(self, query):
+        with self._lock:
+            try:
+                return query.run(self._conn)
+            except ReqlDriverError:
+                # The server went away and came back: one reconnect, then let errors through.
+                self._conn.reconnect(noreply_wait=False)
+                return query.run(self._conn)
+
+    def _ensure_schema(self):
+        if self.db not in self._run(r.db_list()):
+            self._ignore_exists(r.db_create(self.db))
+        d = r.db(self.db)
+        existing = set(self._run(d.table_list()))
+        for table, (pk, indexes) in TABLES.items():
+            if table not in existing:
+                self._ignore_exists(d.table_create(table, primary_key=pk))
+            have = set(self._run(d.table(table).index_list()))
+            for index in indexes:
+                if index not in have:
+                    self._ignore_exists(d.table(table).index_create(index))
+            self._run(d.table(table).index_wait())
+
+    def _ignore_exists(self, query):
+        try:
+            self._run(query)
+        except ReqlOpFailedError as exc:  # another process created it first
+            if "already exists" not in str(exc):
+                raise
+
+    def _t(self, table):
+        return r.db(self.db).table(table)
+
+    def _rows(self, query) -> list[dict]:
+        return list(self._run(query))
+
+    # -- accounts ---------------------------------------------------------------------
+    def create_account(self, name, password_hash, role):
+        check_password_hash(password_hash)
+        t = clock()
+        account = Account(name, password_hash, role, t, t)
+        result = self._run(self._t("accounts").insert(to_dict(account), conflict="error"))
+        if result.get("errors"):
+            raise ConflictError(f"account {name!r} already exists")
+        return account
+
+    def get_account(self, name):
+        doc = self._run(self._t("accounts").get(name))
+        return from_dict(Account, doc) if doc else None
+
+    def list_accounts(self):
+        return [from_dict(Account, d) for d in self._rows(self._t("accounts").order_by("name"))]
+
+    def delete_account(self, name):
+        self._run(self._t("tokens").get_all(name, index="user").delete())
+        return self._run(self._t("accounts").get(name).delete())["deleted"] > 0
+
+    def _update_account(self, name, changes):
+        result = self._run(self._t("accounts").get(name).update({**changes, "updated_at": clock()}))
+        if result.get("skipped") or not (result.get("replaced") or result.get("unchanged")):
+            raise NotFoundError(f"no account {name!r}")
+        return self.get_account(name)
+
+    def update_password(self, name, password_hash):
+        check_password_hash(password_hash)
+        return self._update_account(name, {"password_hash": password_hash})
+
+    def set_role(self, name, role):
+        return self._update_account(name, {"role": role})
+
+    # -- roles ------------------------------------------------------------------------
+    def put_role(self, name, paths):
+        role = Role(name, list(paths))
+        self._run(self._t("roles").insert(to_dict(role), conflict="replace"))
+        return role
+
+    def get_role(self, name):
+        doc = self._run(self._t("roles").get(name))
+        return from_dict(Role, doc) if doc else None
+
+    def list_roles(self):
+        return [from_dict(Role, d) for d in self._rows(self._t("roles").order_by("name"))]
+
+    def delete_role(self, name):
+        return self._run(self._t("roles").get(name).delete())["deleted"] > 0
+
+    # -- tokens -----------------------------------------------------------------------
+    def put_token(self, user, token_hash, expires_at):
+        check_token_hash(token_hash)
+        token = Token(token_hash, user, float(expires_at), clock())
+        self._run(self._t("tokens").insert(to_dict(token), conflict="replace"))
+        return token
+
+    def find_token(self, token_hash, now=None):
+        doc = self._run(self._t("tokens").get(token_hash))
+        at = now if now is not None else clock()
+        return from_dict(Token, doc) if doc and doc["expires_at"] > at else None
+
+    def list_tokens(self, user=None):
+        query = self._t("tokens") if user is None else self._t("tokens").get_all(user, index="user")
+        docs = sorted(self._rows(query), key=lambda d: (d["created_at"], d["token_hash"]))
+        return [from_dict(Token, d) for d in docs]
+
+    def revoke_tokens(self, *, user=None, token_hash=None):
+        if user is None and token_hash is None:
+            raise ValueError("revoke_tokens needs a user or a token hash")
+        if token_hash is not None:
+            query = self._t("tokens").get_all(token_hash)
+            if user is not None:
+                query = query.filter({"user": user})
+        else:
+            query = self._t("tokens").get_all(user, index="user")
+        return self._run(query.delete())["deleted"]
+
+    def purge_expired(self, now=None):
+        at = now if now is not None else clock()
+        query = self._t("tokens").between(r.minval, at, index="expires_at", right_bound="closed")
+        return self._run(query.delete())["deleted"]
+
+    # -- engines and apps -------------------------------------------------------------
+    def _put_doc(self, table, record):
+        t = clock()
+        doc = to_dict(record)
+        doc["created_at"] = record.created_at or t
+        doc["updated_at"] = t
+        keep_created = lambda _key, old, new: new.merge({"created_at": old["created_at"]})  # noqa: E731
+        self._run(self._t(table).insert(doc, conflict=keep_created))
+        return self._run(self._t(table).get(doc[TABLES[table][0]]))
+
+    def put_engine(self, engine):
+        return from_dict(Engine, self._put_doc("engines", engine))
+
+    def get_engine(self, engine_id):
+        doc = self._run(self._t("engines").get(engine_id))
+        return from_dict(Engine, doc) if doc else None
+
+    def list_engines(self):
+        return [from_dict(Engine, d) for d in self._rows(self._t("engines").order_by("id"))]
+
+    def delete_engine(self, engine_id):
+        return self._run(self._t("engines").get(engine_id).delete())["deleted"] > 0
+
+    def put_app(self, app):
+        return from_dict(App, self._put_doc("apps", app))
+
+    def get_app(self, name):
+        doc = self._run(self._t("apps").get(name))
+        return from_dict(App, doc) if doc else None
+
+    def list_apps(self):
+        return [from_dict(App, d) for d in self._rows(self._t("apps").order_by("name"))]
+
+    def delete_app(self, name):
+        return self._run(self._t("apps").get(name).delete())["deleted"] > 0
+
+    # -- events -----------------------------------------------------------------------
+    def add_event(self, event):
+        doc = to_dict(event)
+        doc["time"] = doc["time"] or clock()
+        doc["id"] = doc["id"] or event_id(doc["time"])
+        self._run(self._t("events").insert(doc, conflict="error"))
+        return from_dict(Event, doc)
+
+    def list_events(self, *, type=None, tag=None, app=None, host=None, since=None, until=None, limit=100):
+        # Ids start with the time in ns, so a primary-key range narrows by time and orders newest first;
+        # the exact bounds are then checked on `time` (1 µs of slack covers float rounding).
+        low = id_bound(since - 1e-6) if since is not None else r.minval
+        high = id_bound(until + 1e-6) if until is not None else r.maxval
+        query = self._t("events").between(low, high, index="id").order_by(index=r.desc("id"))
+        fields = {k: v for k, v in (("type", type), ("tag", tag), ("app", app), ("host", host)) if v is not None}
+        if fields:
+            query = query.filter(fields)
+        if since is not None:
+            query = query.filter(r.row["time"] >= since)
+        if until is not None:
+            query = query.filter(r.row["time"] < until)
+        if limit is not None:
+            query = query.limit(int(limit))
+        return [from_dict(Event, d) for d in self._rows(query)]
+
+    def delete_events(self, before):
+        query = self._t("events").between(r.minval, before, index="time", right_bound="open")
+        return self._run(query.delete())["deleted"]
+
+    def close(self):
+        with self._lock:
+            self._conn.close(noreply_wait=False)

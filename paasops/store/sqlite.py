@@ -1,0 +1,226 @@
+"""The embedded state store: one SQLite file in WAL mode, shared by the service's threads."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from pathlib import Path
+
+from ..errors import ConflictError, NotFoundError
+from .base import Store
+from .records import (
+    Account,
+    App,
+    Engine,
+    Event,
+    Role,
+    Token,
+    check_password_hash,
+    check_token_hash,
+    event_id,
+    from_dict,
+    now as clock,
+    to_dict,
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS accounts (
+    name TEXT PRIMARY KEY, password_hash TEXT NOT NULL, role TEXT NOT NULL,
+    created_at REAL NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS roles (name TEXT PRIMARY KEY, paths TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tokens (
+    token_hash TEXT PRIMARY KEY, user TEXT NOT NULL,
+    expires_at REAL NOT NULL, created_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS tokens_user ON tokens(user);
+CREATE TABLE IF NOT EXISTS engines (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS apps (name TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY, time REAL NOT NULL, type TEXT NOT NULL, tag TEXT NOT NULL,
+    app TEXT, host TEXT, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS events_time ON events(time);
+CREATE INDEX IF NOT EXISTS events_type ON events(type, id);
+CREATE INDEX IF NOT EXISTS events_app ON events(app, id);
+CREATE INDEX IF NOT EXISTS events_host ON events(host, id);
+"""
+
+
+class SqliteStore(Store):
+    def __init__(self, path: str | os.PathLike):
+        self.path = str(path)
+        self.url = f"sqlite://{self.path}"
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            # Password hashes live here: readable by the owner only.
+            Path(self.path).touch(mode=0o600, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._db.row_factory = sqlite3.Row
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=30000")
+            self._db.executescript(SCHEMA)
+
+    def _q(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def _w(self, sql: str, args: tuple = ()) -> int:
+        with self._lock:
+            return self._db.execute(sql, args).rowcount
+
+    # -- accounts ---------------------------------------------------------------------
+    def create_account(self, name, password_hash, role):
+        check_password_hash(password_hash)
+        t = clock()
+        try:
+            self._w("INSERT INTO accounts VALUES (?,?,?,?,?)", (name, password_hash, role, t, t))
+        except sqlite3.IntegrityError:
+            raise ConflictError(f"account {name!r} already exists") from None
+        return Account(name, password_hash, role, t, t)
+
+    def get_account(self, name):
+        rows = self._q("SELECT * FROM accounts WHERE name=?", (name,))
+        return Account(**dict(rows[0])) if rows else None
+
+    def list_accounts(self):
+        return [Account(**dict(r)) for r in self._q("SELECT * FROM accounts ORDER BY name")]
+
+    def delete_account(self, name):
+        with self._lock:
+            self._w("DELETE FROM tokens WHERE user=?", (name,))
+            return self._w("DELETE FROM accounts WHERE name=?", (name,)) > 0
+
+    def _update_account(self, name, column, value):
+        with self._lock:
+            if not self._w(f"UPDATE accounts SET {column}=?, updated_at=? WHERE name=?", (value, clock(), name)):
+                raise NotFoundError(f"no account {name!r}")
+            return self.get_account(name)
+
+    def update_password(self, name, password_hash):
+        check_password_hash(password_hash)
+        return self._update_account(name, "password_hash", password_hash)
+
+    def set_role(self, name, role):
+        return self._update_account(name, "role", role)
+
+    # -- roles ------------------------------------------------------------------------
+    def put_role(self, name, paths):
+        paths = list(paths)
+        self._w("INSERT OR REPLACE INTO roles VALUES (?,?)", (name, json.dumps(paths)))
+        return Role(name, paths)
+
+    def get_role(self, name):
+        rows = self._q("SELECT * FROM roles WHERE name=?", (name,))
+        return Role(rows[0]["name"], json.loads(rows[0]["paths"])) if rows else None
+
+    def list_roles(self):
+        return [Role(r["name"], json.loads(r["paths"])) for r in self._q("SELECT * FROM roles ORDER BY name")]
+
+    def delete_role(self, name):
+        return self._w("DELETE FROM roles WHERE name=?", (name,)) > 0
+
+    # -- tokens -----------------------------------------------------------------------
+    def put_token(self, user, token_hash, expires_at):
+        check_token_hash(token_hash)
+        token = Token(token_hash, user, float(expires_at), clock())
+        self._w("INSERT OR REPLACE INTO tokens VALUES (?,?,?,?)",
+                (token.token_hash, token.user, token.expires_at, token.created_at))
+        return token
+
+    def find_token(self, token_hash, now=None):
+        at = now if now is not None else clock()
+        rows = self._q("SELECT * FROM tokens WHERE token_hash=? AND expires_at>?", (token_hash, at))
+        return Token(**dict(rows[0])) if rows else None
+
+    def list_tokens(self, user=None):
+        if user is None:
+            rows = self._q("SELECT * FROM tokens ORDER BY created_at, token_hash")
+        else:
+            rows = self._q("SELECT * FROM tokens WHERE user=? ORDER BY created_at, token_hash", (user,))
+        return [Token(**dict(r)) for r in rows]
+
+    def revoke_tokens(self, *, user=None, token_hash=None):
+        if user is None and token_hash is None:
+            raise ValueError("revoke_tokens needs a user or a token hash")
+        if token_hash is None:
+            return self._w("DELETE FROM tokens WHERE user=?", (user,))
+        if user is None:
+            return self._w("DELETE FROM tokens WHERE token_hash=?", (token_hash,))
+        return self._w("DELETE FROM tokens WHERE token_hash=? AND user=?", (token_hash, user))
+
+    def purge_expired(self, now=None):
+        return self._w("DELETE FROM tokens WHERE expires_at<=?", (now if now is not None else clock(),))
+
+    # -- engines and apps: whole records as JSON documents ----------------------------
+    def _put_doc(self, table, key, record):
+        with self._lock:
+            old = self._q(f"SELECT doc FROM {table} WHERE {key}=?", (getattr(record, key),))
+            t = clock()
+            doc = to_dict(record)
+            doc["created_at"] = json.loads(old[0]["doc"])["created_at"] if old else (record.created_at or t)
+            doc["updated_at"] = t
+            self._w(f"INSERT OR REPLACE INTO {table} VALUES (?,?)", (doc[key], json.dumps(doc)))
+            return doc
+
+    def put_engine(self, engine):
+        return from_dict(Engine, self._put_doc("engines", "id", engine))
+
+    def get_engine(self, engine_id):
+        rows = self._q("SELECT doc FROM engines WHERE id=?", (engine_id,))
+        return from_dict(Engine, json.loads(rows[0]["doc"])) if rows else None
+
+    def list_engines(self):
+        return [from_dict(Engine, json.loads(r["doc"])) for r in self._q("SELECT doc FROM engines ORDER BY id")]
+
+    def delete_engine(self, engine_id):
+        return self._w("DELETE FROM engines WHERE id=?", (engine_id,)) > 0
+
+    def put_app(self, app):
+        return from_dict(App, self._put_doc("apps", "name", app))
+
+    def get_app(self, name):
+        rows = self._q("SELECT doc FROM apps WHERE name=?", (name,))
+        return from_dict(App, json.loads(rows[0]["doc"])) if rows else None
+
+    def list_apps(self):
+        return [from_dict(App, json.loads(r["doc"])) for r in self._q("SELECT doc FROM apps ORDER BY name")]
+
+    def delete_app(self, name):
+        return self._w("DELETE FROM apps WHERE name=?", (name,)) > 0
+
+    # -- events -----------------------------------------------------------------------
+    def add_event(self, event):
+        doc = to_dict(event)
+        doc["time"] = doc["time"] or clock()
+        doc["id"] = doc["id"] or event_id(doc["time"])
+        self._w("INSERT INTO events VALUES (?,?,?,?,?,?,?)",
+                (doc["id"], doc["time"], doc["type"], doc["tag"], doc["app"], doc["host"], json.dumps(doc)))
+        return from_dict(Event, doc)
+
+    def list_events(self, *, type=None, tag=None, app=None, host=None, since=None, until=None, limit=100):
+        where, args = [], []
+        for column, value in (("type", type), ("tag", tag), ("app", app), ("host", host)):
+            if value is not None:
+                where.append(f"{column}=?")
+                args.append(value)
+        if since is not None:
+            where.append("time>=?")
+            args.append(since)
+        if until is not None:
+            where.append("time<?")
+            args.append(until)
+        sql = "SELECT doc FROM events" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        return [from_dict(Event, json.loads(r["doc"])) for r in self._q(sql, tuple(args))]
+
+    def delete_events(self, before):
+        return self._w("DELETE FROM events WHERE time<?", (before,))
+
+    def close(self):
+        with self._lock:
+            self._db.close()
