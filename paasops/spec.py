@@ -1,0 +1,395 @@
+"""The app.yml schema: parsing, clear errors, the spec hash, labels and docker run kwargs."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import math
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, Mapping
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
+
+from .errors import SpecError
+
+NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+LABEL_KEY_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?$")
+PORT_RE = re.compile(r"^(?:(\d+):)?(\d+)(?:/([a-z]+))?$")
+MEMORY_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$", re.IGNORECASE)
+CONSTRAINT_RE = re.compile(r"^(!?)([A-Za-z0-9][A-Za-z0-9._/-]*)\s*(?:(==|!=)\s*(\S+))?$")
+MEMORY_UNITS_MB = {"k": 1 / 1024, "": 1, "m": 1, "g": 1024, "t": 1024 * 1024}
+MIN_MEMORY_MB = 6  # Docker refuses a smaller memory limit
+RESERVED_LABEL_PREFIX = "paasops."
+LABEL_APP, LABEL_DEPLOYMENT, LABEL_SPEC_HASH = "paasops.app", "paasops.deployment", "paasops.spec-hash"
+
+# Like docker-py's RUN_CREATE_KWARGS/RUN_HOST_CONFIG_KWARGS: nothing else reaches the engine.
+DOCKER_RUN_KWARGS = frozenset(
+    {"image", "name", "command", "environment", "ports", "nano_cpus", "mem_limit", "labels", "restart_policy", "detach"}
+)
+
+
+def _fail(message: str) -> PydanticCustomError:
+    return PydanticCustomError("spec", message)
+
+
+def _show(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else json.dumps(value, default=str)
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", bool: "a boolean", type(None): "nothing"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _scalar_dict(what: str, key_re: re.Pattern, key_hint: str):
+    """A mapping of names to scalars; numbers and booleans become strings, as YAML users expect."""
+
+    def check(value: Any) -> dict[str, str]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise _fail(f"must be a mapping of {what}, got {_type_name(value)}")
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str) or not key_re.match(key):
+                raise _fail(f"{_show(key)} is not a valid {what[:-1]} name ({key_hint})")
+            if isinstance(item, (dict, list)) or item is None:
+                raise _fail(f"{key}: must be a string, number or boolean, got {_type_name(item)}")
+            out[key] = ("true" if item else "false") if isinstance(item, bool) else str(item)
+        return out
+
+    return check
+
+
+def _command(value: Any) -> str | list[str] | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    raise _fail(f"must be a string or a list of strings, got {_show(value)}")
+
+
+def _memory_mb(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise _fail(f"must be a size like '256m' or '1g' or a number of megabytes, got {_show(value)}")
+    if isinstance(value, str):
+        m = MEMORY_RE.match(value.strip())
+        if not m:
+            raise _fail(f"must be a size like '256m' or '1g' or a number of megabytes, got {_show(value)}")
+        mb = float(m.group(1)) * MEMORY_UNITS_MB[m.group(2).lower()]
+    else:
+        mb = float(value)
+    if mb < MIN_MEMORY_MB:
+        raise _fail(f"must be at least {MIN_MEMORY_MB}m (Docker's minimum), got {_show(value)}")
+    return math.ceil(mb)
+
+
+def _port(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise _fail(f"must be 'HOST:CONTAINER[/PROTOCOL]' or a mapping, got {_show(value)}")
+    if isinstance(value, int):
+        return {"container": value}
+    if isinstance(value, str):
+        m = PORT_RE.match(value.strip())
+        if not m:
+            raise _fail(f"must be 'HOST:CONTAINER[/PROTOCOL]' like '8080:80/tcp', got {_show(value)}")
+        host, container, protocol = m.groups()
+        return {"host": int(host or 0), "container": int(container), "protocol": protocol or "tcp"}
+    return value
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """`key==value`, `key!=value`, `key` (label present) or `!key` (label absent)."""
+
+    key: str
+    op: str  # == | != | exists | absent
+    value: str | None = None
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        if self.op == "exists":
+            return self.key in labels
+        if self.op == "absent":
+            return self.key not in labels
+        if self.op == "==":
+            return labels.get(self.key) == self.value
+        return labels.get(self.key) != self.value
+
+    def __str__(self) -> str:
+        return {"exists": self.key, "absent": f"!{self.key}"}.get(self.op) or f"{self.key}{self.op}{self.value}"
+
+
+def parse_constraint(text: str) -> Constraint:
+    m = CONSTRAINT_RE.match(text.strip()) if isinstance(text, str) else None
+    if not m or (m.group(1) and m.group(3)):
+        raise ValueError(f"must look like 'zone==a', 'disk!=ssd', 'gpu' or '!gpu', got {_show(text)}")
+    negated, key, op, value = m.groups()
+    if op:
+        return Constraint(key, op, value)
+    return Constraint(key, "absent" if negated else "exists")
+
+
+def _constraint(value: Any) -> str:
+    try:
+        return str(parse_constraint(value))
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class PortSpec(_Strict):
+    host: int = Field(0, ge=0, le=65535, strict=True)  # 0 = an ephemeral port the engine picks
+    container: int = Field(ge=1, le=65535, strict=True)
+    protocol: Literal["tcp", "udp", "sctp"] = "tcp"
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.container}/{self.protocol}"
+
+
+def _restart(value: Any) -> Any:
+    # YAML 1.1 reads a bare `no` as false.
+    if value is False:
+        return {"policy": "no"}
+    if isinstance(value, dict) and value.get("policy") is False:
+        return {**value, "policy": "no"}
+    if isinstance(value, str):
+        policy, _, retries = value.partition(":")
+        if retries and not retries.isdigit():
+            raise _fail(f"must be 'on-failure:N' with N a number, got {_show(value)}")
+        return {"policy": policy, **({"max_retries": int(retries)} if retries else {})}
+    return value
+
+
+class RestartPolicy(_Strict):
+    policy: Literal["no", "on-failure", "always", "unless-stopped"] = "no"
+    max_retries: int = Field(0, ge=0, strict=True)
+
+    @field_validator("max_retries")
+    @classmethod
+    def _only_on_failure(cls, value: int, info) -> int:
+        if value and info.data.get("policy") != "on-failure":
+            raise _fail("only applies to the 'on-failure' policy")
+        return value
+
+
+class AppSpec(_Strict):
+    name: str = Field(strict=True)
+    image: str = Field(strict=True, min_length=1)
+    command: Annotated[str | list[str] | None, BeforeValidator(_command)] = None
+    env: Annotated[dict[str, str], BeforeValidator(_scalar_dict("variables", ENV_KEY_RE, "letters, digits, _"))] = {}
+    ports: list[Annotated[PortSpec, BeforeValidator(_port)]] = []
+    cpus: float = Field(1.0, gt=0, le=1024, strict=True)
+    memory_mb: Annotated[int, BeforeValidator(_memory_mb)] = Field(256, alias="memory")
+    labels: Annotated[
+        dict[str, str], BeforeValidator(_scalar_dict("labels", LABEL_KEY_RE, "letters, digits, '.', '-', '_', '/'"))
+    ] = {}
+    constraints: list[Annotated[str, BeforeValidator(_constraint)]] = []
+    restart: Annotated[RestartPolicy, BeforeValidator(_restart)] = RestartPolicy()
+    count: int = Field(1, ge=0, strict=True)
+    strategy: Literal["thesis", "spread", "binpack"] = "thesis"
+
+    @field_validator("name")
+    @classmethod
+    def _dns_label(cls, value: str) -> str:
+        if not NAME_RE.match(value):
+            raise _fail(f"must be lower-case letters, digits and '-', 1-63 long, got {_show(value)}")
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _not_reserved(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if key.startswith(RESERVED_LABEL_PREFIX):
+                raise _fail(f"{key!r} is reserved: paasops sets the '{RESERVED_LABEL_PREFIX}*' labels itself")
+        return value
+
+    @field_validator("ports")
+    @classmethod
+    def _no_duplicate_host_ports(cls, value: list[PortSpec]) -> list[PortSpec]:
+        seen = set()
+        for port in value:
+            if port.host and (port.host, port.protocol) in seen:
+                raise _fail(f"host port {port.host}/{port.protocol} is listed twice")
+            seen.add((port.host, port.protocol))
+        return value
+
+    @property
+    def memory(self) -> int:
+        return self.memory_mb
+
+    @property
+    def parsed_constraints(self) -> tuple[Constraint, ...]:
+        return tuple(parse_constraint(c) for c in self.constraints)
+
+    @property
+    def argv(self) -> list[str] | None:
+        """The command as Docker runs it (docker-py splits a string command the same way)."""
+        return shlex.split(self.command) if isinstance(self.command, str) else self.command
+
+    def to_dict(self) -> dict[str, Any]:
+        """The spec as plain data (what the store keeps); `parse_app_spec` reads it back."""
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses a field given twice (PyYAML would silently keep the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"field {key!r} is given twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_NESTED = {"ports": PortSpec, "restart": RestartPolicy}
+_MESSAGES = {
+    "missing": "is required",
+    "greater_than_equal": "must be >= {ge}, got {input}",
+    "greater_than": "must be > {gt}, got {input}",
+    "less_than_equal": "must be <= {le}, got {input}",
+    "int_type": "must be an integer, got {input}",
+    "int_parsing": "must be an integer, got {input}",
+    "int_from_float": "must be an integer, got {input}",
+    "float_type": "must be a number, got {input}",
+    "float_parsing": "must be a number, got {input}",
+    "string_type": "must be a string, got {input}",
+    "string_too_short": "must not be empty",
+    "literal_error": "must be one of {expected}, got {input}",
+    "list_type": "must be a list, got {input}",
+    "model_type": "must be a mapping, got {input}",
+    "dict_type": "must be a mapping, got {input}",
+}
+
+
+def _field_names(loc: tuple) -> list[str]:
+    model = _NESTED.get(loc[0]) if loc else None
+    model = model or AppSpec
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _number(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _where(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _describe(error: dict) -> str:
+    loc = tuple(error["loc"])
+    if error["type"] == "extra_forbidden":
+        field = loc[-1]
+        close = difflib.get_close_matches(str(field), _field_names(loc[:-1]), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        parent = _where(loc[:-1])
+        return (f"{parent}: " if parent else "") + f"unknown field {str(field)!r}{hint}"
+    template = _MESSAGES.get(error["type"])
+    if template:
+        ctx = {k: _number(v) for k, v in (error.get("ctx") or {}).items()}
+        message = template.format(**ctx, input=_show(error.get("input")))
+    else:
+        message = error["msg"]
+    path = _where(loc)
+    return f"{path}: {message}" if path else message
+
+
+def parse_app_spec(data: Any, source: str = "app.yml", overrides: Mapping[str, Any] | None = None) -> AppSpec:
+    """Validate plain data (a parsed app.yml or an API payload); SpecError names source and field."""
+    if data is None:
+        raise SpecError("is empty: an app needs at least 'name' and 'image'", where=source)
+    if not isinstance(data, dict):
+        raise SpecError(f"must be a mapping of fields, got {_type_name(data)}", where=source)
+    data = {**data, **{k: v for k, v in (overrides or {}).items() if v is not None}}
+    try:
+        return AppSpec.model_validate(data)
+    except ValidationError as exc:
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        problems = [_describe(e) for e in errors]
+        err = SpecError("; ".join(problems), where=source)
+        err.problems = problems
+        raise err from None
+
+
+def load_app_spec(path: str | Path, overrides: Mapping[str, Any] | None = None) -> AppSpec:
+    """Read and validate an app.yml; `overrides` (e.g. from `--count`) win over the file."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(f"cannot read: {exc.strerror or exc}", where=source) from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{source}:{mark.line + 1}" if mark else source
+        column = f" (column {mark.column + 1})" if mark else ""
+        kind = "" if isinstance(exc, yaml.constructor.ConstructorError) else "YAML syntax error: "
+        raise SpecError(f"{kind}{exc.problem or exc.context}{column}", where=where) from None
+    except yaml.YAMLError as exc:
+        raise SpecError(f"YAML syntax error: {exc}", where=source) from None
+    return parse_app_spec(data, source, overrides)
+
+
+def spec_hash(spec: AppSpec) -> str:
+    """Identity of a replica (image, command, memory, cpus): identical containers share it."""
+    identity = {"image": spec.image, "command": spec.argv, "memory_mb": spec.memory_mb, "cpus": float(spec.cpus)}
+    blob = json.dumps(identity, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def new_deployment_id() -> str:
+    import uuid
+
+    return uuid.uuid4().hex[:12]
+
+
+def container_labels(spec: AppSpec, deployment_id: str) -> dict[str, str]:
+    return {LABEL_APP: spec.name, LABEL_DEPLOYMENT: deployment_id, LABEL_SPEC_HASH: spec_hash(spec)}
+
+
+def docker_ports(spec: AppSpec) -> dict[str, int | None | list[int | None]]:
+    """docker-py's `ports` mapping; host port 0 becomes None (the engine picks one)."""
+    ports: dict[str, Any] = {}
+    for port in spec.ports:
+        key, host = f"{port.container}/{port.protocol}", port.host or None
+        if key not in ports:
+            ports[key] = host
+        else:
+            ports[key] = (ports[key] if isinstance(ports[key], list) else [ports[key]]) + [host]
+    return ports
+
+
+def docker_run_kwargs(spec: AppSpec, name: str, labels: Mapping[str, str]) -> dict[str, Any]:
+    """Pure translation of a spec into `containers.create/run` kwargs, through an allow-list."""
+    kwargs = {
+        "image": spec.image,
+        "name": name,
+        "command": spec.argv,
+        "environment": dict(spec.env),
+        "ports": docker_ports(spec),
+        "nano_cpus": int(round(spec.cpus * 1_000_000_000)),
+        "mem_limit": spec.memory_mb * 1024 * 1024,
+        "labels": {**spec.labels, **labels},
+        "restart_policy": {"Name": spec.restart.policy, "MaximumRetryCount": spec.restart.max_retries},
+        "detach": True,
+    }
+    return {k: v for k, v in kwargs.items() if k in DOCKER_RUN_KWARGS and v is not None}
