@@ -1,0 +1,278 @@
+"""app.yml parsing, its error messages, the spec hash and the docker run kwargs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from paasops.errors import SpecError
+from paasops.spec import (
+    DOCKER_RUN_KWARGS,
+    AppSpec,
+    Constraint,
+    container_labels,
+    docker_run_kwargs,
+    load_app_spec,
+    parse_app_spec,
+    parse_constraint,
+    spec_hash,
+)
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "app.yml"
+BASE = {"name": "web", "image": "paasops/hello:latest"}
+
+
+def spec(**fields) -> AppSpec:
+    return parse_app_spec({**BASE, **fields})
+
+
+def error(data, source="app.yml") -> str:
+    with pytest.raises(SpecError) as info:
+        parse_app_spec(data, source)
+    return str(info.value)
+
+
+# -- valid specs ----------------------------------------------------------------------
+
+
+def test_minimal_spec_has_defaults():
+    s = spec()
+    assert (s.name, s.image, s.command, s.env, s.ports) == ("web", "paasops/hello:latest", None, {}, [])
+    assert (s.cpus, s.memory_mb, s.count, s.strategy) == (1.0, 256, 1, "thesis")
+    assert (s.restart.policy, s.restart.max_retries) == ("no", 0)
+
+
+def test_example_app_yml():
+    s = load_app_spec(EXAMPLE)
+    assert s.name == "hello" and s.image == "paasops/hello:latest"
+    assert (s.cpus, s.memory_mb, s.count) == (0.5, 128, 8)
+    assert [(p.host, p.container, p.protocol) for p in s.ports] == [(0, 8080, "tcp")]
+
+
+def test_overrides_win_and_none_is_ignored():
+    s = load_app_spec(EXAMPLE, {"count": 3, "cpus": None})
+    assert (s.count, s.cpus) == (3, 0.5)
+
+
+@pytest.mark.parametrize(
+    "memory, mb",
+    [("256m", 256), ("1g", 1024), ("1.5G", 1536), ("512MiB", 512), ("64mb", 64), (128, 128), ("300", 300),
+     ("10240k", 10), ("1t", 1024 * 1024)],
+)
+def test_memory_forms(memory, mb):
+    assert spec(memory=memory).memory_mb == mb
+
+
+def test_port_forms():
+    s = spec(ports=["8080:80", "0:53/udp", "9000", 7000, {"container": 81}, {"host": 82, "container": 82, "protocol": "sctp"}])
+    assert [(p.host, p.container, p.protocol) for p in s.ports] == [
+        (8080, 80, "tcp"), (0, 53, "udp"), (0, 9000, "tcp"), (0, 7000, "tcp"), (0, 81, "tcp"), (82, 82, "sctp")
+    ]
+
+
+def test_command_forms_and_argv():
+    assert spec(command="httpd -f -p '8080'").argv == ["httpd", "-f", "-p", "8080"]
+    assert spec(command=["sh", "-c", "echo hi"]).argv == ["sh", "-c", "echo hi"]
+
+
+def test_env_and_label_scalars_become_strings():
+    s = spec(env={"PORT": 8080, "DEBUG": True, "RATIO": 0.5}, labels={"tier": "web", "v": 2})
+    assert s.env == {"PORT": "8080", "DEBUG": "true", "RATIO": "0.5"}
+    assert s.labels == {"tier": "web", "v": "2"}
+
+
+@pytest.mark.parametrize(
+    "restart, policy, retries",
+    [("always", "always", 0), ("on-failure:5", "on-failure", 5), (False, "no", 0),
+     ({"policy": "unless-stopped"}, "unless-stopped", 0), ({"policy": "on-failure", "max_retries": 2}, "on-failure", 2)],
+)
+def test_restart_forms(restart, policy, retries):
+    s = spec(restart=restart)
+    assert (s.restart.policy, s.restart.max_retries) == (policy, retries)
+
+
+def test_yaml_no_means_restart_no(tmp_path):
+    path = tmp_path / "app.yml"
+    path.write_text("name: web\nimage: x\nrestart: no\n")
+    assert load_app_spec(path).restart.policy == "no"
+
+
+def test_constraints_parse_and_match():
+    s = spec(constraints=["zone==a", "disk != ssd", "gpu", "!spot"])
+    assert s.constraints == ["zone==a", "disk!=ssd", "gpu", "!spot"]
+    assert s.parsed_constraints == (
+        Constraint("zone", "==", "a"), Constraint("disk", "!=", "ssd"), Constraint("gpu", "exists"), Constraint("spot", "absent")
+    )
+    host = {"zone": "a", "disk": "hdd", "gpu": "1"}
+    assert all(c.matches(host) for c in s.parsed_constraints)
+    assert not parse_constraint("zone==b").matches(host)
+    assert not parse_constraint("disk!=hdd").matches(host)
+    assert not parse_constraint("!gpu").matches(host)
+    assert parse_constraint("disk!=ssd").matches({})  # a host without the label is not 'ssd'
+
+
+def test_round_trip_through_plain_data():
+    s = load_app_spec(EXAMPLE)
+    assert parse_app_spec(s.to_dict()) == s
+
+
+# -- bad input, each with its exact message -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"count": -1}, "app.yml: count: must be >= 0, got -1"),
+        ({"count": "eight"}, "app.yml: count: must be an integer, got 'eight'"),
+        ({"count": 2.5}, "app.yml: count: must be an integer, got 2.5"),
+        ({"count": True}, "app.yml: count: must be an integer, got true"),
+        ({"imagee": "x"}, "app.yml: unknown field 'imagee' (did you mean 'image'?)"),
+        ({"zzz": 1}, "app.yml: unknown field 'zzz'"),
+        ({"cpus": 0}, "app.yml: cpus: must be > 0, got 0"),
+        ({"cpus": -1.5}, "app.yml: cpus: must be > 0, got -1.5"),
+        ({"cpus": "two"}, "app.yml: cpus: must be a number, got 'two'"),
+        ({"memory": "12q"}, "app.yml: memory: must be a size like '256m' or '1g' or a number of megabytes, got '12q'"),
+        ({"memory": "1k"}, "app.yml: memory: must be at least 6m (Docker's minimum), got '1k'"),
+        ({"memory": [1]}, "app.yml: memory: must be a size like '256m' or '1g' or a number of megabytes, got [1]"),
+        ({"ports": ["http"]}, "app.yml: ports[0]: must be 'HOST:CONTAINER[/PROTOCOL]' like '8080:80/tcp', got 'http'"),
+        ({"ports": ["80:80", "1:99999"]}, "app.yml: ports[1].container: must be <= 65535, got 99999"),
+        ({"ports": ["80:80/icmp"]}, "app.yml: ports[0].protocol: must be one of 'tcp', 'udp' or 'sctp', got 'icmp'"),
+        ({"ports": [{"hots": 80, "container": 80}]}, "app.yml: ports[0]: unknown field 'hots' (did you mean 'host'?)"),
+        ({"ports": [{"host": 80}]}, "app.yml: ports[0].container: is required"),
+        ({"ports": ["80:80", "80:81"]}, "app.yml: ports: host port 80/tcp is listed twice"),
+        ({"ports": "80:80"}, "app.yml: ports: must be a list, got '80:80'"),
+        ({"name": "Web_1"}, "app.yml: name: must be lower-case letters, digits and '-', 1-63 long, got 'Web_1'"),
+        ({"name": 5}, "app.yml: name: must be a string, got 5"),
+        ({"image": ""}, "app.yml: image: must not be empty"),
+        ({"command": 5}, "app.yml: command: must be a string or a list of strings, got 5"),
+        ({"env": ["A=1"]}, "app.yml: env: must be a mapping of variables, got a list"),
+        ({"env": {"1A": "x"}}, "app.yml: env: '1A' is not a valid variable name (letters, digits, _)"),
+        ({"env": {"A": None}}, "app.yml: env: A: must be a string, number or boolean, got nothing"),
+        ({"labels": {"paasops.app": "x"}}, "app.yml: labels: 'paasops.app' is reserved: paasops sets the 'paasops.*' labels itself"),
+        ({"constraints": ["zone=a"]}, "app.yml: constraints[0]: must look like 'zone==a', 'disk!=ssd', 'gpu' or '!gpu', got 'zone=a'"),
+        ({"restart": "sometimes"}, "app.yml: restart.policy: must be one of 'no', 'on-failure', 'always' or 'unless-stopped', got 'sometimes'"),
+        ({"restart": "always:3"}, "app.yml: restart.max_retries: only applies to the 'on-failure' policy"),
+        ({"restart": {"policy": "on-failure", "max_retries": -1}}, "app.yml: restart.max_retries: must be >= 0, got -1"),
+        ({"strategy": "random"}, "app.yml: strategy: must be one of 'thesis', 'spread' or 'binpack', got 'random'"),
+    ],
+)
+def test_bad_field(fields, message):
+    assert error({**BASE, **fields}) == message
+
+
+def test_missing_fields_and_unknown_first():
+    assert error({"imagee": "x", "name": "web"}) == (
+        "app.yml: unknown field 'imagee' (did you mean 'image'?); image: is required"
+    )
+
+
+def test_problems_are_listed_separately():
+    with pytest.raises(SpecError) as info:
+        parse_app_spec({**BASE, "count": -1, "cpus": 0})
+    assert info.value.problems == ["cpus: must be > 0, got 0", "count: must be >= 0, got -1"]
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [(None, "api: is empty: an app needs at least 'name' and 'image'"),
+     ([1, 2], "api: must be a mapping of fields, got a list"),
+     ("web", "api: must be a mapping of fields, got str")],
+)
+def test_not_a_mapping(data, message):
+    assert error(data, source="api") == message
+
+
+def test_error_is_a_user_input_error():
+    with pytest.raises(SpecError) as info:
+        parse_app_spec({**BASE, "count": -1})
+    assert info.value.exit_code == 2 and info.value.http_status == 400 and info.value.where == "app.yml"
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("name: web\n  image: x: y\n", "{p}:2: YAML syntax error: mapping values are not allowed here (column 8)"),
+        ("name: web\nports: [1,\n", "{p}:3: YAML syntax error: expected the node content, but found '<stream end>' (column 1)"),
+        ("name: web\nimage: a\nimage: b\n", "{p}:3: field 'image' is given twice (column 1)"),
+        ("name: web\nimage: a\ncount: -1\n", "{p}: count: must be >= 0, got -1"),
+        ("", "{p}: is empty: an app needs at least 'name' and 'image'"),
+    ],
+)
+def test_file_errors(tmp_path, text, message):
+    path = tmp_path / "app.yml"
+    path.write_text(text)
+    with pytest.raises(SpecError) as info:
+        load_app_spec(path)
+    assert str(info.value) == message.format(p=path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(SpecError, match=r"nope\.yml: cannot read: No such file or directory"):
+        load_app_spec(tmp_path / "nope.yml")
+
+
+# -- spec hash ------------------------------------------------------------------------
+
+
+def test_spec_hash_is_stable():
+    s = spec(command="httpd -f", cpus=0.5, memory="128m")
+    assert spec_hash(s) == spec_hash(spec(command="httpd -f", cpus=0.5, memory="128m"))
+    assert len(spec_hash(s)) == 12 and int(spec_hash(s), 16) >= 0
+    # Pinned: the hash labels running containers, so it must not drift between releases.
+    assert spec_hash(load_app_spec(EXAMPLE)) == "e80696d8e278"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"image": "paasops/hello:2"}, {"command": "httpd -p 81"}, {"memory": "129m"}, {"cpus": 0.75}],
+)
+def test_spec_hash_changes_with_identity(change):
+    base = dict(command="httpd -p 80", cpus=0.5, memory="128m")
+    assert spec_hash(spec(**base)) != spec_hash(spec(**{**base, **change}))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"count": 7}, {"labels": {"team": "x"}}, {"strategy": "spread"}, {"name": "other"},
+     {"command": ["httpd", "-p", "80"]}, {"memory": "128MiB"}, {"cpus": 1 / 2}],
+)
+def test_spec_hash_ignores_the_rest(change):
+    base = dict(command="httpd -p 80", cpus=0.5, memory="128m")
+    assert spec_hash(spec(**base)) == spec_hash(spec(**{**base, **change}))
+
+
+# -- labels and docker kwargs ---------------------------------------------------------
+
+
+def test_container_labels():
+    s = spec()
+    assert container_labels(s, "d1") == {"paasops.app": "web", "paasops.deployment": "d1", "paasops.spec-hash": spec_hash(s)}
+
+
+def test_docker_run_kwargs():
+    s = spec(
+        command="httpd -f -p 8080", env={"A": 1}, ports=["0:8080", "9000:9000/udp", "9001:8080"],
+        cpus=0.5, memory="128m", labels={"team": "web"}, restart="on-failure:3",
+    )
+    labels = container_labels(s, "d1")
+    assert docker_run_kwargs(s, "web-1", labels) == {
+        "image": "paasops/hello:latest",
+        "name": "web-1",
+        "command": ["httpd", "-f", "-p", "8080"],
+        "environment": {"A": "1"},
+        "ports": {"8080/tcp": [None, 9001], "9000/udp": 9000},
+        "nano_cpus": 500_000_000,
+        "mem_limit": 128 * 1024 * 1024,
+        "labels": {"team": "web", **labels},
+        "restart_policy": {"Name": "on-failure", "MaximumRetryCount": 3},
+        "detach": True,
+    }
+
+
+def test_docker_run_kwargs_without_command_and_allow_list():
+    kwargs = docker_run_kwargs(spec(), "web-1", {})
+    assert "command" not in kwargs
+    assert set(kwargs) <= DOCKER_RUN_KWARGS
+    assert kwargs["restart_policy"] == {"Name": "no", "MaximumRetryCount": 0}
+    assert kwargs["ports"] == {}
