@@ -1,0 +1,44 @@
+"""What `paasops bootstrap` adds around the playbook run: certificates and per-host variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import pki
+from .errors import UserInputError
+from .inventory import Host
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+PLAYBOOKS_DIR = PROJECT_DIR / "playbooks"
+TEMPLATES_DIR = PROJECT_DIR / "templates"
+BOOTSTRAP_PLAYBOOK = PLAYBOOKS_DIR / "bootstrap.yml"
+
+
+def etcd_endpoints_for(host: Host, override: list[str] | None) -> list[str]:
+    """--etcd wins; else the host's `paasops_etcd_endpoints` var (a string or a list)."""
+    if override:
+        return override
+    value = host.vars.get("paasops_etcd_endpoints")
+    if not value:
+        raise UserInputError("no etcd endpoint: pass --etcd URL or set paasops_etcd_endpoints "
+                             "in the inventory", where=host.name)
+    return [e.strip() for e in value.split(",")] if isinstance(value, str) else list(value)
+
+
+def prepare_hosts(hosts: list[Host], pki_dir: Path, etcd: list[str] | None) -> None:
+    """Issue certificates (CA once) and set the variables bootstrap.yml reads, on each host."""
+    ca = pki.ensure_ca(pki_dir)
+    pki.ensure_client_cert(pki_dir, ca)
+    for host in hosts:
+        endpoints = etcd_endpoints_for(host, etcd)
+        cert_pem, key_pem = pki.server_cert_for(pki_dir, host.name, host.address)
+        declared = {}
+        if "paasops_cpus" in host.vars:
+            declared["engine_cpus"] = float(host.vars["paasops_cpus"])
+        if "paasops_memory_mb" in host.vars:
+            declared["engine_memory_mb"] = int(host.vars["paasops_memory_mb"])
+        host.vars.update(
+            tls_ca_pem=ca.cert_pem.decode(), tls_server_cert_pem=cert_pem.decode(),
+            tls_server_key_pem=key_pem.decode(), etcd_endpoints=endpoints,
+            engine_id=host.name, engine_address=host.address,
+            engine_labels=host.vars.get("paasops_labels", {}), **declared)

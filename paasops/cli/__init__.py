@@ -1,0 +1,1 @@
+"""The typer command line: parses arguments, calls the library, prints. The only typer user."""

@@ -1,0 +1,150 @@
+"""`paasops bootstrap`, `verify` and `play`: the agentless half of the command line."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .. import bootstrap as boot
+from ..connectors.ssh import connector_for
+from ..errors import PaasopsError, UserInputError
+from ..inventory import Inventory, load_inventory
+from ..pki import default_pki_dir
+from .errors import report_errors
+from .main import app
+
+err = Console(stderr=True)
+
+INVENTORY = typer.Option(None, "--inventory", "-i", help="Ansible-style inventory (INI or YAML). "
+                         "Names not in it are taken as addresses.")
+KNOWN_HOSTS = typer.Option(None, "--known-hosts", help="known_hosts file to check host keys against "
+                           "(default: the host's paasops_known_hosts var, else ~/.ssh/known_hosts).")
+ACCEPT_NEW = typer.Option(False, "--accept-new-host-keys",
+                          help="Trust and record keys of hosts never seen before (a changed key is "
+                               "always refused).")
+FORKS = typer.Option(10, "--forks", "-f", min=1, help="Hosts worked on at once.")
+
+
+def _hosts(inventory: Path | None, patterns: list[str]):
+    inv = load_inventory(inventory) if inventory else Inventory()
+    hosts = inv.resolve(patterns)
+    if not hosts:
+        raise UserInputError(f"no host matches {' '.join(patterns)}", where=str(inventory or "command line"))
+    return hosts
+
+
+def _connect(known_hosts: Path | None, accept_new: bool):
+    def connect(host):
+        path = known_hosts or host.vars.get("paasops_known_hosts")
+        return connector_for(host, known_hosts=Path(path).expanduser() if path else None,
+                             accept_new=accept_new)
+    return connect
+
+
+def _run(playbook: Path, hosts, connect, *, check: bool, diff: bool, forks: int, verbose: bool):
+    from ..automation.runner import run_playbook
+    from .progress import PlaybookProgress
+
+    with PlaybookProgress([h.name for h in hosts], verbose=verbose, diff=diff) as progress:
+        report = run_playbook(playbook, hosts, connect, extra_vars={}, check=check, diff=diff,
+                              forks=forks, templates_dir=boot.TEMPLATES_DIR, on_event=progress.on_event)
+        progress.recap(report)
+    return report
+
+
+@app.command()
+@report_errors
+def bootstrap(hosts: list[str] = typer.Argument(..., help="Host names, groups or addresses."),
+              inventory: Path = INVENTORY,
+              etcd: list[str] = typer.Option(None, "--etcd", help="etcd client URL(s) the hosts register "
+                                             "in (default: the paasops_etcd_endpoints inventory var)."),
+              check: bool = typer.Option(False, "--check", help="Change nothing; say what would change."),
+              diff: bool = typer.Option(False, "--diff", help="Show file differences."),
+              forks: int = FORKS, known_hosts: Path = KNOWN_HOSTS, accept_new: bool = ACCEPT_NEW,
+              pki_dir: Path = typer.Option(None, "--pki-dir", help="Cluster CA and certificates "
+                                           "(default: $PAASOPS_PKI_DIR or the user data dir)."),
+              verify: bool = typer.Option(True, "--verify/--no-verify", help="Run the verify checks after."),
+              verbose: bool = typer.Option(False, "--verbose", "-v", help="A line per task and host.")):
+    """Turn bare Debian/Ubuntu servers into TLS-secured Docker hosts registered in etcd.
+
+    Runs playbooks/bootstrap.yml on every host in parallel: installs docker.io, writes
+    /etc/docker/daemon.json (API on tcp 2376 with mutual TLS, log rotation, live-restore, init),
+    installs a server certificate from the cluster CA (created once, kept on this machine),
+    installs and starts the etcd registration agent, then verifies each host.
+    """
+    targets = _hosts(inventory, hosts)
+    pki_dir = pki_dir or default_pki_dir()
+    boot.prepare_hosts(targets, pki_dir, etcd)
+    connect = _connect(known_hosts, accept_new)
+    report = _run(boot.BOOTSTRAP_PLAYBOOK, targets, connect, check=check, diff=diff, forks=forks,
+                  verbose=verbose)
+    failed = set(report.failed_hosts)
+    if verify and not check:
+        good = [h for h in targets if h.name not in failed]
+        failed |= _verify(good, connect, pki_dir, etcd, forks)
+    if failed:
+        raise typer.Exit(2)
+
+
+@app.command()
+@report_errors
+def verify(hosts: list[str] = typer.Argument(..., help="Host names, groups or addresses."),
+           inventory: Path = INVENTORY,
+           etcd: list[str] = typer.Option(None, "--etcd", help="etcd client URL(s) to look for the "
+                                          "registration in."),
+           forks: int = FORKS, known_hosts: Path = KNOWN_HOSTS, accept_new: bool = ACCEPT_NEW,
+           pki_dir: Path = typer.Option(None, "--pki-dir", help="Cluster CA and client certificate."),
+           output: str = typer.Option("table", "--output", "-o", help="table or json")):
+    """Check bootstrapped hosts: Docker running, API over mutual TLS (and refused without a
+    client cert or without TLS), registration agent running, engine key present in etcd."""
+    targets = _hosts(inventory, hosts)
+    failed = _verify(targets, _connect(known_hosts, accept_new), pki_dir or default_pki_dir(), etcd,
+                     forks, output=output)
+    if failed:
+        raise typer.Exit(2)
+
+
+def _verify(hosts, connect, pki_dir: Path, etcd, forks: int, output: str = "table") -> set[str]:
+    from ..verify import Check, verify_host
+
+    def one(host):
+        try:
+            with connect(host) as conn:
+                return verify_host(conn, name=host.name, address=host.address, become=host.become,
+                                   pki_dir=pki_dir, etcd_endpoints=boot.etcd_endpoints_for(host, etcd))
+        except PaasopsError as exc:
+            return [Check("reachable", False, str(exc))]
+
+    with ThreadPoolExecutor(max_workers=forks) as pool:
+        results = dict(zip([h.name for h in hosts], pool.map(one, hosts)))
+    if output == "json":
+        typer.echo(json.dumps({h: [c.__dict__ for c in cs] for h, cs in results.items()}, indent=2))
+    else:
+        table = Table("host", "check", "result", "detail", title="verify")
+        for name, checks in results.items():
+            for c in checks:
+                table.add_row(name, c.name, "[green]ok[/]" if c.ok else "[red]FAILED[/]", c.detail)
+        Console().print(table)
+    return {name for name, checks in results.items() if not all(c.ok for c in checks)}
+
+
+@app.command()
+@report_errors
+def play(playbook: Path = typer.Argument(..., exists=True, dir_okay=False, help="A YAML playbook."),
+         hosts: list[str] = typer.Argument(..., help="Host names, groups or addresses."),
+         inventory: Path = INVENTORY,
+         check: bool = typer.Option(False, "--check", help="Change nothing; say what would change."),
+         diff: bool = typer.Option(False, "--diff", help="Show file differences."),
+         forks: int = FORKS, known_hosts: Path = KNOWN_HOSTS, accept_new: bool = ACCEPT_NEW,
+         verbose: bool = typer.Option(False, "--verbose", "-v", help="A line per task and host.")):
+    """Run any playbook on hosts (what bootstrap does with playbooks/bootstrap.yml)."""
+    targets = _hosts(inventory, hosts)
+    report = _run(playbook, targets, _connect(known_hosts, accept_new), check=check, diff=diff,
+                  forks=forks, verbose=verbose)
+    if report.failed_hosts:
+        raise typer.Exit(2)

@@ -1,0 +1,1 @@
+"""Docker engines: clients over the remote API (mutual TLS) or the local socket."""

@@ -1,0 +1,35 @@
+"""Make docker SDK clients for an engine: mutual TLS with the cluster CA, or the local socket."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import docker
+from docker.tls import TLSConfig
+
+from ..errors import ConnectionFailed
+
+LOCAL = "local"
+
+
+def tls_config(pki_dir: Path, *, with_client_cert: bool = True) -> TLSConfig:
+    """TLS settings that verify the engine against the cluster CA and present our client cert."""
+    ca = pki_dir / "ca.pem"
+    if not ca.exists():
+        raise ConnectionFailed(f"no cluster CA at {ca}: run `paasops bootstrap` first", where="tls")
+    cert = (str(pki_dir / "client-cert.pem"), str(pki_dir / "client-key.pem")) if with_client_cert else None
+    return TLSConfig(client_cert=cert, ca_cert=str(ca), verify=True)
+
+
+def engine_url(address: str, port: int) -> str:
+    return "unix:///var/run/docker.sock" if address == LOCAL else f"https://{address}:{port}"
+
+
+def make_client(address: str, port: int = 2376, *, pki_dir: Path | None = None,
+                timeout: float = 10.0, with_client_cert: bool = True) -> docker.DockerClient:
+    """A DockerClient for one engine; no I/O happens until it is used."""
+    if address == LOCAL:
+        return docker.DockerClient(base_url=engine_url(address, port), timeout=timeout)
+    return docker.DockerClient(base_url=engine_url(address, port), timeout=timeout,
+                               tls=tls_config(pki_dir, with_client_cert=with_client_cert),
+                               version="1.41")
