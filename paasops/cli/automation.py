@@ -11,7 +11,6 @@ from rich.console import Console
 from rich.table import Table
 
 from .. import bootstrap as boot
-from ..connectors.ssh import connector_for
 from ..errors import PaasopsError, UserInputError
 from ..inventory import Inventory, load_inventory
 from ..pki import default_pki_dir
@@ -39,6 +38,8 @@ def _hosts(inventory: Path | None, patterns: list[str]):
 
 
 def _connect(known_hosts: Path | None, accept_new: bool):
+    from ..connectors.ssh import connector_for
+
     def connect(host):
         path = known_hosts or host.vars.get("paasops_known_hosts")
         return connector_for(host, known_hosts=Path(path).expanduser() if path else None,

@@ -17,7 +17,7 @@ import platformdirs
 from ..errors import ConnectionFailed, PaasopsError, UserInputError
 from . import etcd, image, keys
 
-NETWORK = "paasops-lab"
+DEFAULT_NAME = "paasops-lab"
 LABEL = "paasops.lab"
 # Every capability but SYS_RESOURCE, which this kind of machine lacks (so --privileged fails).
 CAPABILITIES = (
@@ -102,8 +102,9 @@ class Lab:
     """The lab on the local engine: its hosts, network, keys, etcd, inventory."""
 
     def __init__(self, state_dir: Path | None = None, inventory_path: Path | None = None,
-                 log: Callable[[str], None] = lambda _: None):
-        self.state_dir = Path(state_dir or default_lab_dir())
+                 log: Callable[[str], None] = lambda _: None, name: str = DEFAULT_NAME):
+        self.name = name  # the lab's network, and the prefix of its containers and volumes
+        self.state_dir = Path(state_dir or default_lab_dir() / ("" if name == DEFAULT_NAME else name))
         self.inventory_path = Path(inventory_path or "inventory/lab.ini")
         self.log = log
         self.user_key = self.state_dir / "id_ed25519"
@@ -111,7 +112,7 @@ class Lab:
 
     # -- queries -------------------------------------------------------------------------
     def _containers(self, client):
-        found = client.containers.list(all=True, filters={"label": LABEL})
+        found = client.containers.list(all=True, filters={"label": f"{LABEL}={self.name}"})
         return sorted(found, key=lambda c: int(c.labels.get("paasops.lab.index", "0")))
 
     def hosts(self, client=None) -> list[LabHost]:
@@ -119,14 +120,14 @@ class Lab:
         out = []
         for c in self._containers(client):
             nets = c.attrs["NetworkSettings"]["Networks"]
-            address = nets.get(NETWORK, {}).get("IPAddress", "") if nets else ""
+            address = nets.get(self.name, {}).get("IPAddress", "") if nets else ""
             out.append(LabHost(c.labels["paasops.lab.name"], c.name, address,
                                float(c.labels["paasops.lab.cpus"]), int(c.labels["paasops.lab.memory_mb"]),
                                c.status, bool(address) and c.status == "running" and _wait_ssh(address, 0.5)))
         return out
 
     def gateway(self, client) -> str:
-        net = client.networks.get(NETWORK)
+        net = client.networks.get(self.name)
         return net.attrs["IPAM"]["Config"][0]["Gateway"]
 
     def etcd_endpoint(self) -> str | None:
@@ -144,7 +145,7 @@ class Lab:
         self._ensure_network(client)
         gateway = self.gateway(client)
         self.log(f"etcd on {gateway}:2379")
-        endpoint = etcd.ensure_etcd(self.state_dir, [gateway, "127.0.0.1"])
+        endpoint = etcd.ensure_etcd(self.state_dir, gateway)
         user_pub = keys.ensure_key_pair(self.user_key, "paasops-lab")
         existing = {c.labels["paasops.lab.name"]: c for c in self._containers(client)}
         for index in range(1, count + 1):
@@ -168,21 +169,21 @@ class Lab:
             keys.host_key_line([h.address], (self.state_dir / "hostkeys" / f"{h.name}.pub").read_bytes())
             for h in hosts])
         (self.state_dir / "lab.json").write_text(json.dumps(
-            {"etcd": endpoint, "network": NETWORK, "inventory": str(self.inventory_path.resolve()),
+            {"etcd": endpoint, "network": self.name, "inventory": str(self.inventory_path.resolve()),
              "hosts": [asdict(h) for h in hosts]}, indent=2))
         return hosts
 
     def _ensure_network(self, client) -> None:
-        if not client.networks.list(names=[NETWORK]):
-            client.networks.create(NETWORK, driver="bridge", labels={LABEL: "1"})
+        if not client.networks.list(names=[self.name]):
+            client.networks.create(self.name, driver="bridge", labels={LABEL: self.name})
 
     def _create_host(self, client, index: int, name: str, cpus: float, mem: int, user_pub: bytes) -> None:
-        cname = f"paasops-lab-{name}"
+        cname = f"{self.name}-{name}"
         host_key = self.state_dir / "hostkeys" / name
         keys.ensure_key_pair(host_key, f"root@{name}")
         authorized = user_pub + b"\n"
         host_config = client.api.create_host_config(
-            cap_add=CAPABILITIES, cgroupns="private", network_mode=NETWORK,
+            cap_add=CAPABILITIES, cgroupns="private", network_mode=self.name,
             security_opt=["seccomp=unconfined", "apparmor=unconfined"],
             device_cgroup_rules=["a *:* rwm"], tmpfs={"/run": "", "/run/lock": ""},
             binds={f"{cname}-docker": {"bind": "/var/lib/docker", "mode": "rw"}})
@@ -191,7 +192,7 @@ class Lab:
         created = client.api.create_container(
             image.LAB_IMAGE, name=cname, hostname=name, detach=True, host_config=host_config,
             stop_signal="SIGRTMIN+3",
-            labels={LABEL: "1", "paasops.lab.name": name, "paasops.lab.index": str(index),
+            labels={LABEL: self.name, "paasops.lab.name": name, "paasops.lab.index": str(index),
                     "paasops.lab.cpus": f"{cpus:g}", "paasops.lab.memory_mb": str(mem)})
         container = client.containers.get(created["Id"])
         admin_uid = 1000
@@ -229,7 +230,7 @@ class Lab:
         for c in self._containers(client):
             self._remove_container(client, c)
             removed += 1
-        for net in client.networks.list(names=[NETWORK]):
+        for net in client.networks.list(names=[self.name]):
             net.remove()
         etcd.stop_etcd(self.state_dir)
         for path in (self.inventory_path, self.state_dir / "lab.json"):

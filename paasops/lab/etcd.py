@@ -36,15 +36,15 @@ def _pid_alive(pid: int) -> bool:
         return False
 
 
-def ensure_etcd(state_dir: Path, listen_ips: list[str], client_port: int = 2379,
+def ensure_etcd(state_dir: Path, listen_ip: str, client_port: int = 2379,
                 peer_port: int = 2380, timeout: float = 20.0) -> str:
-    """Make sure an etcd answers on every ip in listen_ips; start one under state_dir if not.
+    """Make sure an etcd answers on listen_ip:client_port; start one under state_dir if not.
 
-    Returns the endpoint on the first ip. An etcd that already answers there is reused.
+    Returns its endpoint URL. An etcd that already answers there is reused.
     """
-    endpoints = [f"http://{ip}:{client_port}" for ip in listen_ips]
-    if all(etcd_healthy(e) for e in endpoints):
-        return endpoints[0]
+    endpoint = f"http://{listen_ip}:{client_port}"
+    if etcd_healthy(endpoint):
+        return endpoint
     binary = shutil.which("etcd") or "/usr/bin/etcd"
     if not os.path.exists(binary):
         raise PaasopsError("etcd is not installed (apt-get install etcd-server)", where="etcd")
@@ -53,11 +53,10 @@ def ensure_etcd(state_dir: Path, listen_ips: list[str], client_port: int = 2379,
     log = open(state_dir / "etcd.log", "ab")
     proc = subprocess.Popen(
         [binary, "--name", "paasops-lab", "--data-dir", str(state_dir / "etcd-data"),
-         "--listen-client-urls", ",".join(endpoints),
-         "--advertise-client-urls", endpoints[0],
-         "--listen-peer-urls", f"http://127.0.0.1:{peer_port}",
-         "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer_port}",
-         "--initial-cluster", f"paasops-lab=http://127.0.0.1:{peer_port}"],
+         "--listen-client-urls", endpoint, "--advertise-client-urls", endpoint,
+         "--listen-peer-urls", f"http://{listen_ip}:{peer_port}",
+         "--initial-advertise-peer-urls", f"http://{listen_ip}:{peer_port}",
+         "--initial-cluster", f"paasops-lab=http://{listen_ip}:{peer_port}"],
         stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
     (state_dir / "etcd.pid").write_text(str(proc.pid))
     deadline = time.monotonic() + timeout
@@ -65,10 +64,10 @@ def ensure_etcd(state_dir: Path, listen_ips: list[str], client_port: int = 2379,
         if proc.poll() is not None:
             tail = (state_dir / "etcd.log").read_text(errors="replace").strip().splitlines()[-2:]
             raise ConnectionFailed(f"etcd exited at start: {' | '.join(tail)}", where="etcd")
-        if all(etcd_healthy(e) for e in endpoints):
-            return endpoints[0]
+        if etcd_healthy(endpoint):
+            return endpoint
         time.sleep(0.2)
-    raise ConnectionFailed(f"etcd did not become healthy on {', '.join(endpoints)} in {timeout:.0f}s",
+    raise ConnectionFailed(f"etcd did not become healthy on {endpoint} in {timeout:.0f}s",
                            where="etcd")
 
 

@@ -102,8 +102,8 @@ _seq_lock = threading.Lock()
 def event_id(at: float) -> str:
     """A sortable id: nanoseconds since the epoch, then a per-process sequence and randomness."""
     with _seq_lock:
-        n = next(_seq) % 0x10000
-    return f"{int(at * 1_000_000_000):019d}-{n:04x}{os.urandom(3).hex()}"
+        n = next(_seq) % 0x100000000
+    return f"{int(at * 1_000_000_000):019d}-{n:08x}{os.urandom(3).hex()}"
 
 
 def id_bound(at: float) -> str:
