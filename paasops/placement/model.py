@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 
 from paasops.errors import SpecError, UserInputError
@@ -77,7 +77,7 @@ class Weights:
             raise UserInputError("the cpu and memory weights are both 0", where="weights")
 
     @classmethod
-    def of(cls, value: Weights | Mapping[str, float] | Iterable[float] | None) -> Weights:
+    def of(cls, value: WeightsLike) -> Weights:
         """Accept None (the default), a Weights, {"cpu": .., "memory": ..} or a (cpu, memory) pair."""
         if value is None:
             return cls()
@@ -92,3 +92,6 @@ class Weights:
         if len(pair) != 2:
             raise UserInputError(f"weights must be a (cpu, memory) pair, not {pair!r}", where="weights")
         return cls(*pair)
+
+
+WeightsLike = Weights | Mapping[str, float] | tuple[float, float] | None

@@ -9,7 +9,7 @@ from types import MappingProxyType
 from paasops.errors import PlacementError, UserInputError
 from paasops.placement.filters import first_rejection
 from paasops.placement.filters.resources import EPSILON
-from paasops.placement.model import HostSnapshot, Request, Snapshot, Weights
+from paasops.placement.model import HostSnapshot, Request, Snapshot, Weights, WeightsLike
 from paasops.placement.plan import Assignment, HostExplanation, Plan, Unplaced
 from paasops.placement.scorers import get_strategy
 
@@ -19,7 +19,7 @@ def place(
     request: Request,
     count: int,
     strategy: str = "thesis",
-    weights: Weights | None = None,
+    weights: WeightsLike = None,
 ) -> Plan:
     """Place `count` replicas one after the other, each seeing the reservations of those before it."""
     if count < 0:
@@ -34,8 +34,10 @@ def place(
     ids: list[str] = [h.id for h in snapshot]
     if len(set(ids)) != n:
         seen: set[str] = set()
-        dup = next(i for i in ids if i in seen or seen.add(i))
-        raise UserInputError(f"duplicate host id {dup!r}", where="snapshot")
+        for host_id in ids:
+            if host_id in seen:
+                raise UserInputError(f"duplicate host id {host_id!r}", where="snapshot")
+            seen.add(host_id)
     before = [h.replicas.get(app, 0) for h in snapshot]
     rejections = [first_rejection(h, request) for h in snapshot]
     reserved_cpu = [h.reserved_cpu for h in snapshot]
@@ -115,7 +117,7 @@ def place_or_raise(
     request: Request,
     count: int,
     strategy: str = "thesis",
-    weights: Weights | None = None,
+    weights: WeightsLike = None,
 ) -> Plan:
     """Like place(), but raise PlacementError (carrying the plan as `.plan`) unless every replica is placed."""
     plan = place(snapshot, request, count, strategy, weights)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from paasops.placement.model import Weights
+from paasops.placement.scorers import get_strategy
 
 # How much of a long rejection list the error message shows.
 _HOSTS_PER_REASON = 5
@@ -67,8 +68,6 @@ class Plan:
 
     def explain_table(self) -> list[dict]:
         """Rows for the CLI: fitting hosts best first, then rejected hosts by id. Numbers are not rounded."""
-        from paasops.placement.scorers import get_strategy
-
         rank_key = get_strategy(self.strategy).rank_key
         fitting = [e for e in self.explanation if e.fits]
         fitting.sort(key=lambda e: rank_key(e.score, e.replicas, e.host_id, 0))

@@ -7,7 +7,7 @@ from types import MappingProxyType
 
 from paasops.errors import UserInputError
 from paasops.placement.filters import first_rejection
-from paasops.placement.model import Request, Snapshot, Weights
+from paasops.placement.model import Request, Snapshot, Weights, WeightsLike
 from paasops.placement.plan import Assignment, HostExplanation, Plan, Unplaced
 from paasops.placement.scorers import get_strategy
 
@@ -17,7 +17,7 @@ def naive_place(
     request: Request,
     count: int,
     strategy: str = "thesis",
-    weights: Weights | None = None,
+    weights: WeightsLike = None,
 ) -> Plan:
     """Same contract as place(), O(H log H) per replica; the tests and the benchmark compare the two."""
     if count < 0:

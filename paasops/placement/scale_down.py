@@ -2,29 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from heapq import heapify, heappop, heapreplace
 
 from paasops.errors import UserInputError
-from paasops.placement.model import HostSnapshot, Weights
+from paasops.placement.model import HostSnapshot, Weights, WeightsLike
 
 
 def load(
     reserved_cpu: float, total_cpu: float, reserved_mem: float, total_mem: float, w_cpu: float, w_mem: float
 ) -> float:
-    """Weighted reserved share in [0, 1] (more if overcommitted): (cpu share * w_cpu + mem share * w_mem) / (w_cpu + w_mem)."""
+    """Weighted reserved share, 0 to 1 (more if overcommitted).
+
+    load = (reserved_cpu/total_cpu * w_cpu + reserved_mem/total_mem * w_mem) / (w_cpu + w_mem)
+    """
     cpu = reserved_cpu / total_cpu if total_cpu > 0 else 0.0
     mem = reserved_mem / total_mem if total_mem > 0 else 0.0
     return (cpu * w_cpu + mem * w_mem) / (w_cpu + w_mem)
 
 
 def scale_down_order(
-    hosts: list[HostSnapshot],
+    hosts: Iterable[HostSnapshot],
     app: str,
     n: int,
     *,
     cpus: float = 0.0,
     memory_mb: int = 0,
-    weights: Weights | None = None,
+    weights: WeightsLike = None,
 ) -> list[str]:
     """Host ids to remove `n` replicas of `app` from, in order (a host repeats if it loses several).
 
