@@ -23,7 +23,7 @@ ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 LABEL_KEY_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?$")
 PORT_RE = re.compile(r"^(?:(\d+):)?(\d+)(?:/([a-z]+))?$")
 MEMORY_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$", re.IGNORECASE)
-CONSTRAINT_RE = re.compile(r"^(!?)([A-Za-z0-9][A-Za-z0-9._/-]*)\s*(?:(==|!=)\s*(\S+))?$")
+CONSTRAINT_RE = re.compile(r"^(!?)([A-Za-z0-9_][A-Za-z0-9_./-]*)\s*(?:(==|!=|=)\s*([^=\s]+))?$")
 MEMORY_UNITS_MB = {"k": 1 / 1024, "": 1, "m": 1, "g": 1024, "t": 1024 * 1024}
 MIN_MEMORY_MB = 6  # Docker refuses a smaller memory limit
 RESERVED_LABEL_PREFIX = "paasops."
@@ -133,7 +133,7 @@ def parse_constraint(text: str) -> Constraint:
         raise ValueError(f"must look like 'zone==a', 'disk!=ssd', 'gpu' or '!gpu', got {_show(text)}")
     negated, key, op, value = m.groups()
     if op:
-        return Constraint(key, op, value)
+        return Constraint(key, "==" if op == "=" else op, value)  # `=` reads as `==`, like placement's
     return Constraint(key, "absent" if negated else "exists")
 
 

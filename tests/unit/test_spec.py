@@ -99,7 +99,7 @@ def test_yaml_no_means_restart_no(tmp_path):
 
 
 def test_constraints_parse_and_match():
-    s = spec(constraints=["zone==a", "disk != ssd", "gpu", "!spot"])
+    s = spec(constraints=["zone=a", "disk != ssd", "gpu", "!spot"])
     assert s.constraints == ["zone==a", "disk!=ssd", "gpu", "!spot"]
     assert s.parsed_constraints == (
         Constraint("zone", "==", "a"), Constraint("disk", "!=", "ssd"), Constraint("gpu", "exists"), Constraint("spot", "absent")
@@ -150,7 +150,9 @@ def test_round_trip_through_plain_data():
         ({"env": {"1A": "x"}}, "app.yml: env: '1A' is not a valid variable name (letters, digits, _)"),
         ({"env": {"A": None}}, "app.yml: env: A: must be a string, number or boolean, got nothing"),
         ({"labels": {"paasops.app": "x"}}, "app.yml: labels: 'paasops.app' is reserved: paasops sets the 'paasops.*' labels itself"),
-        ({"constraints": ["zone=a"]}, "app.yml: constraints[0]: must look like 'zone==a', 'disk!=ssd', 'gpu' or '!gpu', got 'zone=a'"),
+        ({"constraints": ["zone<3"]}, "app.yml: constraints[0]: must look like 'zone==a', 'disk!=ssd', 'gpu' or '!gpu', got 'zone<3'"),
+        ({"constraints": ["gpu", "zone=="]}, "app.yml: constraints[1]: must look like 'zone==a', 'disk!=ssd', 'gpu' or '!gpu', got 'zone=='"),
+        ({"constraints": ["!zone==a"]}, "app.yml: constraints[0]: must look like 'zone==a', 'disk!=ssd', 'gpu' or '!gpu', got '!zone==a'"),
         ({"restart": "sometimes"}, "app.yml: restart.policy: must be one of 'no', 'on-failure', 'always' or 'unless-stopped', got 'sometimes'"),
         ({"restart": "always:3"}, "app.yml: restart.max_retries: only applies to the 'on-failure' policy"),
         ({"restart": {"policy": "on-failure", "max_retries": -1}}, "app.yml: restart.max_retries: must be >= 0, got -1"),
