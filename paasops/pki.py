@@ -67,7 +67,8 @@ def ensure_ca(pki_dir: Path | str) -> CA:
                 digital_signature=True, key_cert_sign=True, crl_sign=True,
                 content_commitment=False, key_encipherment=False, data_encipherment=False,
                 key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                           critical=False)
             .sign(key, hashes.SHA256())
         )
         _write_private(key_path, _key_pem(key))
@@ -77,7 +78,7 @@ def ensure_ca(pki_dir: Path | str) -> CA:
 
 def issue_server_cert(ca: CA, name: str, addresses: list[str],
                       dns_names: list[str] | tuple[str, ...] = ()) -> tuple[bytes, bytes]:
-    """A fresh (cert_pem, key_pem) for a server with IP SANs `addresses` and DNS SANs `dns_names`."""
+    """A fresh (cert_pem, key_pem) with IP SANs `addresses`, DNS SANs `dns_names`, serverAuth."""
     sans = [x509.IPAddress(ipaddress.ip_address(a)) for a in addresses]
     sans += [x509.DNSName(d) for d in dns_names]
     return _issue(ca, name, sans, ExtendedKeyUsageOID.SERVER_AUTH)
