@@ -1,0 +1,1 @@
+"""The HTTP API of `paasops serve` (FastAPI): the thesis route table, made RESTful."""

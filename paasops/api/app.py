@@ -1,0 +1,24 @@
+"""Build the FastAPI application around a running service."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from .. import __version__
+from . import errors
+from .routes import apps, cluster, containers, engines
+
+
+def create_app(service) -> FastAPI:
+    app = FastAPI(title="paasops", version=__version__,
+                  description="Scheduler/monitor of a private Docker PaaS: engines, placement, deploys, events.")
+    app.state.service = service
+    errors.install(app)
+    for module in (engines, cluster, containers, apps):
+        app.include_router(module.router)
+
+    @app.get("/healthz", tags=["service"])
+    def healthz() -> dict:
+        return {"ok": True, "engines": len(service.cluster.engines)}
+
+    return app

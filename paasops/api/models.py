@@ -1,0 +1,30 @@
+"""Request bodies of the API (responses are plain JSON from the library's to_dict)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EngineIn(_Body):
+    address: str = Field(min_length=1)
+    id: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+    port: int = Field(2376, ge=1, le=65535)
+    labels: dict[str, str] = {}
+    cpus: float | None = Field(None, gt=0)
+    memory_mb: int | None = Field(None, gt=0)
+
+
+class DeployIn(_Body):
+    spec: dict[str, Any]
+    count: int | None = Field(None, ge=0)
+    dry_run: bool = False
+
+
+class ScaleIn(_Body):
+    count: int = Field(ge=0)

@@ -1,0 +1,98 @@
+"""/api/containers: list, run (batch deploy), inspect, start/stop/restart, scale, logs, destroy."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from typing import Iterator
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+
+from ...errors import PaasopsError
+from ...spec import parse_app_spec
+from ..deps import Caller, Service
+from ..errors import error_body
+from ..models import DeployIn, ScaleIn
+
+router = APIRouter(prefix="/api/containers", tags=["containers"])
+
+
+@router.get("")
+def list_containers(service: Service, caller: Caller, all: bool = True, app: str | None = None) -> list[dict]:
+    return [c.to_dict() for c in service.cluster.containers(all_=all, app=app)]
+
+
+@router.post("")
+def run_containers(body: DeployIn, service: Service, caller: Caller, stream: bool = False):
+    """Deploy an app spec (app.yml as JSON) to `count` replicas; `stream=true` answers NDJSON progress."""
+    spec = parse_app_spec(body.spec, source="spec")
+    count = spec.count if body.count is None else body.count
+    if body.dry_run:
+        return service.apps.dry_run(spec, count)
+    if not stream:
+        return service.apps.deploy(spec, count, user=caller.name)
+    return StreamingResponse(_progress(lambda progress: service.apps.deploy(spec, count, user=caller.name,
+                                                                            progress=progress)),
+                             media_type="application/x-ndjson")
+
+
+def _progress(work) -> Iterator[bytes]:
+    """Run work(progress) in a thread; yield each progress event, then the result, as NDJSON lines."""
+    lines: queue.Queue = queue.Queue()
+
+    def run():
+        try:
+            lines.put({"event": "result", "result": work(lines.put)})
+        except PaasopsError as exc:
+            lines.put({"event": "error", "status": exc.http_status, **error_body(exc)})
+        except Exception as exc:  # reported to the client rather than dropping the stream
+            lines.put({"event": "error", "status": 500, "error": f"{type(exc).__name__}: {exc}"})
+        lines.put(None)
+
+    threading.Thread(target=run, daemon=True, name="api-deploy").start()
+    while (item := lines.get()) is not None:
+        yield (json.dumps(item) + "\n").encode()
+
+
+@router.get("/{container_id}")
+def inspect_container(container_id: str, service: Service, caller: Caller) -> dict:
+    return service.cluster.inspect(container_id)
+
+
+@router.delete("/{container_id}")
+def destroy_container(container_id: str, service: Service, caller: Caller) -> dict:
+    _, view = service.cluster.find(container_id)
+    service.cluster.operate("destroy", container_id, user=caller.name)
+    return {"destroyed": view.id}
+
+
+def _action(action: str):
+    def handler(container_id: str, service: Service, caller: Caller) -> dict:
+        view = service.cluster.operate(action, container_id, user=caller.name)
+        return view.to_dict() if view else {"id": container_id, "state": "gone"}
+    handler.__name__ = f"{action}_container"
+    return handler
+
+
+for _name in ("start", "stop", "restart"):
+    router.add_api_route(f"/{{container_id}}/{_name}", _action(_name), methods=["POST"],
+                         summary=f"{_name.capitalize()} a container")
+
+
+@router.post("/{container_id}/scale")
+def scale_container(container_id: str, body: ScaleIn, service: Service, caller: Caller) -> dict:
+    """Scale the app this container belongs to (its identical containers share the spec hash)."""
+    _, view = service.cluster.find(container_id)
+    if not view.app:
+        raise PaasopsError(f"container {view.id[:12]} is not part of a paasops app", where="scale")
+    return service.apps.scale(view.app, body.count, user=caller.name)
+
+
+@router.get("/{container_id}/logs")
+def container_logs(container_id: str, service: Service, caller: Caller, follow: bool = False,
+                   tail: str = Query("all", pattern=r"^(all|\d+)$"), stdout: bool = True, stderr: bool = True):
+    chunks = service.cluster.logs(container_id, follow=follow, tail=int(tail) if tail.isdigit() else tail,
+                                  stdout=stdout, stderr=stderr)
+    return StreamingResponse(chunks, media_type="text/plain")

@@ -1,0 +1,1 @@
+"""The scheduler/monitor service: engines, health, placement, deploys, events, HTTP API."""

@@ -1,0 +1,132 @@
+"""Apps: deploy a spec to N replicas, scale it, and keep its desired state in the store."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from ..errors import NotFoundError, PlacementError, UserInputError
+from ..placement import scale_down_order
+from ..spec import AppSpec, new_deployment_id, parse_app_spec, spec_hash
+from ..store.records import App
+from .cluster import Cluster
+from .containers import ContainerView
+from .deploy import LABEL_REPLICA, Deployer, Progress, _public, plan
+from .images import ImageDistributor
+
+
+def _index(c: ContainerView) -> int:
+    try:
+        return int(c.labels.get(LABEL_REPLICA, "0"))
+    except ValueError:
+        return 0
+
+
+class AppManager:
+    """Deploys and scales apps; one operation per app at a time."""
+
+    def __init__(self, cluster: Cluster, images: ImageDistributor, *, per_host: int = 4):
+        self.cluster = cluster
+        self.images = images
+        self.per_host = per_host
+        self._app_locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def _lock(self, name: str) -> threading.Lock:
+        with self._guard:
+            return self._app_locks.setdefault(name, threading.Lock())
+
+    def replicas(self, name: str, hash_: str | None = None) -> list[ContainerView]:
+        return [c for c in self.cluster.containers(app=name)
+                if c.reserving and (hash_ is None or c.spec_hash == hash_)]
+
+    def spec_of(self, name: str) -> AppSpec:
+        app = self.cluster.store.get_app(name)
+        if app is None:
+            raise NotFoundError(f"no app {name!r} (deploy it first)", where="apps")
+        return parse_app_spec(app.spec, source=f"app {name}")
+
+    # -- deploy --------------------------------------------------------------------------
+    def dry_run(self, spec: AppSpec, count: int) -> dict[str, Any]:
+        the_plan = plan(self.cluster, spec, count)
+        if not the_plan.complete:
+            raise PlacementError(the_plan.failure_message() or "no placement", where=spec.name)
+        return {"app": spec.name, "count": count, "dry_run": True, "strategy": the_plan.strategy,
+                "plan": [{"replica": a.replica_index, "host": a.host_id, "score": a.score,
+                          "cpu": a.cpu_term, "memory": a.mem_term} for a in the_plan.assignments],
+                "explanation": the_plan.explain_table()}
+
+    def deploy(self, spec: AppSpec, count: int | None = None, *, user: str | None = None,
+               progress: Progress = lambda _: None) -> dict[str, Any]:
+        """Make the app run `count` replicas of `spec`; a changed spec replaces the old replicas."""
+        count = spec.count if count is None else count
+        if count < 0:
+            raise UserInputError(f"count must be >= 0, got {count}", where="count")
+        with self._lock(spec.name):
+            new_hash = spec_hash(spec)
+            current = self.cluster.store.get_app(spec.name)
+            if current and current.spec_hash == new_hash:
+                return self._scale(spec, current, count, user, progress)
+            old = self.replicas(spec.name)
+            deployment = new_deployment_id()
+            replicas = self._start(spec, deployment, count, user, progress)
+            ok = all(r.status == "running" for r in replicas)
+            app = App(name=spec.name, spec=spec.to_dict(), count=count, deployment_id=deployment,
+                      spec_hash=new_hash)
+            if ok:
+                for c in old:  # the new spec replaces the old one only once all new replicas run
+                    self.cluster.operate("destroy", c.id, user=user)
+            self.cluster.store.put_app(app)
+            self.cluster.record("deploy-app", user=user, app=spec.name,
+                                message=f"deployed {spec.name}: {sum(r.status == 'running' for r in replicas)}"
+                                        f"/{count} running", data={"deployment": deployment})
+            return {"app": spec.name, "deployment": deployment, "spec_hash": new_hash, "count": count,
+                    "replicas": [_public(r) for r in replicas], "removed": [c.id for c in old] if ok else [],
+                    "ok": ok}
+
+    def _start(self, spec: AppSpec, deployment: str, count: int, user, progress) -> list:
+        if count == 0:
+            return []
+        taken = {_index(c) for c in self.cluster.containers(app=spec.name)}
+        indexes, i = [], 1
+        while len(indexes) < count:
+            if i not in taken:
+                indexes.append(i)
+            i += 1
+        return Deployer(self.cluster, self.images, per_host=self.per_host, user=user).run(
+            spec, deployment, indexes, progress)
+
+    # -- scale ---------------------------------------------------------------------------
+    def scale(self, name: str, count: int, *, user: str | None = None,
+              progress: Progress = lambda _: None) -> dict[str, Any]:
+        if count < 0:
+            raise UserInputError(f"count must be >= 0, got {count}", where="count")
+        with self._lock(name):
+            spec = self.spec_of(name)
+            return self._scale(spec, self.cluster.store.get_app(name), count, user, progress)
+
+    def _scale(self, spec: AppSpec, app: App, count: int, user, progress) -> dict[str, Any]:
+        current = self.replicas(spec.name, app.spec_hash)
+        started, removed = [], []
+        if count > len(current):
+            started = self._start(spec, app.deployment_id, count - len(current), user, progress)
+        elif count < len(current):
+            order = scale_down_order(self.cluster.snapshot(), spec.name, len(current) - count,
+                                     cpus=spec.cpus, memory_mb=spec.memory_mb, weights=self.cluster.weights)
+            by_host: dict[str, list[ContainerView]] = {}
+            for c in sorted(current, key=_index):
+                by_host.setdefault(c.engine_id, []).append(c)
+            for host in order:
+                victim = by_host[host].pop()  # the newest replica on that host
+                self.cluster.operate("destroy", victim.id, user=user)
+                removed.append({"id": victim.id, "name": victim.name, "host": host})
+                progress({"event": "removed", "id": victim.id, "host": host})
+        app.count = count
+        self.cluster.store.put_app(app)
+        running = len(current) + sum(r.status == "running" for r in started) - len(removed)
+        self.cluster.record("scale-container", user=user, app=spec.name,
+                            message=f"scaled {spec.name} from {len(current)} to {count} ({running} running)")
+        return {"app": spec.name, "deployment": app.deployment_id, "spec_hash": app.spec_hash,
+                "count": count, "before": len(current), "running": running,
+                "replicas": [_public(r) for r in started], "removed": removed,
+                "ok": all(r.status == "running" for r in started)}

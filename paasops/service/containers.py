@@ -1,0 +1,76 @@
+"""What the service knows of one container, read from the engine's sparse list (labels carry the rest)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..spec import LABEL_APP, LABEL_DEPLOYMENT, LABEL_SPEC_HASH
+
+LABEL_CPUS, LABEL_MEMORY, LABEL_PORTS = "paasops.cpus", "paasops.memory-mb", "paasops.host-ports"
+# States in which a container holds its reservation on its host.
+RESERVING = frozenset({"created", "running", "restarting", "paused"})
+
+
+@dataclass
+class ContainerView:
+    id: str
+    name: str
+    engine_id: str
+    image: str
+    state: str
+    status: str = ""
+    created: float = 0.0
+    labels: dict[str, str] = field(default_factory=dict)
+    ports: list[dict[str, Any]] = field(default_factory=list)  # {container, protocol, host_ip, host_port}
+
+    @property
+    def app(self) -> str | None:
+        return self.labels.get(LABEL_APP)
+
+    @property
+    def spec_hash(self) -> str | None:
+        return self.labels.get(LABEL_SPEC_HASH)
+
+    @property
+    def deployment(self) -> str | None:
+        return self.labels.get(LABEL_DEPLOYMENT)
+
+    @property
+    def cpus(self) -> float:
+        return float(self.labels.get(LABEL_CPUS, 0) or 0)
+
+    @property
+    def memory_mb(self) -> int:
+        return int(self.labels.get(LABEL_MEMORY, 0) or 0)
+
+    @property
+    def reserving(self) -> bool:
+        return self.state in RESERVING and self.app is not None
+
+    @property
+    def host_ports(self) -> set[int]:
+        """Host ports this container holds: the ones published now and the fixed ones it asked for."""
+        published = {p["host_port"] for p in self.ports if p.get("host_port")}
+        asked = {int(p) for p in self.labels.get(LABEL_PORTS, "").split(",") if p}
+        return published | (asked if self.state in RESERVING else set())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "engine": self.engine_id, "image": self.image,
+                "state": self.state, "status": self.status, "created": self.created,
+                "app": self.app, "deployment": self.deployment, "spec_hash": self.spec_hash,
+                "cpus": self.cpus, "memory_mb": self.memory_mb, "labels": self.labels, "ports": self.ports}
+
+
+def from_sparse(engine_id: str, entry: dict[str, Any]) -> ContainerView:
+    """A ContainerView from one item of GET /containers/json."""
+    names = entry.get("Names") or ["/" + entry["Id"][:12]]
+    ports = [{"container": p.get("PrivatePort"), "protocol": p.get("Type", "tcp"),
+              "host_ip": p.get("IP", ""), "host_port": p.get("PublicPort")}
+             for p in entry.get("Ports") or []]
+    # an engine lists a port once per address family; keep one per (container port, host port)
+    unique = {(p["container"], p["protocol"], p["host_port"]): p for p in ports}
+    return ContainerView(id=entry["Id"], name=names[0].lstrip("/"), engine_id=engine_id,
+                         image=entry.get("Image", ""), state=entry.get("State", ""),
+                         status=entry.get("Status", ""), created=float(entry.get("Created", 0)),
+                         labels=dict(entry.get("Labels") or {}), ports=list(unique.values()))

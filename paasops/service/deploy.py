@@ -1,0 +1,144 @@
+"""Batch deploy: place N replicas, start them concurrently across engines, retry on the next best."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+from ..errors import PaasopsError, PlacementError
+from ..placement import Plan, Request, place
+from ..spec import AppSpec, container_labels, docker_run_kwargs
+from .cluster import Cluster
+from .containers import LABEL_CPUS, LABEL_MEMORY, LABEL_PORTS
+from .engine import engine_error
+from .images import ImageDistributor
+
+log = logging.getLogger(__name__)
+LABEL_REPLICA = "paasops.replica"
+Progress = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class Replica:
+    index: int
+    host: str | None = None
+    container_id: str | None = None
+    name: str | None = None
+    ports: list[dict[str, Any]] = field(default_factory=list)
+    status: str = "pending"  # pending | running | failed
+    error: str = ""
+    attempts: list[str] = field(default_factory=list)  # hosts tried, in order
+
+
+def request_for(spec: AppSpec) -> Request:
+    return Request(spec.name, cpus=spec.cpus, memory_mb=spec.memory_mb,
+                   ports=tuple(p.host for p in spec.ports if p.host), constraints=tuple(spec.constraints))
+
+
+def plan(cluster: Cluster, spec: AppSpec, count: int, exclude: set[str] = frozenset()) -> Plan:
+    hosts = [h for h in cluster.snapshot() if h.id not in exclude]
+    return place(hosts, request_for(spec), count, strategy=spec.strategy, weights=cluster.weights)
+
+
+def replica_labels(spec: AppSpec, deployment_id: str, index: int) -> dict[str, str]:
+    return {**container_labels(spec, deployment_id), LABEL_REPLICA: str(index),
+            LABEL_CPUS: f"{spec.cpus:g}", LABEL_MEMORY: str(spec.memory_mb),
+            LABEL_PORTS: ",".join(str(p.host) for p in spec.ports if p.host)}
+
+
+class Deployer:
+    """Starts replicas of one spec; bounded per engine; each failure retried on the next best host."""
+
+    def __init__(self, cluster: Cluster, images: ImageDistributor, *, per_host: int = 4,
+                 max_attempts: int = 3, user: str | None = None):
+        self.cluster = cluster
+        self.images = images
+        self.per_host = per_host
+        self.max_attempts = max_attempts
+        self.user = user
+        self._slots: dict[str, threading.Semaphore] = {}
+        self._guard = threading.Lock()
+
+    def _slot(self, host: str) -> threading.Semaphore:
+        with self._guard:
+            return self._slots.setdefault(host, threading.Semaphore(self.per_host))
+
+    def run(self, spec: AppSpec, deployment_id: str, indexes: list[int],
+            progress: Progress = lambda _: None) -> list[Replica]:
+        """Place and start one replica per index; returns them all, failed ones included."""
+        first = plan(self.cluster, spec, len(indexes))
+        if not first.complete:
+            raise PlacementError(first.failure_message() or "no host can take the replicas", where=spec.name)
+        replicas = [Replica(i) for i in indexes]
+        progress({"event": "planned", "total": len(replicas),
+                  "hosts": first.placements_by_host()})
+        workers = max(1, min(64, self.per_host * max(1, len(self.cluster.engines))))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deploy") as pool:
+            futures = [pool.submit(self._start_with_retry, spec, deployment_id, r, a.host_id, progress)
+                       for r, a in zip(replicas, first.assignments)]
+            for f in futures:
+                f.result()
+        return replicas
+
+    def _start_with_retry(self, spec: AppSpec, deployment_id: str, replica: Replica, host: str,
+                          progress: Progress) -> None:
+        tried: set[str] = set()
+        while True:
+            replica.attempts.append(host)
+            try:
+                self._start(spec, deployment_id, replica, host, progress)
+                replica.status, replica.error = "running", ""
+                progress({"event": "running", **_public(replica)})
+                return
+            except PaasopsError as exc:
+                replica.error = str(exc)
+                tried.add(host)
+                log.warning("replica %s of %s failed on %s: %s", replica.index, spec.name, host, exc)
+                progress({"event": "retry" if len(tried) < self.max_attempts else "failed",
+                          "index": replica.index, "host": host, "error": str(exc)})
+            if len(tried) >= self.max_attempts:
+                break
+            again = plan(self.cluster, spec, 1, exclude=tried)
+            if not again.complete:
+                replica.error += f"; no other host: {again.failure_message()}"
+                break
+            host = again.assignments[0].host_id
+        replica.status = "failed"
+
+    def _start(self, spec: AppSpec, deployment_id: str, replica: Replica, host: str, progress: Progress) -> None:
+        handle = self.cluster.engine(host)
+        sources = list(self.cluster.engines.values())
+        with self._slot(host):
+            how = self.images.ensure(handle, spec.image, sources,
+                                     lambda msg: progress({"event": "image", "message": msg}))
+            if how != "present":
+                progress({"event": "image", "message": f"{spec.image} {how} on {host}"})
+            name = f"{spec.name}-{replica.index}"
+            kwargs = docker_run_kwargs(spec, name, replica_labels(spec, deployment_id, replica.index))
+            try:
+                container = handle.client.containers.run(**kwargs)
+            except Exception as exc:
+                self._cleanup(handle, name)
+                raise engine_error(host, exc) from None
+            view = handle.refresh_container(container.id)
+        replica.host, replica.container_id, replica.name = host, container.id, name
+        replica.ports = view.ports if view else []
+        self.cluster.record("run-container", user=self.user, app=spec.name, host=host, container=container.id,
+                            message=f"{name} on {host}", data={"deployment": deployment_id})
+
+    @staticmethod
+    def _cleanup(handle, name: str) -> None:
+        """A replica that failed half-way (created, not started) is removed so a retry is clean."""
+        try:
+            handle.client.api.remove_container(name, force=True)
+        except Exception:  # nothing was created
+            pass
+
+
+def _public(replica: Replica) -> dict[str, Any]:
+    out = asdict(replica)
+    out["id"] = out.pop("container_id")
+    return out

@@ -1,0 +1,152 @@
+"""One Docker engine as the service sees it: a client, its record, health and container cache."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import requests
+
+from ..engines.client import LOCAL, make_client
+from ..errors import ConnectionFailed
+from ..store.records import Engine
+from .containers import ContainerView, from_sparse
+
+log = logging.getLogger(__name__)
+
+
+def engine_error(engine_id: str, exc: Exception) -> ConnectionFailed:
+    """A one-line ConnectionFailed naming the engine, from any docker/requests error."""
+    if isinstance(exc, docker.errors.APIError):
+        detail = exc.explanation or str(exc)
+    elif isinstance(exc, (requests.exceptions.ConnectionError, docker.errors.DockerException)):
+        detail = f"unreachable ({type(exc).__name__})"
+    else:
+        detail = str(exc)
+    return ConnectionFailed(str(detail)[:300], where=f"engine {engine_id}")
+
+
+class EngineHandle:
+    """Client + cached state of one engine. Thread-safe; the cache is kept current from events."""
+
+    def __init__(self, record: Engine, pki_dir: Path | None, timeout: float = 10.0):
+        self.record = record
+        self.pki_dir = pki_dir
+        self.timeout = timeout
+        self.status = record.status if record.status in ("up", "down", "degraded") else "unknown"
+        self.containers: dict[str, ContainerView] = {}
+        self.images: set[str] = set()
+        self.docker_info: dict[str, Any] = {}
+        self.lock = threading.RLock()
+        self._client: docker.DockerClient | None = None
+        self.last_error: str = ""
+        self.synced_at = 0.0
+
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+    @property
+    def address(self) -> str:
+        return "127.0.0.1" if self.record.address == LOCAL else self.record.address
+
+    @property
+    def port(self) -> int:
+        url = self.record.docker_url or ""
+        return int(url.rsplit(":", 1)[1]) if url.startswith(("https://", "tcp://")) else 2376
+
+    @property
+    def client(self) -> docker.DockerClient:
+        with self.lock:
+            if self._client is None:
+                self._client = make_client(self.record.address, self.port, pki_dir=self.pki_dir,
+                                           timeout=self.timeout)
+            return self._client
+
+    def reset_client(self) -> None:
+        """Drop the client (after the engine went away) so the next use reconnects."""
+        with self.lock:
+            if self._client is not None:
+                try:
+                    self._client.close()
+                except Exception:  # closing a dead connection may fail; nothing to do
+                    pass
+            self._client = None
+
+    @property
+    def placeable(self) -> bool:
+        return self.status == "up"
+
+    @property
+    def cpus(self) -> float:
+        return float(self.record.cpus or self.docker_info.get("NCPU") or 0)
+
+    @property
+    def memory_mb(self) -> int:
+        return int(self.record.memory_mb or (self.docker_info.get("MemTotal") or 0) // (1024 * 1024))
+
+    def ping(self) -> bool:
+        try:
+            return bool(self.client.ping())
+        except Exception:  # any failure means "no answer"
+            return False
+
+    def sync(self) -> None:
+        """Re-read info, containers and images from the engine (one sparse list, no per-container calls)."""
+        try:
+            info = self.client.api.info()
+            listed = self.client.api.containers(all=True)
+            images = self.client.api.images()
+        except Exception as exc:
+            self.last_error = str(engine_error(self.id, exc))
+            self.reset_client()
+            raise engine_error(self.id, exc) from None
+        with self.lock:
+            self.docker_info = info
+            self.containers = {c["Id"]: from_sparse(self.id, c) for c in listed}
+            self.images = {tag for img in images for tag in (img.get("RepoTags") or [])} | \
+                          {img["Id"] for img in images}
+            self.synced_at = time.time()
+            self.last_error = ""
+
+    def refresh_container(self, container_id: str) -> ContainerView | None:
+        """Re-read one container (after an event); None and dropped from the cache if it is gone."""
+        try:
+            listed = self.client.api.containers(all=True, filters={"id": container_id})
+        except Exception as exc:
+            raise engine_error(self.id, exc) from None
+        with self.lock:
+            match = next((c for c in listed if c["Id"] == container_id), None)
+            if match is None:
+                self.containers.pop(container_id, None)
+                return None
+            view = self.containers[container_id] = from_sparse(self.id, match)
+            return view
+
+    def reserved(self) -> tuple[float, int, set[int], dict[str, int]]:
+        """(cpu, memory MB, used host ports, replicas per app) held by this engine's containers."""
+        cpu, mem, ports, replicas = 0.0, 0, set(), {}
+        with self.lock:
+            for c in self.containers.values():
+                ports |= c.host_ports
+                if c.reserving:
+                    cpu += c.cpus
+                    mem += c.memory_mb
+                    replicas[c.app] = replicas.get(c.app, 0) + 1
+        return cpu, mem, ports, replicas
+
+    def to_dict(self) -> dict[str, Any]:
+        cpu, mem, _, _ = self.reserved()
+        with self.lock:
+            running = sum(1 for c in self.containers.values() if c.state == "running")
+            return {"id": self.id, "address": self.record.address, "docker_url": self.record.docker_url,
+                    "status": self.status, "source": self.record.source, "labels": self.record.labels,
+                    "cpus": self.cpus, "memory_mb": self.memory_mb, "reserved_cpus": round(cpu, 6),
+                    "reserved_memory_mb": mem, "containers": len(self.containers),
+                    "running": running, "images": len({i for i in self.images if not i.startswith("sha256:")}),
+                    "docker_version": self.docker_info.get("ServerVersion", ""), "error": self.last_error}

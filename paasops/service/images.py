@@ -1,0 +1,72 @@
+"""Make sure an engine has an image: it has it, it pulls it, or it is copied from one that has it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable
+
+from ..errors import PaasopsError
+from .engine import EngineHandle
+
+log = logging.getLogger(__name__)
+
+
+class ImageDistributor:
+    """One copy per (engine, image) at a time; other replicas wait for it."""
+
+    def __init__(self, local_source: Callable[[], object] | None = None):
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._guard = threading.Lock()
+        self.local_source = local_source  # returns a docker client of this machine's engine, or None
+
+    def _lock(self, engine_id: str, image: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault((engine_id, image), threading.Lock())
+
+    @staticmethod
+    def has(handle: EngineHandle, image: str) -> bool:
+        if image in handle.images or (":" not in image and f"{image}:latest" in handle.images):
+            return True
+        try:
+            handle.client.api.inspect_image(image)
+        except Exception:  # ImageNotFound or engine trouble: treat as absent
+            return False
+        handle.images.add(image)
+        return True
+
+    def ensure(self, target: EngineHandle, image: str, sources: list[EngineHandle],
+               progress: Callable[[str], None] = lambda _: None) -> str:
+        """'present' | 'pulled' | 'copied from X'; raises PaasopsError when nothing works."""
+        with self._lock(target.id, image):
+            if self.has(target, image):
+                return "present"
+            try:
+                target.client.api.pull(image)
+                target.images.add(image)
+                return "pulled"
+            except Exception as exc:  # no registry reachable: copy instead
+                pull_error = str(exc).splitlines()[0][:160]
+            for source in sources:
+                if source.id != target.id and source.placeable and self.has(source, image):
+                    progress(f"copying {image} from {source.id} to {target.id}")
+                    self._copy(source.client, target, image)
+                    return f"copied from {source.id}"
+            local = self.local_source() if self.local_source else None
+            if local is not None:
+                try:
+                    local.api.inspect_image(image)
+                except Exception:  # not on this machine either
+                    local = None
+            if local is not None:
+                progress(f"copying {image} from this machine's engine to {target.id}")
+                self._copy(local, target, image)
+                return "copied from the local engine"
+            raise PaasopsError(f"image {image} is not on engine {target.id}, pulling failed ({pull_error}) "
+                               f"and no engine has it to copy from", where=f"engine {target.id}")
+
+    @staticmethod
+    def _copy(source_client, target: EngineHandle, image: str) -> None:
+        stream = source_client.api.get_image(image)  # docker save, streamed
+        target.client.api.load_image(stream)  # docker load, streamed
+        target.images.add(image)
