@@ -1,0 +1,33 @@
+"""Settings of `paasops serve`: one pydantic class, read from PAASOPS_* variables and flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_state_url() -> str:
+    return "sqlite:///" + str(Path(platformdirs.user_data_dir("paasops")) / "state.db")
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PAASOPS_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(5002, ge=1, le=65535)  # the thesis port
+    state: str = Field(default_factory=default_state_url)
+    etcd: list[str] = []  # etcd client URLs; empty = engines come from the store only
+    pki_dir: Path | None = None
+    local_engine: bool = False  # add this machine's Docker engine (unix socket) as engine "local"
+    heartbeat_interval: float = Field(1.0, gt=0)
+    down_after: int = Field(3, ge=1)  # consecutive missed heartbeats before a host is down
+    up_after: int = Field(2, ge=1)  # consecutive answers before it is up again
+    weight_cpu: float = Field(65.0, ge=0)
+    weight_memory: float = Field(35.0, ge=0)
+    per_host: int = Field(4, ge=1)  # replicas started at once on one engine
+    engine_timeout: float = Field(10.0, gt=0)
+    tls_cert: Path | None = None  # HTTPS for the API (a cert from the cluster CA, or your own)
+    tls_key: Path | None = None
