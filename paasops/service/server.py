@@ -1,0 +1,112 @@
+"""The running service: store, cluster, registry sync, heartbeats, event streams and the HTTP API."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from ..engines.client import LOCAL
+from ..pki import default_pki_dir
+from ..placement import Weights
+from ..store import open_store
+from ..store.records import Engine
+from .apps import AppManager
+from .cluster import Cluster
+from .docker_events import EventCollector
+from .images import ImageDistributor
+from .settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+def _local_client():
+    from ..engines.client import make_client
+    try:
+        client = make_client(LOCAL)
+        client.ping()
+        return client
+    except Exception:  # no engine on this machine: nothing to copy images from
+        return None
+
+
+class Service:
+    """Everything `paasops serve` runs; `start()` brings it up, `stop()` down. Usable in tests."""
+
+    def __init__(self, settings: ServiceSettings | None = None):
+        from ..api.deps import local_trust
+
+        self.settings = settings = settings or ServiceSettings()
+        self.store = open_store(settings.state)
+        self.cluster = Cluster(self.store, pki_dir=settings.pki_dir or default_pki_dir(),
+                               weights=Weights(settings.weight_cpu, settings.weight_memory),
+                               engine_timeout=settings.engine_timeout)
+        self.images = ImageDistributor(local_source=_local_client)
+        self.apps = AppManager(self.cluster, self.images, per_host=settings.per_host)
+        self.events = EventCollector(self.cluster)
+        self.authenticator = local_trust
+        self.registry = None
+        self.heartbeat = None
+        self._retarget_lock = threading.Lock()
+
+    # -- life cycle ----------------------------------------------------------------------
+    def start(self) -> None:
+        self.cluster.on_engines_changed = self._engines_changed
+        self.cluster.load_engines()
+        if self.settings.local_engine and LOCAL not in self.cluster.engines:
+            self.cluster.upsert_engine(Engine(id=LOCAL, address=LOCAL, docker_url="unix:///var/run/docker.sock",
+                                              tls=False, source="local"))
+        self._start_registry()
+        self._start_heartbeat()
+        self._engines_changed()
+
+    def stop(self) -> None:
+        for part in (self.heartbeat, self.registry, self.events):
+            if part is not None:
+                try:
+                    part.stop()
+                except Exception as exc:  # stopping must go on for the other parts
+                    log.warning("stopping %s: %s", type(part).__name__, exc)
+        self.store.close()
+
+    def _engines_changed(self) -> None:
+        with self._retarget_lock:
+            self.events.sync_targets()
+            if self.heartbeat is not None:
+                self.heartbeat.set_targets({h.id: h.address for h in self.cluster.engines.values()})
+
+    # -- parts that need etcd / ICMP -------------------------------------------------------
+    def _start_registry(self) -> None:
+        if not self.settings.etcd:
+            return
+        from .registry import RegistrySync
+        self.registry = RegistrySync(self.settings.etcd, on_put=self._on_registered,
+                                     on_delete=self._on_unregistered)
+        self.registry.start()
+        self.registry.publish([h.record for h in self.cluster.engines.values() if h.record.source != "local"])
+
+    def _on_registered(self, record: Engine) -> None:
+        self.cluster.upsert_engine(record)
+
+    def _on_unregistered(self, engine_id: str) -> None:
+        handle = self.cluster.engines.get(engine_id)
+        # A host we marked down had its key removed by us: it stays, shown as down, and comes back
+        # when it answers again. A live host whose lease ended (agent stopped) leaves the cluster.
+        if handle is not None and handle.record.source == "etcd" and handle.status != "down":
+            self.cluster.remove_engine(engine_id, reason=f"{engine_id}: registration gone from etcd")
+
+    def _start_heartbeat(self) -> None:
+        from .heartbeat import Heartbeat
+        self.heartbeat = Heartbeat(interval=self.settings.heartbeat_interval, k_down=self.settings.down_after,
+                                   m_up=self.settings.up_after, on_transition=self._on_transition,
+                                   docker_ping=self._docker_ping)
+        self.heartbeat.start()
+
+    def _docker_ping(self, engine_id: str) -> bool:
+        handle = self.cluster.engines.get(engine_id)
+        return handle is not None and handle.ping()
+
+    def _on_transition(self, transition) -> None:
+        engine_id, new = transition.engine_id, transition.new
+        self.cluster.set_status(engine_id, new, transition.reason)
+        if new == "down" and self.registry is not None:
+            self.registry.remove(engine_id)
