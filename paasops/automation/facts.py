@@ -54,8 +54,9 @@ def parse_os_release(text: str) -> dict[str, Any]:
     dist_id = values.get("ID", "").lower()
     id_like = values.get("ID_LIKE", "").lower().split()
     codename = values.get("VERSION_CODENAME") or values.get("UBUNTU_CODENAME") or ""
-    if not codename and "(" in values.get("VERSION", ""):
-        codename = values["VERSION"].split("(", 1)[1].rstrip(")").split()[0].lower()
+    if not codename and "(" in values.get("VERSION", ""):  # old Debian: VERSION="8 (jessie)"
+        inside = values["VERSION"].split("(", 1)[1].rstrip(")").split()
+        codename = inside[0].lower() if len(inside) == 1 else ""
     family = "debian" if dist_id == "debian" or "debian" in id_like else (
         "rhel" if dist_id in ("rhel", "centos", "fedora") or {"rhel", "fedora"} & set(id_like)
         else dist_id)
@@ -209,7 +210,13 @@ def parse_supervised(text: str) -> dict[str, Any]:
     return {"running": False, "pid": None}
 
 
+def alive(pid_expr: str) -> str:
+    """A shell test true while the process exists and is not a zombie (init may reap late)."""
+    return (f'{{ [ -e /proc/{pid_expr}/status ] && '
+            f"! grep -q '^State:[[:space:]]*Z' /proc/{pid_expr}/status; }}")
+
+
 def supervised_process(name: str) -> Fact:
     p = shlex.quote(pidfile(name))
-    return Fact("process", f'if [ -f {p} ] && kill -0 "$(cat {p})" 2>/dev/null; '
+    return Fact("process", f'if [ -s {p} ] && {alive(f"$(cat {p})")}; '
                            f'then echo running "$(cat {p})"; else echo stopped; fi', parse_supervised)

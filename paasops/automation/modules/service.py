@@ -6,7 +6,7 @@ import shlex
 from typing import Any
 
 from paasops.automation.actions import Action, Command
-from paasops.automation.facts import pidfile, supervised_process, systemd_unit
+from paasops.automation.facts import alive, pidfile, supervised_process, systemd_unit
 from paasops.automation.modules.base import Arg, ArgError, Module, ModuleContext, PlanError
 
 LOG_DIR = "/var/log/paasops"
@@ -16,10 +16,10 @@ def start_command(name: str, command: str) -> str:
     """Start `command` detached in its own session, record its pid, check it is still alive."""
     pid, log = shlex.quote(pidfile(name)), shlex.quote(f"{LOG_DIR}/{name}.log")
     # setsid makes the process its own group leader, so stop can signal the whole group.
-    return (f"mkdir -p /run/paasops {LOG_DIR} && cd / && "
+    return (f"mkdir -p /run/paasops {LOG_DIR} || exit 1; cd /; "
             f"nohup setsid /bin/sh -c {shlex.quote(command)} >>{log} 2>&1 </dev/null & "
             f"echo $! > {pid}; sleep 1; "
-            f'kill -0 "$(cat {pid})" 2>/dev/null || '
+            f"{alive(f'$(cat {pid})')} || "
             f"{{ echo {shlex.quote(name)} exited right after start: >&2; tail -n 5 {log} >&2; "
             f"rm -f {pid}; exit 1; }}")
 
@@ -27,9 +27,10 @@ def start_command(name: str, command: str) -> str:
 def stop_command(name: str) -> str:
     """TERM the process group, wait up to 10 s, then KILL; remove the pidfile."""
     pid = shlex.quote(pidfile(name))
-    return (f'p="$(cat {pid})"; kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null; '
-            f'i=0; while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.2; i=$((i+1)); done; '
-            f'kill -0 "$p" 2>/dev/null && kill -KILL -- "-$p" 2>/dev/null; rm -f {pid}; true')
+    # dash's kill takes no `--`: `kill -TERM -PID` signals the group.
+    return (f'p="$(cat {pid})"; kill -TERM "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null; '
+            f'i=0; while {alive("$p")} && [ $i -lt 50 ]; do sleep 0.2; i=$((i+1)); done; '
+            f'{alive("$p")} && kill -KILL "-$p" 2>/dev/null; rm -f {pid}; true')
 
 
 class ServiceModule(Module):

@@ -30,6 +30,12 @@ while up() != want:
 """
 
 
+_STATE_WORDS = {
+    False: {"started": "open", "present": "open", "stopped": "closed", "absent": "closed"},
+    True: {"started": "present", "present": "present", "stopped": "absent", "absent": "absent"},
+}
+
+
 def wait_command(args: dict[str, Any]) -> str:
     argv = [args["host"], str(args["port"] or ""), args["path"] or "", args["state"],
             str(args["timeout"]), str(args["delay"]), str(args["sleep"])]
@@ -59,7 +65,7 @@ class WaitForModule(Module):
             return Outcome(skipped=True, msg=f"check mode: would wait for {what}")
         result = ctx.run(wait_command(args), timeout=args["delay"] + args["timeout"] + 30)
         if result.ok:
-            return Outcome(msg=f"{what} is {args['state']}")
+            return Outcome(msg=f"{what} is {_STATE_WORDS[bool(args['path'])][args['state']]}")
         detail = result.stderr.strip().splitlines()[-1:] if result.exit_code != 1 else []
         msg = args["msg"] or f"timeout after {args['timeout']:g}s waiting for {what} to be {args['state']}"
         return Outcome(failed=True, msg=msg + (f" ({detail[0]})" if detail else ""))
