@@ -169,7 +169,8 @@ class Inventory:
         overrides = {k: v for k, v in (("ansible_user", user), ("ansible_port", port)) if v}
         known = self.hosts.get(addr)
         if known:  # admin@web1 or web1:2222: an inventory host with an override
-            return [_make_host(pattern, {**known.vars, **overrides}, known.groups, self.base_dir, pattern)]
+            hvars = {**known.vars, "ansible_host": known.address, **overrides}
+            return [_make_host(known.name, hvars, known.groups, self.base_dir, pattern)]
         return [_make_host(pattern, {**self.all_vars, "ansible_host": addr, **overrides}, [],
                            self.base_dir, pattern)]
 

@@ -18,6 +18,7 @@ from paasops.connectors.base import CommandResult, Connector, sudo_wrap
 from paasops.errors import CommandFailed, ConnectionFailed, HostKeyError
 
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
+SYSTEM_KNOWN_HOSTS = Path("/etc/ssh/ssh_known_hosts")  # also read when known_hosts is the default
 TIMED_OUT = 124  # exit code of a command killed by its timeout, as timeout(1) uses
 _MISSING = 44  # get(): the remote shell's "no such file"
 _CHUNK = 65536
@@ -31,6 +32,33 @@ def known_hosts_name(address: str, port: int) -> str:
 
 def describe_key(key: paramiko.PKey) -> str:
     return f"{key.get_name()} {key.fingerprint}"
+
+
+def _load_known_hosts(keys: paramiko.HostKeys, files: list[Path], where: str) -> set[str]:
+    """Load OpenSSH known_hosts files into `keys`; returns the @revoked keys (base64).
+
+    Paramiko's own loader stops at the first line it cannot parse (`@cert-authority`, a key
+    type it does not know); OpenSSH skips those, and so do we.
+    """
+    revoked: set[str] = set()
+    for path in files:
+        try:
+            text = path.read_text(errors="replace") if path.is_file() else ""
+        except OSError as exc:
+            raise HostKeyError(f"cannot read {path}: {exc.strerror or exc}", where=where) from None
+        for lineno, line in enumerate(text.splitlines(), 1):
+            line = line.strip()
+            if line.startswith("@revoked "):
+                revoked.update(line.split()[3:4])
+            if not line or line.startswith(("#", "@")):
+                continue
+            try:
+                entry = paramiko.hostkeys.HostKeyEntry.from_line(line, lineno)
+            except Exception:  # noqa: BLE001 - a malformed line; OpenSSH ignores it too
+                continue
+            for name in entry.hostnames if entry else []:
+                keys.add(name, entry.key.get_name(), entry.key)
+    return revoked
 
 
 class _KnownHostsPolicy(paramiko.MissingHostKeyPolicy):
@@ -75,6 +103,7 @@ class SSHConnector(Connector):
         self.user = user or getpass.getuser()
         self.key_file = os.path.expanduser(key_file) if key_file else None
         self.password = password
+        self._default_known_hosts = known_hosts is None
         self.known_hosts = Path(known_hosts or DEFAULT_KNOWN_HOSTS).expanduser()
         self.accept_new = accept_new
         self.connect_timeout = connect_timeout
@@ -121,8 +150,8 @@ class SSHConnector(Connector):
         new one gets 0644.
         """
         q = shlex.quote(path)
-        keep = (f'chmod "$(stat -c %a {q})" "$t"; ' if mode is None else "") + \
-            f'chown "$(stat -c %u:%g {q})" "$t" 2>/dev/null || true'
+        keep = (f'chmod "$(stat -L -c %a {q})" "$t"; ' if mode is None else "") + \
+            f'chown "$(stat -L -c %u:%g {q})" "$t" 2>/dev/null || true'
         new_mode = f"{mode:o}" if mode is not None else "644"
         script = (f'set -e; t=$(mktemp "$(dirname {q})/.paasops.XXXXXX"); trap \'rm -f "$t"\' EXIT; '
                   f'cat > "$t"; chmod {new_mode} "$t"; if [ -e {q} ]; then {keep}; fi; '
@@ -161,11 +190,8 @@ class SSHConnector(Connector):
 
     def _open(self) -> paramiko.SSHClient:
         client = paramiko.SSHClient()
-        try:
-            if self.known_hosts.is_file():
-                client.load_system_host_keys(str(self.known_hosts))
-        except (OSError, paramiko.SSHException) as exc:
-            raise HostKeyError(f"cannot read {self.known_hosts}: {exc}", where=self.name) from None
+        files = [self.known_hosts] + ([SYSTEM_KNOWN_HOSTS] if self._default_known_hosts else [])
+        revoked = _load_known_hosts(client.get_host_keys(), files, self.name)
         client.set_missing_host_key_policy(_KnownHostsPolicy(self))
         if self.key_file and not os.path.isfile(self.key_file):
             raise ConnectionFailed(f"key file {self.key_file} does not exist", where=self.name)
@@ -180,6 +206,11 @@ class SSHConnector(Connector):
             if isinstance(exc, (HostKeyError, KeyboardInterrupt, SystemExit)):
                 raise
             raise self._connect_error(exc) from exc
+        server_key = client.get_transport().get_remote_server_key()
+        if server_key.get_base64() in revoked:
+            client.close()
+            raise HostKeyError(f"the host key of {self.name} ({describe_key(server_key)}) is marked "
+                               "@revoked in known_hosts", where=self.name)
         client.get_transport().set_keepalive(30)
         return client
 
@@ -240,12 +271,16 @@ class SSHConnector(Connector):
             chan.shutdown_write()
         deadline = time.monotonic() + timeout if timeout is not None else None
         out, err = bytearray(), bytearray()
+
+        def drain() -> None:
+            while chan.recv_ready():
+                out.extend(chan.recv(_CHUNK))
+            while chan.recv_stderr_ready():
+                err.extend(chan.recv_stderr(_CHUNK))
+
         try:
             while True:
-                while chan.recv_ready():
-                    out += chan.recv(_CHUNK)
-                while chan.recv_stderr_ready():
-                    err += chan.recv_stderr(_CHUNK)
+                drain()
                 if (chan.eof_received or chan.closed) and not chan.recv_ready() \
                         and not chan.recv_stderr_ready():
                     break
@@ -256,6 +291,7 @@ class SSHConnector(Connector):
             left = None if deadline is None else max(deadline - time.monotonic(), 0)
             if not chan.status_event.wait(left):
                 raise TimeoutError
+            drain()
             return chan.recv_exit_status(), bytes(out), bytes(err)
         except TimeoutError:
             err += f"\n{shown}: timed out after {timeout:g}s".encode()

@@ -156,7 +156,7 @@ def test_command_timeout(sshd, client_key, known_hosts):
     with connector(sshd, client_key, known_hosts) as c:
         started = time.monotonic()
         with pytest.raises(CommandFailed, match="timed out after 0.5s") as exc:
-            c.run("echo started; sleep 30", timeout=0.5)
+            c.run("echo started; sleep 5", timeout=0.5)
         assert time.monotonic() - started < 5
         assert exc.value.result.exit_code == 124 and exc.value.result.stdout == "started\n"
         assert c.run("echo still usable").stdout == "still usable\n"
@@ -182,6 +182,22 @@ def test_accept_new_stores_the_key_then_verifies_it(sshd, client_key, known_host
     with connector(sshd, client_key, known_hosts, accept_new=False) as c:  # now known
         assert c.run("echo again").stdout == "again\n"
     assert len(known_hosts.read_text().splitlines()) == 3
+
+
+def test_hashed_entries_and_lines_paramiko_cannot_parse(sshd, client_key, known_hosts):
+    pub = sshd.host_key.with_suffix(".pub").read_text().split()
+    known_hosts.write_text(
+        "@cert-authority *.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLs\n"
+        "sk.example.com sk-ssh-ed25519@openssh.com AAAAGnNrLXNzaC1lZDI1NTE5QG9wZW5zc2guY29t\n"
+        f"[127.0.0.1]:{sshd.port} {pub[0]} {pub[1]}\n")
+    subprocess.run(["ssh-keygen", "-H", "-f", str(known_hosts)], check=True, capture_output=True)
+    assert f"[127.0.0.1]:{sshd.port}" not in known_hosts.read_text()  # the name is hashed now
+    with connector(sshd, client_key, known_hosts, accept_new=False) as c:
+        assert c.run("true").ok
+    with known_hosts.open("a") as f:
+        f.write(f"@revoked * {pub[0]} {pub[1]}\n")
+    with pytest.raises(HostKeyError, match="marked @revoked"):
+        connector(sshd, client_key, known_hosts, accept_new=True).connect()
 
 
 def test_changed_host_key_is_refused_even_with_accept_new(sshd, client_key, known_hosts):
