@@ -37,6 +37,13 @@ class WriteFile:
 Action = Command | WriteFile
 
 
+def summary(action: Action) -> str:
+    """What a person wants to read: the state change when known, else the command."""
+    if isinstance(action, Command) and action.change is not None:
+        return f"{action.change[0]} → {action.change[1]}"
+    return action.describe()
+
+
 def describe(actions: list[Action]) -> list[str]:
     """One line per action; what check mode reports and what table tests compare."""
     return [a.describe() for a in actions]

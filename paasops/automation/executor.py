@@ -11,7 +11,7 @@ from typing import Any, Callable, Protocol
 
 import jinja2
 
-from paasops.automation.actions import Action, Command, WriteFile, describe, diff_all
+from paasops.automation.actions import Action, Command, WriteFile, describe, diff_all, summary
 from paasops.automation.modules import ModuleContext, Outcome, lookup
 from paasops.automation.playbook import Play, Task
 from paasops.automation.report import TaskResult
@@ -71,6 +71,14 @@ class RunOptions:
     diff: bool = False
 
 
+def host_become(host: HostLike) -> bool:
+    """The inventory's say on sudo (`ansible_become`), used when neither play nor task sets it."""
+    value = getattr(host, "become", None)
+    if value is None:
+        value = (host.vars or {}).get("ansible_become", False)
+    return value.strip().lower() in ("1", "y", "yes", "on", "true") if isinstance(value, str) else bool(value)
+
+
 def _render_layer(values: dict[str, Any], ns: dict[str, Any], label: str) -> None:
     """Add `values` to `ns`, rendering each; one that cannot render yet stays an Undefined."""
     for key, value in values.items():
@@ -82,14 +90,14 @@ def _render_layer(values: dict[str, Any], ns: dict[str, Any], label: str) -> Non
 
 
 def variables(state: HostState, play: Play, task: Task | None, opts: RunOptions) -> dict[str, Any]:
-    """Host vars < play vars < facts < registered/set_fact < task vars < extra vars."""
+    """Host vars < play vars < registered/set_fact < task vars < extra vars < facts and magic vars."""
     magic = {"inventory_hostname": state.host.name,
              "inventory_address": getattr(state.host, "address", state.host.name),
              "playbook_dir": str(opts.playbook_dir), "check_mode": opts.check}
     # Extra vars and magic vars win over everything, so they are visible while rendering the rest.
+    magic["facts"] = state.facts if state.facts is not None else {}
     ns: dict[str, Any] = {**(state.host.vars or {}), **opts.extra_vars, **magic}
     _render_layer(play.vars, ns, "play var")
-    ns["facts"] = state.facts if state.facts is not None else {}
     ns.update(state.registered)
     if task is not None:
         _render_layer(task.vars, ns, "task var")
@@ -124,8 +132,8 @@ def _run_item(task: Task, state: HostState, ns: dict[str, Any], play: Play, opts
     rendered = {k: (v if k in module.raw_args else render(v, ns)) for k, v in task.args.items()}
     args = module.validate({k: v for k, v in rendered.items() if v is not None or module.any_args})
     check = opts.check if task.check_mode is None else task.check_mode
-    become = play.become if task.become is None else task.become
-    ctx = ModuleContext(connector=state.connector, host_facts=state.facts or {}, variables=ns,
+    become = next(b for b in (task.become, play.become, host_become(state.host)) if b is not None)
+    ctx = ModuleContext(connector=state.connector, host_facts=state.facts if state.facts is not None else {}, variables=ns,
                         become=become, check=check, playbook_dir=opts.playbook_dir,
                         templates_dir=opts.templates_dir)
     outcome: Outcome = module.execute(ctx, args)
@@ -135,7 +143,7 @@ def _run_item(task: Task, state: HostState, ns: dict[str, Any], play: Play, opts
         result["actions"] = describe(outcome.actions)
         result["diff"] = diff_all(outcome.actions) if opts.diff else ""
         if not result["msg"]:
-            result["msg"] = ("would " if check else "") + "; ".join(result["actions"])
+            result["msg"] = ("would: " if check else "") + "; ".join(summary(a) for a in outcome.actions)
     ran = bool(outcome.actions) and not check
     if ran:
         last, error = apply(state.connector, outcome.actions, become)
@@ -191,7 +199,9 @@ def execute_task(task: Task, state: HostState, play: Play, opts: RunOptions, *, 
               else "changed" if result.get("changed") else "ok")
     if status == "changed" and task.notify:
         state.notified.update(task.notify)
-    return TaskResult(host=state.host.name, task=task.name, status=status, message=result.get("msg", ""),
-                      diff=result.get("diff", ""), duration=time.monotonic() - start, play=play.name,
+    message, diff = result.get("msg", ""), result.get("diff", "")
+    if task.no_log:
+        message, diff = "output hidden (no_log)", ("(diff hidden: no_log)\n" if diff else "")
+    return TaskResult(host=state.host.name, task=task.name, status=status, message=message, diff=diff, duration=time.monotonic() - start, play=play.name,
                       module=task.module, ignored=status == "failed" and task.ignore_errors,
                       check=opts.check, handler=handler)

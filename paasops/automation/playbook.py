@@ -15,7 +15,7 @@ from paasops.errors import PlaybookError
 
 TASK_KEYWORDS = frozenset({
     "name", "when", "register", "notify", "loop", "changed_when", "failed_when", "ignore_errors",
-    "become", "vars", "tags", "args", "check_mode",
+    "become", "vars", "tags", "args", "check_mode", "no_log",
 })
 PLAY_KEYWORDS = frozenset({"name", "hosts", "become", "gather_facts", "vars", "tasks", "handlers", "tags"})
 
@@ -39,6 +39,7 @@ class Task:
     vars: dict[str, Any] = field(default_factory=dict)
     tags: frozenset[str] = frozenset()
     check_mode: bool | None = None
+    no_log: bool = False  # hide messages and diffs (secrets)
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class Play:
     tasks: tuple[Task, ...]
     where: str
     handlers: tuple[Task, ...] = ()
-    become: bool = False
+    become: bool | None = None  # None: the host's own `become` (inventory ansible_become) decides
     gather_facts: bool = True
     vars: dict[str, Any] = field(default_factory=dict)
     tags: frozenset[str] = frozenset()
@@ -139,7 +140,7 @@ def _parse_play(data: Any, index: int, path: Path) -> Play:
                                     where=task.where)
     return Play(
         name=name, hosts=hosts, tasks=parsed_tasks, handlers=parsed_handlers, where=where,
-        become=_bool(data.get("become", False), "become", where),
+        become=_bool(data["become"], "become", where) if "become" in data else None,
         gather_facts=_bool(data.get("gather_facts", True), "gather_facts", where),
         vars=_mapping(data.get("vars"), "vars", where), tags=play_tags,
     )
@@ -211,4 +212,5 @@ def _parse_task(data: Any, index: int, play_where: str, kind: str) -> Task:
         vars=_mapping(data.get("vars"), "vars", where),
         tags=frozenset(_names(data["tags"], "tags", where)) if "tags" in data else frozenset(),
         check_mode=_bool(data["check_mode"], "check_mode", where) if "check_mode" in data else None,
+        no_log=_bool(data.get("no_log", False), "no_log", where),
     )

@@ -103,6 +103,12 @@ class _Run:
                     except ConnectionFailed as exc:
                         self.unreachable(state, play, GATHER_TASK, str(exc), start)
                         return
+                    except Exception as exc:  # e.g. the probe timed out: this host fails, others go on
+                        state.failed = True
+                        self.emit(TaskFinished(TaskResult(state.host.name, GATHER_TASK, "failed", str(exc),
+                                                          duration=time.monotonic() - start, play=play.name,
+                                                          module="setup", check=self.opts.check)))
+                        return
                     self.emit(TaskFinished(TaskResult(state.host.name, GATHER_TASK, "ok",
                                                       duration=time.monotonic() - start, play=play.name,
                                                       module="setup", check=self.opts.check)))

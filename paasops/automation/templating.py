@@ -11,7 +11,6 @@ from typing import Any
 
 import jinja2
 import yaml
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from paasops.errors import PlaybookError
 
@@ -38,8 +37,9 @@ def _status_test(key: str):
 
 def make_env(loader: jinja2.BaseLoader | None = None) -> jinja2.Environment:
     """The one Jinja2 environment: StrictUndefined, trailing newlines kept, Ansible-ish filters."""
-    env = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                                        loader=loader)
+    # Not sandboxed: templates and playbooks belong to the project, and playbooks run shell anyway.
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, loader=loader,
+                             autoescape=False)
     env.filters.update({
         "bool": _to_bool,
         "to_json": lambda v, **kw: json.dumps(v, **kw),

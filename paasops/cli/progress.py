@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rich.console import Console
@@ -35,16 +36,18 @@ class PlaybookProgress:
     """The `on_event` sink for run_playbook: live table while running, recap at the end.
 
     Failures and unreachable hosts are always printed; with `verbose` every task result is
-    ("changed: [host] task"); with `show_diff` file diffs are printed as they come.
+    ("changed: [host] task"); with `diff` file diffs are printed as they come.
     """
 
-    def __init__(self, console: Console | None = None, *, verbose: bool = False, show_diff: bool = False):
+    def __init__(self, hosts: Iterable[str] = (), console: Console | None = None, *, verbose: bool = False,
+                 diff: bool = False):
         self.console = console or Console()
-        self.verbose, self.show_diff = verbose, show_diff
-        self.rows: dict[str, _Row] = {}
+        self.verbose, self.show_diff = verbose, diff
+        self.rows: dict[str, _Row] = {h: _Row() for h in hosts}
         self.play = ""
         self.check = False
         self._live: Live | None = None
+        self._recap_shown = False
 
     def __enter__(self) -> "PlaybookProgress":
         self._live = Live(get_renderable=self.table, console=self.console, refresh_per_second=8,
@@ -92,8 +95,16 @@ class PlaybookProgress:
             if row.state == "running":
                 row.state, row.task = "done", ""
         elif isinstance(event, RunFinished):
-            self._stop()
-            print_recap(event.report, self.console)
+            self.recap(event.report)
+
+    on_event = __call__
+
+    def recap(self, report: RunReport) -> None:
+        """Stop the live table and print the recap (once, however often it is called)."""
+        self._stop()
+        if not self._recap_shown:
+            self._recap_shown = True
+            print_recap(report, self.console)
 
     def _result(self, event: TaskFinished) -> None:
         result = event.result
@@ -125,10 +136,12 @@ def print_recap(report: RunReport, console: Console) -> None:
         line = Text()
         line.append(host.ljust(width), style="red" if bad else "green")
         line.append(" :")
-        for name, n, style in (("ok", recap.ok, "green"), ("changed", recap.changed, "yellow"),
-                               ("unreachable", recap.unreachable, "bold red"), ("failed", recap.failed, "red"),
-                               ("skipped", recap.skipped, "cyan"), ("ignored", recap.ignored, "magenta")):
-            line.append(f"  {name}={n}", style=style if n else "")
+        for i, (name, n, style) in enumerate((
+                ("ok", recap.ok, "green"), ("changed", recap.changed, "yellow"),
+                ("unreachable", recap.unreachable, "bold red"), ("failed", recap.failed, "red"),
+                ("skipped", recap.skipped, "cyan"), ("ignored", recap.ignored, "magenta"))):
+            line.append(" " if i == 0 else "  ")
+            line.append(f"{name}={n}", style=style if n else "")
         console.print(line, highlight=False)
     for host, message in report.unreachable.items():
         console.print(Text(f"unreachable: [{host}] {message}", style="bold red"), highlight=False)

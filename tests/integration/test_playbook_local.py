@@ -127,7 +127,7 @@ def test_check_mode_changes_nothing_and_shows_the_diff(project):
     assert report.ok and report.check
     result = next(r for r in report.results if r.task == "config from template")
     assert result.status == "changed" and result.check
-    assert result.message.startswith("would write ")
+    assert result.message.startswith("would: write ")
     assert "-color=blue\n+color=green\n" in result.diff
     assert conf.read_text() == before  # nothing applied
     assert statuses(report, "h1")["static file"] == "ok"

@@ -133,7 +133,7 @@ def test_check_mode_applies_nothing_and_reports_would_change():
     report, _ = run([FakeHost("a")], conns, text=text, check=True, diff=True)
     result = report.results[-1]
     assert result.status == "changed" and result.check
-    assert result.message == "would write /etc/x (2 bytes, mode 0644)"
+    assert result.message == "would: write /etc/x (2 bytes, mode 0644)"
     assert "+x" in result.diff
     assert conns["a"].files == {} and conns["a"].commands == ["stat -L -c '%F|%a|%U|%G|%s' -- /etc/x 2>/dev/null || true"]
 
@@ -199,3 +199,88 @@ def test_render_keeps_native_types(expr, expected):
 ])
 def test_evaluate(expr, expected):
     assert evaluate(expr, {"n": 3, "flag": "yes", "r": {"failed": True}}) is expected
+
+
+def test_become_from_task_then_play_then_inventory():
+    text = textwrap.dedent("""\
+        - hosts: all
+          gather_facts: false
+          tasks:
+            - {name: inherit, shell: a}
+            - {name: never, shell: b, become: false}
+        - hosts: all
+          become: false
+          gather_facts: false
+          tasks:
+            - {name: play says no, shell: c}
+        """)
+    conns = {"a": FakeConnector("a")}
+    run([FakeHost("a", vars={"ansible_become": "yes"})], conns, text=text)
+    assert conns["a"].commands == ["sudo a", "b", "c"]
+
+
+def test_no_log_hides_message_and_diff():
+    text = ("- hosts: all\n  gather_facts: false\n  tasks:\n"
+            "    - {name: key, copy: {content: SECRET, dest: /k}, no_log: true}\n")
+    report, _ = run([FakeHost("a")], {"a": FakeConnector("a")}, text=text, diff=True)
+    result = report.results[0]
+    assert result.status == "changed" and "SECRET" not in result.message + result.diff
+
+
+def test_progress_renderer_shows_failures_and_recap():
+    from io import StringIO
+
+    from rich.console import Console
+
+    from paasops.cli.progress import PlaybookProgress
+
+    out = StringIO()
+    conns = {"a": FakeConnector("a", fail_on="step2"), "b": FakeConnector("b")}
+    with PlaybookProgress(["a", "b"], Console(file=out, width=200), verbose=True, diff=True) as progress:
+        report = run_playbook(parse_playbook(PLAYBOOK, "/tmp/pb.yml"), [FakeHost("a"), FakeHost("b")],
+                              lambda h: conns[h.name], on_event=progress.on_event)
+        progress.recap(report)  # already printed at RunFinished: not twice
+    text = out.getvalue()
+    assert "changed: [b] first" in text
+    assert "failed: [a] second — command 'step2 out of a' exited 3: boom" in text
+    assert text.count("PLAY RECAP") == 1
+    assert "a : ok=2  changed=1  unreachable=0  failed=1  skipped=0  ignored=0" in text
+
+
+def test_facts_are_lazy_without_gather_facts_and_visible_to_play_vars():
+    class Counting(FakeConnector):
+        probes = 0
+
+        def run(self, command, **kw):
+            if command.startswith("echo '@@paasops-fact"):
+                Counting.probes += 1
+            return super().run(command, **kw)
+    text = textwrap.dedent("""\
+        - hosts: all
+          gather_facts: false
+          vars: {release: "{{ facts.distribution.codename }}"}
+          tasks:
+            - {name: no facts needed, shell: a}
+            - {name: needs facts, shell: "echo {{ release }}"}
+        """)
+    conns = {"a": Counting("a")}
+    report, _ = run([FakeHost("a")], conns, text=text)
+    assert report.ok, report.failures
+    assert conns["a"].commands == ["a", "echo bookworm"] and Counting.probes == 1
+
+
+def test_tags_select_tasks():
+    text = textwrap.dedent("""\
+        - hosts: all
+          gather_facts: false
+          tasks:
+            - {name: one, shell: one, tags: [docker]}
+            - {name: two, shell: two, tags: agent}
+            - {name: three, shell: three, tags: always}
+        """)
+    conns = {"a": FakeConnector("a")}
+    run([FakeHost("a")], conns, text=text, tags={"docker"})
+    assert conns["a"].commands == ["one", "three"]
+    conns = {"a": FakeConnector("a")}
+    run([FakeHost("a")], conns, text=text, skip_tags={"docker"})
+    assert conns["a"].commands == ["two", "three"]
