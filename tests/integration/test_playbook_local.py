@@ -215,3 +215,4 @@ def test_fallback_supervisor_starts_restarts_and_stops(tmp_path):
     finally:
         if pidfile.exists():
             play("stop")
+        Path(f"/var/log/paasops/{name}.log").unlink(missing_ok=True)
