@@ -30,6 +30,10 @@ def make_client(address: str, port: int = 2376, *, pki_dir: Path | None = None,
     """A DockerClient for one engine; no I/O happens until it is used."""
     if address == LOCAL:
         return docker.DockerClient(base_url=engine_url(address, port), timeout=timeout)
-    return docker.DockerClient(base_url=engine_url(address, port), timeout=timeout,
-                               tls=tls_config(pki_dir, with_client_cert=with_client_cert),
-                               version="1.41")
+    client = docker.DockerClient(base_url=engine_url(address, port), timeout=timeout,
+                                 tls=tls_config(pki_dir, with_client_cert=with_client_cert),
+                                 version="1.41")
+    # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE replace our CA, and *_PROXY route engine
+    # traffic through a proxy: an engine is verified against the cluster CA only, and reached directly.
+    client.api.trust_env = False
+    return client

@@ -70,12 +70,19 @@ class ServiceModule(Module):
             actions.append(Command(f"systemctl enable {q}", change=(f"{name}: disabled", f"{name}: enabled")))
         elif enabled is False and unit["enabled"] and unit["unit_file_state"] != "static":
             actions.append(Command(f"systemctl disable {q}", change=(f"{name}: enabled", f"{name}: disabled")))
+        # reset-failed: a unit that failed often hits systemd's start limit and would refuse to start
+        reset = f"systemctl reset-failed {q} 2>/dev/null; "
         if state == "started" and not unit["active"]:
-            actions.append(Command(f"systemctl start {q}", change=(f"{name}: stopped", f"{name}: running")))
+            actions.append(Command(reset + f"systemctl start {q}", change=(f"{name}: stopped", f"{name}: running")))
         elif state == "stopped" and unit["active"]:
             actions.append(Command(f"systemctl stop {q}", change=(f"{name}: running", f"{name}: stopped")))
         elif state == "restarted":
-            actions.append(Command(f"systemctl restart {q}", change=(f"{name}: running", f"{name}: restarted")))
+            actions.append(Command(reset + f"systemctl restart {q}", change=(f"{name}: running", f"{name}: restarted")))
+        # daemon_reload: reload before acting, also when systemd does not notice the change itself
+        # (a drop-in directory created after the unit was loaded).
+        if args["daemon_reload"] and actions and not any(a.cmd == "systemctl daemon-reload"
+                                                         for a in actions if isinstance(a, Command)):
+            actions.insert(0, Command("systemctl daemon-reload", change=("units: stale", "units: reloaded")))
         return actions
 
     def _plan_supervised(self, args: dict[str, Any], process: dict[str, Any]) -> list[Action]:
