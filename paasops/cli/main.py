@@ -16,6 +16,7 @@ app.add_typer(lab.app, name="lab")
 def _register() -> None:
     """Sub-modules that add commands to `app` (kept import-light: each imports on use)."""
     from . import automation  # noqa: F401  (bootstrap, verify, play)
+    from . import service  # noqa: F401
 
 
 _register()

@@ -1,0 +1,236 @@
+"""A small client of the paasops HTTP API (httpx): one method per route, errors mapped back to paasops errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+import tomllib
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+from urllib.parse import quote
+
+import httpx
+import platformdirs
+
+from . import errors
+from .errors import (
+    AuthError, ConflictError, ConnectionFailed, ForbiddenError, NotFoundError, PaasopsError, UserInputError,
+)
+
+DEFAULT_SERVER = "http://127.0.0.1:5002"
+BY_STATUS: dict[int, type[PaasopsError]] = {400: UserInputError, 401: AuthError, 403: ForbiddenError,
+                                            404: NotFoundError, 409: ConflictError, 422: UserInputError}
+Progress = Callable[[dict[str, Any]], None]
+
+
+def _seg(value: str) -> str:
+    """One path segment, quoted: an id or name never changes which route is called."""
+    return quote(str(value), safe="")
+
+
+def config_dir() -> Path:
+    return Path(platformdirs.user_config_dir("paasops"))
+
+
+def resolve_server(explicit: str | None = None) -> str:
+    """--server, else $PAASOPS_SERVER, else `server` in the config file, else the default."""
+    if explicit:
+        return explicit.rstrip("/")
+    if os.environ.get("PAASOPS_SERVER"):
+        return os.environ["PAASOPS_SERVER"].rstrip("/")
+    path = config_dir() / "config.toml"
+    try:
+        server = tomllib.loads(path.read_text(encoding="utf-8")).get("server")
+    except FileNotFoundError:
+        server = None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UserInputError(f"cannot read: {exc}", where=str(path)) from None
+    return str(server).rstrip("/") if server else DEFAULT_SERVER
+
+
+def read_token() -> str | None:
+    """The token `paasops login` keeps in the user's config dir (mode 0600), if there is one."""
+    try:
+        return (config_dir() / "token").read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+def error_for(status: int, body: Any, fallback: str = "") -> PaasopsError:
+    """The paasops error for an error answer: the one the body names if it fits the status, else by status."""
+    body = body if isinstance(body, dict) else {}
+    message = body.get("error") or fallback or f"HTTP {status}"
+    cls = BY_STATUS.get(status) or (ConnectionFailed if status in (502, 503, 504) else PaasopsError)
+    named = getattr(errors, str(body.get("type")), None)
+    if isinstance(named, type) and issubclass(named, PaasopsError) and named.http_status == status:
+        cls = named
+    err = cls.__new__(cls)
+    PaasopsError.__init__(err, message)
+    err.status, err.body = status, body
+    err.candidates = body.get("candidates", [])
+    return err
+
+
+def _verify(base_url: str) -> ssl.SSLContext | bool:
+    """HTTPS trusts the system CAs and, when present, the cluster CA (the service's cert may come from it)."""
+    if not base_url.startswith("https://"):
+        return True
+    from .pki import default_pki_dir
+
+    context = ssl.create_default_context()
+    ca = default_pki_dir() / "ca.pem"
+    if ca.exists():
+        context.load_verify_locations(cafile=str(ca))
+    return context
+
+
+class ApiClient:
+    """The paasops service as Python calls; every method answers the API's JSON."""
+
+    def __init__(self, base_url: str | None = None, token: str | None = None, timeout: float = 30.0,
+                 transport: httpx.BaseTransport | None = None):
+        self.base_url = resolve_server(base_url)
+        self.token = token if token is not None else read_token()
+        self.timeout = timeout
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout,
+                                  transport=transport, verify=_verify(self.base_url))
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> "ApiClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- plumbing ------------------------------------------------------------------------
+    def _unreachable(self, exc: Exception) -> ConnectionFailed:
+        if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
+            return ConnectionFailed(f"paasops service at {self.base_url} did not answer in time ({exc})")
+        return ConnectionFailed(f"paasops service not reachable at {self.base_url}: is `paasops serve` running?")
+
+    @staticmethod
+    def _params(params: dict[str, Any] | None) -> dict[str, Any]:
+        out = {}
+        for key, value in (params or {}).items():
+            if value is not None:
+                out[key] = str(value).lower() if isinstance(value, bool) else value
+        return out
+
+    def _check(self, response: httpx.Response) -> None:
+        if response.status_code < 400:
+            return
+        response.read()
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        raise error_for(response.status_code, body, response.text.strip()[:300] or response.reason_phrase)
+
+    def request(self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None) -> Any:
+        try:
+            response = self._http.request(method, path, params=self._params(params), json=body)
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from None
+        self._check(response)
+        return response.json()
+
+    @contextmanager
+    def _stream(self, method: str, path: str, *, params=None, body=None) -> Iterator[httpx.Response]:
+        timeout = httpx.Timeout(self.timeout, read=None)  # a stream may stay quiet for long
+        try:
+            with self._http.stream(method, path, params=self._params(params), json=body,
+                                   timeout=timeout) as response:
+                self._check(response)
+                yield response
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from None
+
+    # -- engines -------------------------------------------------------------------------
+    def engines(self) -> list[dict]:
+        return self.request("GET", "/api/engines")
+
+    def engine(self, engine_id: str) -> dict:
+        return self.request("GET", f"/api/engines/{_seg(engine_id)}")
+
+    def add_engine(self, address: str, *, id: str | None = None, port: int = 2376,
+                   labels: dict[str, str] | None = None, cpus: float | None = None,
+                   memory_mb: int | None = None) -> dict:
+        body = {"address": address, "id": id, "port": port, "labels": labels or {}, "cpus": cpus,
+                "memory_mb": memory_mb}
+        return self.request("POST", "/api/engines", body=body)
+
+    def delete_engine(self, engine_id: str) -> dict:
+        return self.request("DELETE", f"/api/engines/{_seg(engine_id)}")
+
+    # -- cluster and events ----------------------------------------------------------------
+    def cluster_info(self) -> dict:
+        return self.request("GET", "/api/cluster/info")
+
+    def events(self, *, type: str | None = None, tag: str | None = None, app: str | None = None,
+               host: str | None = None, since: float | None = None, until: float | None = None,
+               limit: int | None = None) -> list[dict]:
+        return self.request("GET", "/api/events", params=dict(type=type, tag=tag, app=app, host=host,
+                                                              since=since, until=until, limit=limit))
+
+    # -- containers ----------------------------------------------------------------------
+    def containers(self, *, all: bool = True, app: str | None = None) -> list[dict]:
+        return self.request("GET", "/api/containers", params={"all": all, "app": app})
+
+    def deploy(self, spec: dict[str, Any], count: int | None = None, dry_run: bool = False,
+               on_progress: Progress | None = None) -> dict:
+        """Deploy (or plan, with dry_run) an app; progress events go to `on_progress` as they come."""
+        body = {"spec": spec, "count": count, "dry_run": dry_run}
+        if dry_run:
+            return self.request("POST", "/api/containers", body=body)
+        with self._stream("POST", "/api/containers", params={"stream": True}, body=body) as response:
+            for line in response.iter_lines():
+                if not line.strip():
+                    continue
+                event = json.loads(line)
+                if event.get("event") == "result":
+                    return event["result"]
+                if event.get("event") == "error":
+                    raise error_for(int(event.get("status") or 500), event)
+                if on_progress is not None:
+                    on_progress(event)
+        raise ConnectionFailed(f"the deploy stream from {self.base_url} ended without a result")
+
+    def container(self, container_id: str) -> dict:
+        return self.request("GET", f"/api/containers/{_seg(container_id)}")
+
+    def destroy(self, container_id: str) -> dict:
+        return self.request("DELETE", f"/api/containers/{_seg(container_id)}")
+
+    def start(self, container_id: str) -> dict:
+        return self.request("POST", f"/api/containers/{_seg(container_id)}/start")
+
+    def stop(self, container_id: str) -> dict:
+        return self.request("POST", f"/api/containers/{_seg(container_id)}/stop")
+
+    def restart(self, container_id: str) -> dict:
+        return self.request("POST", f"/api/containers/{_seg(container_id)}/restart")
+
+    def scale_container(self, container_id: str, count: int) -> dict:
+        return self.request("POST", f"/api/containers/{_seg(container_id)}/scale", body={"count": count})
+
+    def logs(self, container_id: str, *, follow: bool = False, tail: int | str = "all", stdout: bool = True,
+             stderr: bool = True) -> Iterator[str]:
+        """The container's output as text chunks; with `follow`, until the container stops."""
+        params = {"follow": follow, "tail": tail, "stdout": stdout, "stderr": stderr}
+        with self._stream("GET", f"/api/containers/{_seg(container_id)}/logs", params=params) as response:
+            yield from response.iter_text()
+
+    # -- apps ----------------------------------------------------------------------------
+    def apps(self) -> list[dict]:
+        return self.request("GET", "/api/apps")
+
+    def app(self, name: str) -> dict:
+        return self.request("GET", f"/api/apps/{_seg(name)}")
+
+    def scale_app(self, name: str, count: int) -> dict:
+        return self.request("POST", f"/api/apps/{_seg(name)}/scale", body={"count": count})

@@ -1,0 +1,254 @@
+"""The CLI's pure helpers: flags parsed, and the API's JSON rendered as tables, from sample answers."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+
+import pytest
+from rich.console import Console
+
+from paasops.cli import render
+from paasops.errors import PaasopsError, UserInputError
+
+NOW = 1_700_000_000.0
+CID = "abcfb741bad0dcae214d5edc2e0658dc4b7d75a80b64a31cb09f3a14a2f03510"
+
+
+def text(renderable) -> str:
+    console = Console(width=220, file=io.StringIO(), record=True, color_system=None)
+    console.print(renderable)
+    return console.export_text()
+
+
+def lines(renderable) -> list[list[str]]:
+    return [line.split() for line in text(renderable).splitlines() if line.strip()]
+
+
+# -- flags ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("given, expected", [
+    ("90s", NOW - 90), ("10m", NOW - 600), ("2h", NOW - 7200), ("1d", NOW - 86400), ("1.5h", NOW - 5400),
+    ("1690000000", 1_690_000_000.0), ("1690000000.5", 1_690_000_000.5),
+    ("2023-11-14T22:13:20", datetime(2023, 11, 14, 22, 13, 20).timestamp()),
+    (None, None),
+])
+def test_parse_since(given, expected):
+    assert render.parse_since(given, NOW) == expected
+
+
+@pytest.mark.parametrize("bad", ["yesterday", "10 minutes", "-", "5w"])
+def test_parse_since_refuses_and_names_the_flag(bad):
+    with pytest.raises(UserInputError, match=r"^--since: expected a duration"):
+        render.parse_since(bad, NOW)
+
+
+def test_parse_weights():
+    assert render.parse_weights("65,35") == (65.0, 35.0)
+    assert render.parse_weights("1,0") == (1.0, 0.0)
+    for bad in ("65", "65,35,1", "a,b", "-1,5", "0,0"):
+        with pytest.raises(UserInputError, match="^--weights: "):
+            render.parse_weights(bad)
+
+
+def test_parse_labels():
+    assert render.parse_labels(["zone=a", " disk = ssd ", "empty="]) == {"zone": "a", "disk": "ssd", "empty": ""}
+    assert render.parse_labels(None) == {}
+    with pytest.raises(UserInputError, match="--label: expected KEY=VALUE, got 'zone'"):
+        render.parse_labels(["zone"])
+    with pytest.raises(UserInputError):
+        render.parse_labels(["=a"])
+
+
+@pytest.mark.parametrize("host, loopback", [
+    ("127.0.0.1", True), ("127.1.2.3", True), ("::1", True), ("[::1]", True), ("localhost", True),
+    ("0.0.0.0", False), ("::", False), ("10.0.0.5", False), ("example.com", False),
+])
+def test_is_loopback(host, loopback):
+    assert render.is_loopback(host) is loopback
+
+
+# -- small formats --------------------------------------------------------------------------------
+def test_fmt_ports_like_docker_ps():
+    ports = [{"container": 8080, "protocol": "tcp", "host_ip": "0.0.0.0", "host_port": 32768},
+             {"container": 8080, "protocol": "tcp", "host_ip": "::", "host_port": 32769},
+             {"container": 53, "protocol": "udp", "host_ip": "", "host_port": None},
+             {"container": 9000, "protocol": "tcp", "host_ip": "", "host_port": 9000}]
+    assert render.fmt_ports(ports) == ("0.0.0.0:32768->8080/tcp, [::]:32769->8080/tcp, 53/udp, "
+                                       "0.0.0.0:9000->9000/tcp")
+    assert render.fmt_ports([]) == render.fmt_ports(None) == ""
+
+
+@pytest.mark.parametrize("ago, shown", [
+    (0, "0 seconds ago"), (59, "59 seconds ago"), (60, "1 minute ago"), (150, "2 minutes ago"),
+    (3600, "1 hour ago"), (3 * 86400 + 5, "3 days ago"), (-5, "0 seconds ago"),
+])
+def test_fmt_age(ago, shown):
+    assert render.fmt_age(NOW - ago, NOW) == shown
+    assert render.fmt_age(0, NOW) == ""
+
+
+def test_fmt_mb_and_num():
+    assert render.fmt_mb(128) == "128 MiB"
+    assert render.fmt_mb(24105) == "23.5 GiB"
+    assert render.fmt_mb(None) == "0 MiB"
+    assert render.fmt_num(32.499999) == "32.50"
+    assert render.fmt_num(None) == ""
+
+
+# -- tables from sample API answers ---------------------------------------------------------------------
+CONTAINERS = [
+    {"id": CID, "name": "hello-1", "engine": "lab1", "image": "paasops/hello:latest", "state": "running",
+     "status": "Up Less than a second", "created": NOW - 120, "app": "hello", "deployment": "4763ae2c716f",
+     "spec_hash": "e80696d8e278", "cpus": 0.5, "memory_mb": 128, "labels": {"paasops.app": "hello"},
+     "ports": [{"container": 8080, "protocol": "tcp", "host_ip": "::", "host_port": 32772}]},
+    {"id": "44e6769ad5e4" + "0" * 52, "name": "db", "engine": "lab2", "image": "postgres:16", "state": "exited",
+     "status": "Exited (0)", "created": NOW - 7200, "app": None, "labels": {}, "ports": []},
+]
+
+
+def test_containers_table_shows_short_ids_and_ages_not_the_stale_status():
+    rows = lines(render.containers_table(CONTAINERS, now=NOW))
+    assert rows[0] == ["CONTAINER", "ID", "NAME", "APP", "HOST", "IMAGE", "STATE", "CREATED", "PORTS"]
+    assert rows[1] == [CID[:12], "hello-1", "hello", "lab1", "paasops/hello:latest", "running", "2", "minutes",
+                       "ago", "[::]:32772->8080/tcp"]
+    assert rows[2] == ["44e6769ad5e4", "db", "lab2", "postgres:16", "exited", "2", "hours", "ago"]
+    assert CID not in text(render.containers_table(CONTAINERS, now=NOW))
+
+
+DRY_RUN = {
+    "app": "hello", "count": 3, "dry_run": True, "strategy": "thesis",
+    "plan": [{"replica": 0, "host": "lab3", "score": 85.4375, "cpu": 50.9375, "memory": 34.5},
+             {"replica": 1, "host": "lab3", "score": 81.375, "cpu": 46.875, "memory": 34.5},
+             {"replica": 2, "host": "lab1", "score": 76.5, "cpu": 42.5, "memory": 34.0}],
+    "explanation": [
+        # cpu: (1 - 0.5/8) * 65 = 60.9375 ; mem: (1 - 128/8192) * 35 = 34.453125
+        {"host": "lab3", "status": "fits", "score": 95.390625, "cpu": 60.9375, "memory": 34.453125,
+         "replicas": 0, "placed": 2, "filter": None, "reason": None},
+        {"host": "lab1", "status": "fits", "score": 91.78125, "cpu": 56.875, "memory": 34.90625,
+         "replicas": 1, "placed": 1, "filter": None, "reason": None},
+        {"host": "lab2", "status": "rejected", "score": None, "cpu": None, "memory": None, "replicas": 0,
+         "placed": 0, "filter": "resources", "reason": "needs 512 MiB, 100 MiB free"},
+    ],
+}
+
+
+def test_plan_view_numbers_replicas_from_one_and_explains_each_host():
+    out = text(render.plan_view(DRY_RUN))
+    rows = [line.split() for line in out.splitlines() if line.strip()]
+    assert rows[0] == ["plan:", "3", "replicas", "of", "hello", "(thesis)"]
+    assert rows[2:5] == [["1", "lab3", "85.44", "50.94", "34.50"], ["2", "lab3", "81.38", "46.88", "34.50"],
+                         ["3", "lab1", "76.50", "42.50", "34.00"]]
+    assert rows[7] == ["lab3", "fits", "95.39", "60.94", "34.45", "0", "2"]
+    assert rows[8] == ["lab1", "fits", "91.78", "56.88", "34.91", "1", "1"]
+    assert rows[9] == ["lab2", "rejected", "0", "0", "resources:", "needs", "512", "MiB,", "100", "MiB", "free"]
+
+
+DEPLOYED = {"app": "hello", "deployment": "4763ae2c716f0000", "spec_hash": "e80696d8e278", "count": 2,
+            "replicas": [
+                {"index": 1, "host": "lab1", "id": CID, "name": "hello-1", "status": "running", "error": "",
+                 "ports": [{"container": 8080, "protocol": "tcp", "host_ip": "0.0.0.0", "host_port": 32768}],
+                 "attempts": ["lab1"]},
+                {"index": 2, "host": None, "id": None, "name": None, "status": "failed", "ports": [],
+                 "error": "engine lab2: unreachable", "attempts": ["lab2", "lab1"]}],
+            "removed": ["0123456789abcdef"], "ok": False}
+
+
+def test_result_view_lists_replicas_and_removed():
+    out = text(render.result_view(DEPLOYED))
+    rows = [line.split() for line in out.splitlines() if line.strip()]
+    assert rows[0] == ["hello:", "2", "replicas,", "1", "running", "(deployment", "4763ae2c716f)"]
+    assert rows[1] == ["INDEX", "HOST", "CONTAINER", "ID", "NAME", "PORTS", "STATUS"]
+    assert rows[2] == ["1", "lab1", CID[:12], "hello-1", "0.0.0.0:32768->8080/tcp", "running"]
+    assert rows[3] == ["2", "failed", "engine", "lab2:", "unreachable"]
+    assert rows[4] == ["removed", "0123456789ab"]
+
+
+def test_result_view_of_a_scale():
+    scaled = {"app": "hello", "deployment": "d1", "count": 1, "before": 3, "running": 1, "replicas": [],
+              "removed": [{"id": CID, "name": "hello-3", "host": "lab2"}], "ok": True}
+    rows = [line.split() for line in text(render.result_view(scaled)).splitlines() if line.strip()]
+    assert rows == [["hello:", "3", "->", "1", "replicas,", "1", "running", "(deployment", "d1)"],
+                    ["removed", CID[:12], "(hello-3", "on", "lab2)"]]
+
+
+def test_check_result_raises_naming_the_failed_replicas():
+    with pytest.raises(PaasopsError, match=r"^hello: 1 of 2 replicas did not start: replica 2: engine lab2"):
+        render.check_result(DEPLOYED)
+    render.check_result({**DEPLOYED, "replicas": DEPLOYED["replicas"][:1]})
+
+
+INFO = {"engines": 3, "engines_up": 2, "cpus": 12.0, "memory_mb": 12288, "reserved_cpus": 1.5,
+        "reserved_memory_mb": 384, "containers": 5, "running": 4, "images": 7, "time": NOW,
+        "hosts": [{"id": "lab1", "address": "10.0.0.11", "status": "up", "source": "etcd", "labels": {"zone": "a"},
+                   "cpus": 4.0, "memory_mb": 4096, "reserved_cpus": 1.0, "reserved_memory_mb": 256,
+                   "containers": 3, "running": 3, "images": 4, "error": ""},
+                  {"id": "lab2", "address": "10.0.0.12", "status": "down", "source": "etcd", "labels": {},
+                   "cpus": 2.0, "memory_mb": 2048, "reserved_cpus": 0.5, "reserved_memory_mb": 128,
+                   "containers": 2, "running": 1, "images": 3, "error": "engine lab2: unreachable"}]}
+
+
+def test_cluster_view():
+    rows = lines(render.cluster_view(INFO))
+    assert rows[:5] == [["engines", "2", "up", "of", "3"], ["cpus", "1.5", "reserved", "of", "12"],
+                        ["memory", "384", "MiB", "reserved", "of", "12.0", "GiB"],
+                        ["containers", "4", "running", "of", "5"], ["images", "7"]]
+    assert rows[6] == ["lab1", "10.0.0.11", "up", "etcd", "1/4", "256", "MiB/4.0", "GiB", "3/3", "zone=a"]
+    assert rows[7] == ["lab2", "10.0.0.12", "down", "etcd", "0.5/2", "128", "MiB/2.0", "GiB", "1/2", "engine",
+                       "lab2:", "unreachable"]
+
+
+EVENTS = [
+    {"id": "2", "type": "die", "tag": "docker", "app": "hello", "host": "lab1", "container": CID, "user": None,
+     "message": "hello-1 die", "data": {"exitCode": "137"}, "time": NOW},
+    {"id": "1", "type": "run-container", "tag": "api", "app": "hello", "host": "lab1", "container": CID,
+     "user": "local", "message": "hello-1 on lab1", "data": {}, "time": NOW - 60},
+]
+
+
+def test_events_table_and_follow_lines():
+    rows = lines(render.events_table(EVENTS))
+    stamp = render.fmt_time(NOW).split()
+    assert rows[1][:2] == stamp
+    assert rows[1][2:] == ["die", "docker", "hello", "lab1", CID[:12], "hello-1", "die"]
+    assert rows[2][2:] == ["run-container", "api", "hello", "lab1", CID[:12], "local", "hello-1", "on", "lab1"]
+    assert render.event_line(EVENTS[0]) == f"{render.fmt_time(NOW)} docker die app=hello host=lab1 " \
+                                           f"container={CID[:12]}  hello-1 die"
+    assert render.event_line({"type": "host-down", "tag": "health", "time": NOW}) == \
+        f"{render.fmt_time(NOW)} health host-down"
+
+
+def test_apps_table_desired_versus_running():
+    apps = [{"name": "hello", "spec": {"image": "paasops/hello:latest"}, "count": 3, "replicas": 2,
+             "hosts": ["lab1", "lab3"], "deployment_id": "4763ae2c716f0000", "updated_at": NOW}]
+    assert lines(render.apps_table(apps))[1][:6] == ["hello", "paasops/hello:latest", "3", "2", "lab1,lab3",
+                                                     "4763ae2c716f"]
+
+
+def test_container_pairs_take_details_from_the_engines_inspect():
+    detail = {**CONTAINERS[0], "inspect": {"Config": {"Cmd": ["httpd", "-f", "-p", "8080"]},
+                                           "NetworkSettings": {"IPAddress": "172.17.0.2"},
+                                           "State": {"StartedAt": "2023-11-14T22:13:20Z"}, "RestartCount": 1}}
+    pairs = dict(render.container_pairs(detail))
+    assert pairs["command"] == "httpd -f -p 8080"
+    assert pairs["ip address"] == "172.17.0.2"
+    assert pairs["started"] == "2023-11-14T22:13:20Z"
+    assert pairs["memory"] == "128 MiB"
+    assert pairs["ports"] == "[::]:32772->8080/tcp"
+    assert "paasops.app=hello" in pairs["labels"]
+
+
+def test_deploy_progress_follows_the_stream():
+    console = Console(file=io.StringIO(), width=120, color_system=None, force_terminal=False)
+    with render.DeployProgress(console) as progress:
+        progress({"event": "planned", "total": 3, "hosts": {"lab1": 2, "lab2": 1}})
+        progress({"event": "running", "index": 1, "host": "lab1", "name": "hello-1"})
+        progress({"event": "retry", "index": 2, "host": "lab2", "error": "engine lab2: unreachable"})
+        progress({"event": "running", "index": 2, "host": "lab1", "name": "hello-2"})
+        progress({"event": "failed", "index": 3, "host": "lab1", "error": "no memory"})
+        progress({"event": "image", "message": "copying paasops/hello:latest to lab2"})
+        task = progress.bar.tasks[0]
+        assert (task.total, task.completed) == (3, 3)
+        assert task.description == "copying paasops/hello:latest to lab2"
+    printed = console.file.getvalue()
+    assert "retry: replica 2 on lab2: engine lab2: unreachable" in printed
+    assert "failed: replica 3 on lab1: no memory" in printed
