@@ -47,15 +47,29 @@ def _connect(known_hosts: Path | None, accept_new: bool):
     return connect
 
 
-def _run(playbook: Path, hosts, connect, *, check: bool, diff: bool, forks: int, verbose: bool):
+OUTPUT = typer.Option("table", "--output", "-o", help="table, or json: the recap (and checks) as JSON "
+                      "on stdout, progress on stderr.")
+
+
+def _run(playbook: Path, hosts, connect, *, check: bool, diff: bool, forks: int, verbose: bool,
+         output: str = "table"):
     from ..automation.runner import run_playbook
     from .progress import PlaybookProgress
 
-    with PlaybookProgress([h.name for h in hosts], verbose=verbose, diff=diff) as progress:
+    console = Console(stderr=True) if output == "json" else None
+    with PlaybookProgress([h.name for h in hosts], console, verbose=verbose, diff=diff) as progress:
         report = run_playbook(playbook, hosts, connect, extra_vars={}, check=check, diff=diff,
                               forks=forks, templates_dir=boot.TEMPLATES_DIR, on_event=progress.on_event)
         progress.recap(report)
     return report
+
+
+def _report_json(report, checks: dict | None = None) -> None:
+    from dataclasses import asdict
+    typer.echo(json.dumps({
+        "recap": {h: asdict(r) for h, r in report.recap.items()}, "failed_hosts": list(report.failed_hosts),
+        "unreachable": report.unreachable, "failures": report.failures,
+        **({"verify": checks} if checks is not None else {})}, indent=2))
 
 
 @app.command()
@@ -70,7 +84,8 @@ def bootstrap(hosts: list[str] = typer.Argument(..., help="Host names, groups or
               pki_dir: Path = typer.Option(None, "--pki-dir", help="Cluster CA and certificates "
                                            "(default: $PAASOPS_PKI_DIR or the user data dir)."),
               verify: bool = typer.Option(True, "--verify/--no-verify", help="Run the verify checks after."),
-              verbose: bool = typer.Option(False, "--verbose", "-v", help="A line per task and host.")):
+              verbose: bool = typer.Option(False, "--verbose", "-v", help="A line per task and host."),
+              output: str = OUTPUT):
     """Turn bare Debian/Ubuntu servers into TLS-secured Docker hosts registered in etcd.
 
     Runs playbooks/bootstrap.yml on every host in parallel: installs docker.io, writes
@@ -83,11 +98,15 @@ def bootstrap(hosts: list[str] = typer.Argument(..., help="Host names, groups or
     boot.prepare_hosts(targets, pki_dir, etcd)
     connect = _connect(known_hosts, accept_new)
     report = _run(boot.BOOTSTRAP_PLAYBOOK, targets, connect, check=check, diff=diff, forks=forks,
-                  verbose=verbose)
+                  verbose=verbose, output=output)
     failed = set(report.failed_hosts)
+    checks = None
     if verify and not check:
         good = [h for h in targets if h.name not in failed]
-        failed |= _verify(good, connect, pki_dir, etcd, forks)
+        bad, checks = _verify(good, connect, pki_dir, etcd, forks, output="none" if output == "json" else output)
+        failed |= bad
+    if output == "json":
+        _report_json(report, checks)
     if failed:
         raise typer.Exit(2)
 
@@ -104,13 +123,14 @@ def verify(hosts: list[str] = typer.Argument(..., help="Host names, groups or ad
     """Check bootstrapped hosts: Docker running, API over mutual TLS (and refused without a
     client cert or without TLS), registration agent running, engine key present in etcd."""
     targets = _hosts(inventory, hosts)
-    failed = _verify(targets, _connect(known_hosts, accept_new), pki_dir or default_pki_dir(), etcd,
-                     forks, output=output)
+    failed, _ = _verify(targets, _connect(known_hosts, accept_new), pki_dir or default_pki_dir(), etcd,
+                        forks, output=output)
     if failed:
         raise typer.Exit(2)
 
 
-def _verify(hosts, connect, pki_dir: Path, etcd, forks: int, output: str = "table") -> set[str]:
+def _verify(hosts, connect, pki_dir: Path, etcd, forks: int, output: str = "table"):
+    """Check hosts in parallel; print them (table/json/none); returns (failed names, checks as data)."""
     from ..verify import Check, verify_host
 
     def one(host):
@@ -123,15 +143,16 @@ def _verify(hosts, connect, pki_dir: Path, etcd, forks: int, output: str = "tabl
 
     with ThreadPoolExecutor(max_workers=forks) as pool:
         results = dict(zip([h.name for h in hosts], pool.map(one, hosts)))
+    as_data = {h: [c.__dict__ for c in cs] for h, cs in results.items()}
     if output == "json":
-        typer.echo(json.dumps({h: [c.__dict__ for c in cs] for h, cs in results.items()}, indent=2))
-    else:
+        typer.echo(json.dumps(as_data, indent=2))
+    elif output != "none":
         table = Table("host", "check", "result", "detail", title="verify")
         for name, checks in results.items():
             for c in checks:
                 table.add_row(name, c.name, "[green]ok[/]" if c.ok else "[red]FAILED[/]", c.detail)
         Console().print(table)
-    return {name for name, checks in results.items() if not all(c.ok for c in checks)}
+    return {name for name, checks in results.items() if not all(c.ok for c in checks)}, as_data
 
 
 @app.command()
@@ -142,10 +163,13 @@ def play(playbook: Path = typer.Argument(..., exists=True, dir_okay=False, help=
          check: bool = typer.Option(False, "--check", help="Change nothing; say what would change."),
          diff: bool = typer.Option(False, "--diff", help="Show file differences."),
          forks: int = FORKS, known_hosts: Path = KNOWN_HOSTS, accept_new: bool = ACCEPT_NEW,
-         verbose: bool = typer.Option(False, "--verbose", "-v", help="A line per task and host.")):
+         verbose: bool = typer.Option(False, "--verbose", "-v", help="A line per task and host."),
+         output: str = OUTPUT):
     """Run any playbook on hosts (what bootstrap does with playbooks/bootstrap.yml)."""
     targets = _hosts(inventory, hosts)
     report = _run(playbook, targets, _connect(known_hosts, accept_new), check=check, diff=diff,
-                  forks=forks, verbose=verbose)
+                  forks=forks, verbose=verbose, output=output)
+    if output == "json":
+        _report_json(report)
     if report.failed_hosts:
         raise typer.Exit(2)

@@ -14,7 +14,7 @@ from typing import Callable
 
 import platformdirs
 
-from ..errors import ConnectionFailed, PaasopsError, UserInputError
+from ..errors import ConnectionFailed, UserInputError
 from . import etcd, image, keys
 
 DEFAULT_NAME = "paasops-lab"

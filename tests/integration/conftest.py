@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,8 @@ import pytest
 from paasops.inventory import load_inventory
 from paasops.lab import Lab
 
-ROOT = Path(__file__).resolve().parents[2]
+from lab_support import paasops
+
 LAB_NAME = "paasops-test"
 
 
@@ -48,11 +48,15 @@ def pki_dir(test_dir) -> Path:
     return test_dir / "pki"
 
 
-def paasops(*args: str, env: dict | None = None, check: bool = False, timeout: float = 900):
-    """Run the real `paasops` command line; returns CompletedProcess with text output."""
-    done = subprocess.run([sys.executable, "-m", "paasops", *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=ROOT, env={**os.environ, **(env or {})})
-    if check and done.returncode != 0:
-        raise AssertionError(f"paasops {' '.join(args)} exited {done.returncode}\n"
-                             f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}")
-    return done
+@pytest.fixture(scope="session")
+def cli_env(pki_dir) -> dict:
+    """Environment for `paasops` subprocesses: the tests' own cluster CA."""
+    return {"PAASOPS_PKI_DIR": str(pki_dir)}
+
+
+@pytest.fixture(scope="session")
+def bootstrapped(lab, cli_env):
+    """The lab after one `paasops bootstrap` run (idempotent: a no-op when already done)."""
+    done = paasops("bootstrap", "-i", str(lab.inventory_path), "lab", "-o", "json", env=cli_env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
