@@ -26,7 +26,7 @@ _NOTHING = object()
 
 
 def parse_engine(engine_id: str, raw: bytes | str) -> Engine:
-    """An Engine from a registration value (as bin/paasops-register writes it); ValueError if bad."""
+    """An Engine from a registration value as bin/paasops-register writes it; ValueError if bad."""
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -291,7 +291,8 @@ class RegistrySync:
         try:
             callback(argument)
         except Exception:
-            log.exception("registry callback %s failed for %r", getattr(callback, "__name__", callback),
+            name = getattr(callback, "__name__", callback)
+            log.exception("registry callback %s failed for %r", name,
                           getattr(argument, "id", argument))
 
     # -- our own registrations -------------------------------------------------------

@@ -85,8 +85,9 @@ class Seen:
             try:
                 got = self.q.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
-                raise AssertionError(f"no {kind} of {engine_id} within {timeout}s "
-                                     f"(puts {sorted(self.puts)}, deletes {self.deletes})") from None
+                raise AssertionError(
+                    f"no {kind} of {engine_id} within {timeout}s "
+                    f"(puts {sorted(self.puts)}, deletes {self.deletes})") from None
             if got[:2] == (kind, engine_id):
                 return got[2]
 
