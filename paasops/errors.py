@@ -74,9 +74,9 @@ class UnsupportedHost(PaasopsError):
 
 
 class PlacementError(PaasopsError):
-    """No host can take a replica; the message says why for each host."""
+    """No host can take a replica; the message says why for each host (a request that cannot fit)."""
 
-    exit_code = 7
+    exit_code = 2
     http_status = 409
 
 

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from paasops.lab.hello_image import ensure_hello_image
-from paasops.pki import ensure_ca, ensure_client_cert
+from paasops.pki import ensure_ca, ensure_client_cert, issue_server_cert
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = f"clitest-{uuid.uuid4().hex[:6]}"
@@ -407,3 +407,31 @@ def test_unreachable_service(workdir):
     assert done.returncode == 5
     assert "paasops service not reachable at http://127.0.0.1:" in done.stderr
     assert "is `paasops serve` running?" in done.stderr
+
+
+def test_https_with_a_certificate_from_the_cluster_ca(workdir):
+    ca = ensure_ca(workdir / "pki")
+    cert, key = issue_server_cert(ca, "paasops-api", ["127.0.0.1"])
+    (workdir / "api-cert.pem").write_bytes(cert)
+    (workdir / "api-key.pem").write_bytes(key)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAASOPS_")}
+    proc = subprocess.Popen([sys.executable, "-m", "paasops", "serve", "--port", str(port),
+                             "--state", f"sqlite:///{workdir}/tls.db", "--tls-cert", str(workdir / "api-cert.pem"),
+                             "--tls-key", str(workdir / "api-key.pem")], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        cli = Cli(f"https://127.0.0.1:{port}")
+        cli.env["PAASOPS_PKI_DIR"] = str(workdir / "pki")  # the client trusts the cluster CA
+        assert eventually(lambda: cli("hosts", "list", "-o", "json", ok=False).returncode == 0, timeout=30)
+        assert cli.json("hosts", "list") == []
+        plain = Cli(f"http://127.0.0.1:{port}")("hosts", "list", ok=False)
+        assert plain.returncode == 5 and "if it serves HTTPS, use an https:// address" in plain.stderr
+        untrusted = Cli(f"https://127.0.0.1:{port}")
+        untrusted.env["PAASOPS_PKI_DIR"] = str(workdir / "no-such-pki")
+        done = untrusted("hosts", "list", ok=False)
+        assert done.returncode == 5  # a TLS failure, said as such
+        assert f"TLS with the paasops service at https://127.0.0.1:{port} failed" in done.stderr
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=15)

@@ -160,7 +160,7 @@ def test_unplaced_replicas_carry_every_hosts_reason():
         place_or_raise(hosts, request, 2)
     assert str(info.value) == message
     assert info.value.plan == plan
-    assert info.value.exit_code == 7
+    assert info.value.exit_code == 2
 
 
 def test_partial_batch_reasons_reflect_the_planned_reservations():
