@@ -97,6 +97,11 @@ class HealthTracker:
                 h.api_ok, h.api_fail = h.api_ok + 1, 0
             elif signals.docker is False:
                 h.api_ok, h.api_fail = 0, h.api_fail + 1
+        elif signals.docker is True and h.status != DOWN:
+            # The echo was lost but the Docker API answered over TCP in the same round: the host
+            # is alive. Count neither a miss nor an echo, so random ICMP loss alone cannot take
+            # a working host down (second signal); a cut host fails both and goes down.
+            h.api_ok, h.api_fail = h.api_ok + 1, 0
         else:
             h.icmp_ok, h.icmp_miss = 0, h.icmp_miss + 1
         new, reason = self._next(h)

@@ -303,7 +303,8 @@ class Heartbeat:
                 targets = {e: a for e, a in targets.items() if self._suspect(e)}
                 if not targets:
                     return
-            docker_ids = [e for e in targets if full and self._wants_docker_ping(e)]
+            # suspects get a Docker ping on their re-probe too: a live API vouches for a lost echo
+            docker_ids = [e for e in targets if self._wants_docker_ping(e)]
         started = self._loop.time()
         docker = self._start_docker_pings(docker_ids, docker_pool)
         answered, stats = await prober.probe({a for a in targets.values() if a}, self.timeout)

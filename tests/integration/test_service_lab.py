@@ -183,6 +183,27 @@ def test_registration_in_etcd_adds_and_removes_engines(service):
     assert "lab3" in {p["host"] for p in json.loads(dry.stdout)["plan"]}
 
 
+def test_no_flapping_in_two_minutes_with_5_percent_icmp_loss(service):
+    """Random loss on one host's link (dropped on this machine's side) must not take it down."""
+    api, env, lab = service
+    address = next(h.address for h in lab.hosts() if h.name == "lab3")
+    rule = ["INPUT", "-s", address, "-p", "icmp", "-m", "statistic", "--mode", "random",
+            "--probability", "0.05", "-j", "DROP"]
+    since = time.time()
+    subprocess.run(["iptables", "-I", *rule], check=True)
+    try:
+        statuses = set()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            statuses.add(_status(api, "lab3"))
+            time.sleep(0.5)
+    finally:
+        subprocess.run(["iptables", "-D", *rule], check=True)
+    assert statuses == {"up"}
+    flaps = [e for e in api.events(host="lab3", since=since, limit=100) if e["type"].startswith("host-")]
+    assert flaps == []
+
+
 def test_events_hold_docker_and_operation_events_newest_first(service):
     api, env, lab = service
     events = api.events(limit=500)

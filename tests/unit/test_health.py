@@ -11,8 +11,9 @@ from paasops.service.health import HealthTracker, Signals, Transition
 # One character per round:
 #   i = ICMP answered, no Docker ping    - = ICMP unanswered
 #   a = ICMP answered, Docker API ok     d = ICMP answered, Docker API failed
+#   L = ICMP lost, Docker API ok         x = ICMP lost, Docker API failed
 ROUND = {"i": Signals(True), "-": Signals(False), "a": Signals(True, True),
-         "d": Signals(True, False)}
+         "d": Signals(True, False), "L": Signals(False, True), "x": Signals(False, False)}
 
 # (name, rounds, expected transitions as (round index, old, new)), K=3 and M=2.
 CASES = [
@@ -47,6 +48,12 @@ CASES = [
     ("API failures before going down are forgotten on return", "aadd---aa",
      [(1, "unknown", "up"), (6, "up", "down"), (8, "down", "up")]),
     ("a failed API ping starts degraded from unknown", "id", [(1, "unknown", "degraded")]),
+    ("lost echoes with a live Docker API are not misses", "aaLLLLaL", [(1, "unknown", "up")]),
+    ("lost echoes with a live API do not break a miss streak either", "aa-L--",
+     [(1, "unknown", "up"), (5, "up", "down")]),
+    ("lost echoes and a dead API are misses", "aaxxx", [(1, "unknown", "up"), (4, "up", "down")]),
+    ("a down host needs echoes to return, an API answer alone is not enough", "aa---LLaa",
+     [(1, "unknown", "up"), (4, "up", "down"), (8, "down", "up")]),
 ]
 
 
