@@ -111,6 +111,17 @@ class ApiClient:
     def _unreachable(self, exc: Exception) -> ConnectionFailed:
         if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
             return ConnectionFailed(f"paasops service at {self.base_url} did not answer in time ({exc})")
+        cause = exc
+        while cause is not None and not isinstance(cause, ssl.SSLError):
+            cause = cause.__cause__ or cause.__context__
+        if cause is not None:
+            return ConnectionFailed(f"TLS with the paasops service at {self.base_url} failed: "
+                                    f"{getattr(cause, 'verify_message', None) or cause.reason or cause} (its "
+                                    "certificate must come from a public CA or the cluster CA in the pki dir)")
+        if not isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):  # connected, then the talk broke
+            hint = "; if it serves HTTPS, use an https:// address" if self.base_url.startswith("http://") else ""
+            return ConnectionFailed(f"the paasops service at {self.base_url} broke the connection "
+                                    f"({type(exc).__name__}: {exc}){hint}")
         return ConnectionFailed(f"paasops service not reachable at {self.base_url}: is `paasops serve` running?")
 
     @staticmethod

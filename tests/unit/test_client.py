@@ -163,3 +163,12 @@ def test_token_is_sent_as_bearer(tmp_path):
     assert api_with(handler).apps() == ["Bearer alice:s3cret"]
     (tmp_path / "token").unlink()
     assert api_with(handler).apps() == [None]
+
+
+def test_a_broken_connection_is_not_called_unreachable():
+    def handler(request):
+        raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
+
+    with pytest.raises(ConnectionFailed, match=r"broke the connection \(RemoteProtocolError: Server disconnected"
+                                               r".*if it serves HTTPS, use an https:// address"):
+        api_with(handler).engines()
