@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from enum import Enum
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from ..client import ApiClient
 
 # Not on a terminal (a pipe, a test), tables are not squeezed into 80 columns.
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 240)
+out = Console(highlight=False, width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 240)
 err = Console(stderr=True, highlight=False)
 hosts_app = typer.Typer(help="Docker engines the service places on: list, add by hand, inspect, remove.",
                         no_args_is_help=True)
@@ -32,30 +33,39 @@ app.add_typer(hosts_app, name="hosts")
 app.add_typer(cluster_app, name="cluster")
 
 
+FOLLOW_LOOKBACK = 30.0  # seconds `events --follow` looks back for events stored late
+
+
 class Output(str, Enum):
     table = "table"
     json = "json"
 
 
+class LogLevel(str, Enum):
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
+
+
 OUTPUT = typer.Option(Output.table, "--output", "-o", help="table for people, json (the API's answer) for scripts.")
 SERVER = typer.Option(None, "--server", metavar="URL", help="The service's API (default: $PAASOPS_SERVER, "
                       "`server` in the config file, else http://127.0.0.1:5002).")
+
+
 # -- output ------------------------------------------------------------------------------------
-def emit(data: Any, output: Output, *renderers: Callable[[Any], Any]) -> None:
-    """JSON exactly as the API answered, or the human renderings of it."""
+def emit(data: Any, output: Output, human: Callable[[Any], Any]) -> None:
+    """JSON exactly as the API answered, or the human rendering of it."""
     if output == Output.json:
         typer.echo(json.dumps(data, indent=2, default=str))
-        return
-    for render in renderers:
-        out.print(render(data))
+    else:
+        out.print(human(data))
 
 
 def _client(server: str | None) -> "ApiClient":
     from ..client import ApiClient  # imported on use: the other commands start faster without httpx
 
     return ApiClient(server)
-
-
 
 
 # -- the service -------------------------------------------------------------------------------
@@ -76,8 +86,10 @@ def serve_settings(**flags: Any):
                                        for e in exc.errors()), where="serve") from None
 
 
-def check_listen(host: str, tls_cert: Path | None, insecure_http: bool) -> None:
+def check_listen(host: str, tls_cert: Path | None, tls_key: Path | None, insecure_http: bool) -> None:
     """Plain HTTP only on loopback: elsewhere tokens would cross the network in clear."""
+    if tls_key is not None and tls_cert is None:
+        raise UserInputError("a key without a certificate: give --tls-cert too", where="--tls-key")
     if tls_cert is None and not render.is_loopback(host) and not insecure_http:
         raise UserInputError(
             f"refusing to serve plain HTTP on {host}: API tokens would cross the network in clear. Give "
@@ -105,14 +117,14 @@ def serve(host: str = typer.Option(None, "--host", help="Address to listen on (d
           tls_key: Path = typer.Option(None, "--tls-key", help="The certificate's private key."),
           insecure_http: bool = typer.Option(False, "--insecure-http", help="Allow plain HTTP on a "
                                              "non-loopback address."),
-          log_level: str = typer.Option("info", "--log-level", help="debug, info, warning, error.")):
+          log_level: LogLevel = typer.Option(LogLevel.info, "--log-level")):
     """Run the scheduler/monitor service and its HTTP API (logs go to stderr)."""
     settings = serve_settings(host=host, port=port, state=state, etcd=etcd, pki_dir=pki_dir,
                               local_engine=local_engine, heartbeat_interval=heartbeat_interval,
                               down_after=down_after, up_after=up_after, weights=weights, tls_cert=tls_cert,
                               tls_key=tls_key)
-    check_listen(settings.host, settings.tls_cert, insecure_http)
-    logging.basicConfig(stream=sys.stderr, level=log_level.upper(),
+    check_listen(settings.host, settings.tls_cert, settings.tls_key, insecure_http)
+    logging.basicConfig(stream=sys.stderr, level=log_level.value.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     import uvicorn
 
@@ -123,7 +135,7 @@ def serve(host: str = typer.Option(None, "--host", help="Address to listen on (d
     try:
         service.start()
         config = uvicorn.Config(create_app(service), host=settings.host, port=settings.port,
-                                log_level=log_level.lower(), log_config=None,
+                                log_level=log_level.value, log_config=None,
                                 ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
                                 ssl_keyfile=str(settings.tls_key) if settings.tls_key else None)
         uvicorn.Server(config).run()
@@ -313,7 +325,7 @@ def events(type_: str = typer.Option(None, "--type", help="e.g. run-container, h
         _follow(api, filters, found, start, output)
 
 
-def _follow(api: ApiClient, filters: dict, found: list[dict], since: float | None, output: Output) -> None:
+def _follow(api: "ApiClient", filters: dict, found: list[dict], since: float | None, output: Output) -> None:
     """Print events oldest first, then poll every second for newer ones."""
     seen: set[str] = set()
     last = max((e["time"] for e in found), default=since or time.time())
@@ -326,6 +338,9 @@ def _follow(api: ApiClient, filters: dict, found: list[dict], since: float | Non
             last = max(last, event["time"])
         sys.stdout.flush()
         time.sleep(1.0)
-        bound = f"{int(last * 1e9):019d}"  # event ids start with their time in ns: forget older ones
+        # Docker events keep the engine's time and reach the store a little later than our own
+        # events: look back a while, and let the ids already printed keep them from repeating.
+        horizon = last - FOLLOW_LOOKBACK
+        bound = f"{int(horizon * 1e9):019d}"  # event ids start with their time in ns
         seen = {i for i in seen if i[:19] >= bound}
-        found = api.events(**filters, since=last, limit=10000)
+        found = api.events(**filters, since=horizon, limit=10000)
