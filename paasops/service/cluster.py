@@ -79,7 +79,7 @@ class Cluster:
             probe.sync()
         except Exception as exc:
             raise UserInputError(f"engine does not answer at {record.docker_url or record.address}: "
-                                 f"{engine_error(record.id, exc).args[0]}", where=f"engine {record.id}") from None
+                                 f"{str(exc).removeprefix(f'engine {record.id}: ')}", where=f"engine {record.id}") from None
         finally:
             probe.reset_client()
         return self.upsert_engine(record, user=user)

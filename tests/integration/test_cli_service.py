@@ -350,7 +350,7 @@ def test_adding_an_unreachable_engine_fails_and_changes_nothing(cli):
     started = time.monotonic()
     done = cli("hosts", "add", "192.0.2.1", "--id", "ghost", "--label", "zone=a", ok=False)
     assert done.returncode == 2, done  # a 400 from the API
-    assert "engine does not answer at https://192.0.2.1:2376" in done.stderr
+    assert "error: engine ghost: engine does not answer at https://192.0.2.1:2376: unreachable" in done.stderr
     assert time.monotonic() - started < 30
     assert [(h["id"], h["address"]) for h in cli.json("hosts", "list")] == \
         [(h["id"], h["address"]) for h in before] == [("local", "local")]
