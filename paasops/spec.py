@@ -31,7 +31,8 @@ LABEL_APP, LABEL_DEPLOYMENT, LABEL_SPEC_HASH = "paasops.app", "paasops.deploymen
 
 # Like docker-py's RUN_CREATE_KWARGS/RUN_HOST_CONFIG_KWARGS: nothing else reaches the engine.
 DOCKER_RUN_KWARGS = frozenset(
-    {"image", "name", "command", "environment", "ports", "nano_cpus", "mem_limit", "labels", "restart_policy", "detach"}
+    {"image", "name", "command", "environment", "ports", "nano_cpus", "mem_limit", "labels", "restart_policy",
+     "detach", "init"}
 )
 
 
@@ -391,5 +392,6 @@ def docker_run_kwargs(spec: AppSpec, name: str, labels: Mapping[str, str]) -> di
         "labels": {**spec.labels, **labels},
         "restart_policy": {"Name": spec.restart.policy, "MaximumRetryCount": spec.restart.max_retries},
         "detach": True,
+        "init": True,  # an init as PID 1 reaps zombies and stops the app on SIGTERM (no 10 s kill wait)
     }
     return {k: v for k, v in kwargs.items() if k in DOCKER_RUN_KWARGS and v is not None}

@@ -269,6 +269,7 @@ def test_docker_run_kwargs():
         "labels": {"team": "web", **labels},
         "restart_policy": {"Name": "on-failure", "MaximumRetryCount": 3},
         "detach": True,
+        "init": True,
     }
 
 
