@@ -245,3 +245,10 @@ class ApiClient:
 
     def scale_app(self, name: str, count: int) -> dict:
         return self.request("POST", f"/api/apps/{_seg(name)}/scale", body={"count": count})
+
+    # -- cron jobs -----------------------------------------------------------------------
+    def reconcile(self, dry_run: bool = False, apps: list[str] | None = None) -> dict:
+        return self.request("POST", "/api/reconcile", body={"dry_run": dry_run, "apps": apps or None})
+
+    def report(self) -> dict:
+        return self.request("GET", "/api/report")

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from .. import __version__
 from . import errors
 from .routes import apps, cluster, containers, engines
+from .routes import ops
 
 
 def create_app(service) -> FastAPI:
@@ -16,6 +17,7 @@ def create_app(service) -> FastAPI:
     errors.install(app)
     for module in (engines, cluster, containers, apps):
         app.include_router(module.router)
+    app.include_router(ops.router)
 
     @app.get("/healthz", tags=["service"])
     def healthz() -> dict:

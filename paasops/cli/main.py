@@ -17,6 +17,7 @@ def _register() -> None:
     """Sub-modules that add commands to `app` (kept import-light: each imports on use)."""
     from . import automation  # noqa: F401  (bootstrap, verify, play)
     from . import service  # noqa: F401
+    from . import ops  # noqa: F401  (reconcile, report)
 
 
 _register()

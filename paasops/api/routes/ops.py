@@ -1,0 +1,34 @@
+"""/api/reconcile and /api/report: what the cron jobs call."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from ...service.reconcile_apply import Reconciler
+from ...service.report import service_report
+from ..deps import Caller, Service
+
+router = APIRouter(prefix="/api", tags=["ops"])
+
+
+class ReconcileIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dry_run: bool = False
+    apps: list[str] | None = Field(None, description="Only apps matching one of these shell-style patterns.")
+
+
+@router.post("/reconcile")
+def reconcile(service: Service, caller: Caller, body: ReconcileIn | None = None) -> dict:
+    """Converge the engines on the desired state (409 while another run holds the lock)."""
+    body = body or ReconcileIn()
+    return Reconciler.for_service(service).run(dry_run=body.dry_run, user=caller.name, apps=body.apps)
+
+
+@router.get("/report")
+def report(service: Service, caller: Caller) -> dict:
+    """Capacity and use per host, replicas per app versus desired, hosts down, the last day's events."""
+    return service_report(service, time.time())

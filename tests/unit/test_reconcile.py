@@ -1,0 +1,131 @@
+"""reconcile.diff: desired apps and observed containers in, the plan of actions out (table cases)."""
+
+from __future__ import annotations
+
+import pytest
+
+from paasops.placement import HostSnapshot
+from paasops.service.containers import ContainerView
+from paasops.service.reconcile import Action, diff, is_dead
+from paasops.store.records import App
+
+NOW = 10_000.0
+WEB = App("web", {"image": "hello"}, count=2, deployment_id="d1", spec_hash="h-web")
+DB = App("db", {"image": "db"}, count=1, deployment_id="d2", spec_hash="h-db")
+ZERO = App("idle", {"image": "idle"}, count=0, deployment_id="d3", spec_hash="h-idle")
+
+
+def host(id_: str, cpu: float = 0.0, mem: int = 0, healthy: bool = True) -> HostSnapshot:
+    return HostSnapshot(id=id_, total_cpu=4, total_mem_mb=8192, reserved_cpu=cpu, reserved_mem_mb=mem,
+                        healthy=healthy, status="up" if healthy else "down")
+
+
+# a: load (1/4 * 65 + 1024/8192 * 35) / 100 = 0.20625
+# b: load (3/4 * 65 + 6144/8192 * 35) / 100 = 0.75
+HOSTS = [host("a", 1, 1024), host("b", 3, 6144)]
+
+
+def ctr(id_: str, app: str | None = "web", hash_: str | None = None, *, on: str = "a", state: str = "running",
+        index: int = 1, created: float = NOW - 600) -> ContainerView:
+    labels = {}
+    if app is not None:
+        labels = {"paasops.app": app, "paasops.spec-hash": hash_ or f"h-{app}", "paasops.replica": str(index),
+                  "paasops.cpus": "0.5", "paasops.memory-mb": "128"}
+    return ContainerView(id=id_, name=f"{app}-{index}", engine_id=on, image="img", state=state,
+                         created=created, labels=labels)
+
+
+def create(app: str, n: int) -> tuple:
+    return ("create", app, "missing", n, "")
+
+
+def destroy(reason: str, container: str) -> tuple:
+    return ("destroy", reason, container)
+
+
+def brief(a: Action) -> tuple:
+    return (a.kind, a.app, a.reason, a.count, a.container) if a.kind == "create" else (a.kind, a.reason, a.container)
+
+
+CASES = {
+    "in sync": ([WEB], [ctr("w1"), ctr("w2", index=2, on="b")], []),
+    "nothing desired, nothing runs": ([], [], []),
+    "count 0 and nothing runs": ([ZERO], [], []),
+    "all missing": ([WEB, DB], [], [create("db", 1), create("web", 2)]),
+    "one missing": ([WEB], [ctr("w1")], [create("web", 1)]),
+    # 4 replicas, 2 desired: b is the most loaded (0.75), then
+    # b minus one replica: (2.5/4 * 65 + 6016/8192 * 35) / 100 = 0.6633, still above a (0.20625)
+    "duplicates leave the most loaded host first": (
+        [WEB], [ctr("w1"), ctr("w2", index=2), ctr("w3", on="b", index=3), ctr("w4", on="b", index=4)],
+        [destroy("duplicate", "w4"), destroy("duplicate", "w3")]),
+    # on one host the newest container goes: a copy made by hand with the same labels
+    "a hand-made duplicate is the newest": (
+        [WEB], [ctr("w1"), ctr("w2", index=2), ctr("copy", index=1, created=NOW - 5)],
+        [destroy("duplicate", "copy")]),
+    "unknown app is an orphan": ([WEB], [ctr("w1"), ctr("w2", index=2), ctr("x1", app="ghost")],
+                                 [destroy("orphan", "x1")]),
+    "an old spec is an orphan, replaced after the new one starts": (
+        [WEB], [ctr("w1"), ctr("old", hash_="h-old", index=2)],
+        [create("web", 1), destroy("orphan", "old")]),
+    "exited and dead are dead": ([WEB], [ctr("w1"), ctr("w2", index=2), ctr("e", state="exited", index=3),
+                                         ctr("d", app="ghost", state="dead")],
+                                 [destroy("dead", "d"), destroy("dead", "e")]),
+    "a stopped replica is dead and missing": ([WEB], [ctr("w1"), ctr("w2", index=2, state="exited")],
+                                              [destroy("dead", "w2"), create("web", 1)]),
+    "created and never started is dead after the grace": (
+        [WEB], [ctr("w1"), ctr("w2", index=2), ctr("c", state="created", index=3, created=NOW - 61)],
+        [destroy("dead", "c")]),
+    "created just now is starting: it counts": (
+        [WEB], [ctr("w1"), ctr("c", state="created", index=2, created=NOW - 5)], []),
+    "containers without paasops.app are never touched": (
+        [WEB], [ctr("w1"), ctr("w2", index=2), ctr("plain", app=None), ctr("plain2", app=None, state="exited")],
+        []),
+    "replicas on a down host are re-created, not touched": (
+        [WEB], [ctr("w1"), ctr("w2", index=2, on="gone")], [create("web", 1)]),
+    "restarting and paused replicas count": (
+        [WEB], [ctr("w1", state="restarting"), ctr("w2", index=2, state="paused")], []),
+    "the order: dead, missing, duplicate, orphan": (
+        [WEB, DB], [ctr("o", app="ghost"), ctr("d1", app="db"), ctr("d2", app="db", index=2, created=NOW - 1),
+                    ctr("x", state="exited", index=5)],
+        [destroy("dead", "x"), create("web", 2), destroy("duplicate", "d2"), destroy("orphan", "o")]),
+}
+
+
+@pytest.mark.parametrize("desired, observed, expected", CASES.values(), ids=CASES.keys())
+def test_diff(desired, observed, expected):
+    plan = diff(desired, observed, HOSTS + [host("gone", healthy=False)], now=NOW)
+    assert [brief(a) for a in plan.actions] == expected
+    assert plan.in_sync == (not expected)
+
+
+def test_app_states_and_summary():
+    observed = [ctr("w1"), ctr("w2", index=2, on="b"), ctr("w3", index=3, on="b"), ctr("old", hash_="h-old"),
+                ctr("far", on="gone", index=4), ctr("ghost", app="ghost")]
+    plan = diff([WEB, DB], observed, HOSTS + [host("gone", healthy=False)], now=NOW)
+    states = {s.name: s.to_dict() for s in plan.apps}
+    assert states["web"] == {"name": "web", "desired": 2, "running": 3, "stale": 1, "unreachable": 1,
+                             "hosts": {"a": 1, "b": 2}, "missing": 0, "extra": 1, "in_sync": False}
+    assert states["db"]["missing"] == 1 and states["db"]["running"] == 0
+    assert plan.unreachable == ["far"]
+    # 1 db replica to create, 1 web duplicate (from b, the most loaded), 2 orphans (old spec, ghost)
+    assert plan.summary() == {"dead": 0, "missing": 1, "duplicate": 1, "orphan": 2}
+    dup = next(a for a in plan.actions if a.reason == "duplicate")
+    assert dup.host == "b" and dup.container == "w3" and "3 replicas of spec h-web run, 2 desired" in dup.detail
+    assert plan.to_dict()["in_sync"] is False
+
+
+def test_duplicates_use_the_weights():
+    # cpu only: a (3/4) is more loaded than b (1/4); memory only: b (6144/8192) is
+    hosts = [host("a", 3, 1024), host("b", 1, 6144)]
+    observed = [ctr("wa", on="a"), ctr("wb", on="b", index=2)]
+    one = App("web", {}, count=1, deployment_id="d", spec_hash="h-web")
+    assert diff([one], observed, hosts, now=NOW, weights=(1, 0)).actions[0].container == "wa"
+    assert diff([one], observed, hosts, now=NOW, weights=(0, 1)).actions[0].container == "wb"
+
+
+@pytest.mark.parametrize("state, age, dead", [
+    ("exited", 0, True), ("dead", 0, True), ("created", 61, True), ("created", 59, False),
+    ("running", 1e6, False), ("restarting", 1e6, False), ("paused", 1e6, False), ("removing", 0, False),
+])
+def test_is_dead(state, age, dead):
+    assert is_dead(ctr("c", state=state, created=NOW - age), NOW) is dead
