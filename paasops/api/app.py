@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from .. import __version__
 from . import errors
-from .routes import apps, cluster, containers, engines
+from .routes import accounts, apps, cluster, containers, engines
 from .routes import ops
 
 
@@ -15,7 +15,7 @@ def create_app(service) -> FastAPI:
                   description="Scheduler/monitor of a private Docker PaaS: engines, placement, deploys, events.")
     app.state.service = service
     errors.install(app)
-    for module in (engines, cluster, containers, apps):
+    for module in (accounts, engines, cluster, containers, apps):
         app.include_router(module.router)
     app.include_router(ops.router)
 

@@ -18,6 +18,7 @@ def _register() -> None:
     from . import automation  # noqa: F401  (bootstrap, verify, play)
     from . import service  # noqa: F401
     from . import ops  # noqa: F401  (reconcile, report)
+    from . import accounts  # noqa: F401  (login, logout, passwd, accounts)
 
 
 _register()

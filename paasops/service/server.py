@@ -33,7 +33,9 @@ class Service:
     """Everything `paasops serve` runs; `start()` brings it up, `stop()` down. Usable in tests."""
 
     def __init__(self, settings: ServiceSettings | None = None):
-        from ..api.deps import local_trust
+        from ..auth.accounts import Accounts
+        from ..auth.authenticator import Authenticator
+        from ..auth.tokens import Tokens
 
         self.settings = settings = settings or ServiceSettings()
         self.store = open_store(settings.state)
@@ -43,13 +45,16 @@ class Service:
         self.images = ImageDistributor(local_source=_local_client)
         self.apps = AppManager(self.cluster, self.images, per_host=settings.per_host)
         self.events = EventCollector(self.cluster)
-        self.authenticator = local_trust
+        self.tokens = Tokens(self.store, ttl=settings.token_ttl)
+        self.accounts = Accounts(self.store, self.tokens, record=self.cluster.record)
+        self.authenticator = Authenticator(self.store, self.tokens)
         self.registry = None
         self.heartbeat = None
         self._retarget_lock = threading.Lock()
 
     # -- life cycle ----------------------------------------------------------------------
     def start(self) -> None:
+        self._first_start()
         self.cluster.on_engines_changed = self._engines_changed
         self.cluster.load_engines()
         if self.settings.local_engine and LOCAL not in self.cluster.engines:
@@ -67,6 +72,16 @@ class Service:
                 except Exception as exc:  # stopping must go on for the other parts
                     log.warning("stopping %s: %s", type(part).__name__, exc)
         self.store.close()
+
+    def _first_start(self) -> None:
+        """Default roles, and the first admin when there is no account yet."""
+        from ..auth.first_admin import ensure_first_admin, seed_roles
+
+        seed_roles(self.store)
+        secret = self.settings.admin_password
+        if ensure_first_admin(self.store, secret.get_secret_value() if secret else None):
+            self.cluster.record("add-account", message="account admin added (role admin) at first start",
+                                data={"account": "admin", "role": "admin"})
 
     def _engines_changed(self) -> None:
         with self._retarget_lock:

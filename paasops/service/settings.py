@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import platformdirs
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -31,3 +31,5 @@ class ServiceSettings(BaseSettings):
     engine_timeout: float = Field(10.0, gt=0)
     tls_cert: Path | None = None  # HTTPS for the API (a cert from the cluster CA, or your own)
     tls_key: Path | None = None
+    token_ttl: float = Field(12 * 3600.0, gt=0)  # seconds an API token lives
+    admin_password: SecretStr | None = None  # the first admin's, on first start only

@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 APP = f"clitest-{uuid.uuid4().hex[:6]}"
 AMBIGUOUS_LABEL = "paasops.test.cli-ambiguous"
 RESERVING = {"created", "running", "restarting", "paused"}
+ADMIN_PASSWORD = "cli-test-" + uuid.uuid4().hex  # the first admin's, given to `serve` on first start
 
 
 def free_port() -> int:
@@ -37,14 +38,20 @@ def free_port() -> int:
 class Cli:
     """Runs `python -m paasops …` against one server; returns CompletedProcess (text)."""
 
-    def __init__(self, server: str):
+    def __init__(self, server: str, config: Path | None = None):
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("PAASOPS_")}
         self.env["PAASOPS_SERVER"] = server
         self.env["COLUMNS"] = "200"
+        if config is not None:  # where `paasops login` keeps the token
+            self.env["XDG_CONFIG_HOME"] = str(config)
 
-    def __call__(self, *args: str, ok: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+    def login(self) -> None:
+        self("login", "--username", "admin", "--password-stdin", input=ADMIN_PASSWORD + "\n")
+
+    def __call__(self, *args: str, ok: bool = True, timeout: float = 120,
+                 input: str | None = None) -> subprocess.CompletedProcess:
         done = subprocess.run([sys.executable, "-m", "paasops", *args], capture_output=True, text=True,
-                              timeout=timeout, cwd=ROOT, env=self.env)
+                              timeout=timeout, cwd=ROOT, env=self.env, input=input)
         if ok and done.returncode != 0:
             raise AssertionError(f"paasops {' '.join(args)} exited {done.returncode}\n"
                                  f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}")
@@ -126,16 +133,21 @@ def server(engine, workdir):
     port = free_port()
     log = open(workdir / "serve.log", "w")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAASOPS_")}
+    env["PAASOPS_ADMIN_PASSWORD"] = ADMIN_PASSWORD
     proc = subprocess.Popen([sys.executable, "-m", "paasops", "serve", "--local-engine",
                              "--state", f"sqlite:///{workdir}/state.db", "--port", str(port),
                              "--pki-dir", str(workdir / "pki")],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
+    auth = {}
 
     def ready():
         assert proc.poll() is None, (workdir / "serve.log").read_text()
         try:
-            engines = httpx.get(f"{url}/api/engines", timeout=1).json()
+            if not auth:
+                login = {"username": "admin", "password": ADMIN_PASSWORD}
+                auth["X-Access-Token"] = httpx.post(f"{url}/api/login", json=login, timeout=10).json()["token"]
+            engines = httpx.get(f"{url}/api/engines", headers=auth, timeout=1).json()
         except httpx.TransportError:
             return False
         return [e["status"] for e in engines] == ["up"]
@@ -154,8 +166,10 @@ def server(engine, workdir):
 
 
 @pytest.fixture(scope="module")
-def cli(server) -> Cli:
-    return Cli(server)
+def cli(server, workdir) -> Cli:
+    cli = Cli(server, workdir / "config")
+    cli.login()
+    return cli
 
 
 def replicas(cli: Cli) -> list[dict]:
@@ -416,14 +430,16 @@ def test_https_with_a_certificate_from_the_cluster_ca(workdir):
     (workdir / "api-key.pem").write_bytes(key)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAASOPS_")}
+    env["PAASOPS_ADMIN_PASSWORD"] = ADMIN_PASSWORD
     proc = subprocess.Popen([sys.executable, "-m", "paasops", "serve", "--port", str(port),
                              "--state", f"sqlite:///{workdir}/tls.db", "--tls-cert", str(workdir / "api-cert.pem"),
                              "--tls-key", str(workdir / "api-key.pem")], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        cli = Cli(f"https://127.0.0.1:{port}")
+        cli = Cli(f"https://127.0.0.1:{port}", workdir / "tls-config")
         cli.env["PAASOPS_PKI_DIR"] = str(workdir / "pki")  # the client trusts the cluster CA
-        assert eventually(lambda: cli("hosts", "list", "-o", "json", ok=False).returncode == 0, timeout=30)
+        assert eventually(lambda: cli("login", "-u", "admin", "--password-stdin", input=ADMIN_PASSWORD + "\n",
+                                      ok=False).returncode == 0, timeout=30)
         assert cli.json("hosts", "list") == []
         plain = Cli(f"http://127.0.0.1:{port}")("hosts", "list", ok=False)
         assert plain.returncode == 5 and "if it serves HTTPS, use an https:// address" in plain.stderr

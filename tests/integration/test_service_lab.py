@@ -19,6 +19,7 @@ from paasops.lab.hello_image import ensure_hello_image
 from lab_support import ROOT, etcd_engine_keys, lab_exec, paasops
 
 APP = ROOT / "examples" / "app.yml"
+ADMIN_PASSWORD = "lab-test-" + os.urandom(8).hex()  # the first admin's, given to `serve` on first start
 
 
 def _free_port() -> int:
@@ -46,9 +47,12 @@ def service(lab, bootstrapped, cli_env, tmp_path_factory):
     log = open(state.with_suffix(".log"), "wb")
     proc = subprocess.Popen([sys.executable, "-m", "paasops", "serve", "--port", str(port), "--etcd",
                              lab.etcd_endpoint(), "--state", f"sqlite:///{state}"],
-                            stdout=log, stderr=log, cwd=ROOT, env={**os.environ, **cli_env})
-    api = ApiClient(f"http://127.0.0.1:{port}")
-    env = {**cli_env, "PAASOPS_SERVER": f"http://127.0.0.1:{port}"}
+                            stdout=log, stderr=log, cwd=ROOT,
+                            env={**os.environ, **cli_env, "PAASOPS_ADMIN_PASSWORD": ADMIN_PASSWORD})
+    config = state.parent / "config"  # where `paasops login` keeps the token for the CLI calls below
+    env = {**cli_env, "PAASOPS_SERVER": f"http://127.0.0.1:{port}", "XDG_CONFIG_HOME": str(config)}
+    assert _wait(lambda: _login(env), 60, step=0.2) is not None, state.with_suffix(".log").read_text()[-3000:]
+    api = ApiClient(f"http://127.0.0.1:{port}", token=(config / "paasops" / "token").read_text().strip())
 
     def all_up():
         try:
@@ -61,6 +65,13 @@ def service(lab, bootstrapped, cli_env, tmp_path_factory):
     proc.wait(10)
     for host in lab.hosts():  # leave the lab engines empty for the next test module
         lab_exec(lab, host.name, "docker rm -f $(docker ps -aq --filter label=paasops.app) 2>/dev/null")
+
+
+def _login(env: dict) -> bool:
+    done = subprocess.run([sys.executable, "-m", "paasops", "login", "-u", "admin", "--password-stdin"],
+                          input=ADMIN_PASSWORD + "\n", capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, **env}, timeout=120)
+    return done.returncode == 0
 
 
 def expected_plan(capacities: dict[str, tuple[float, int]], cpus: float, memory_mb: int, count: int):

@@ -1,0 +1,97 @@
+"""/api/login, /api/logout, /api/passwd, /api/account (who am I) and /api/accounts (admins manage accounts)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from ...auth.passwords import MAX_LENGTH, MIN_LENGTH
+from ...errors import AuthError
+from ..deps import Caller, Service
+
+router = APIRouter(prefix="/api", tags=["accounts"])
+Password = Field(min_length=MIN_LENGTH, max_length=MAX_LENGTH)
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+
+class LoginIn(_Body):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=MAX_LENGTH)
+
+
+class AccountIn(_Body):
+    name: str = Field(min_length=1, max_length=64)
+    password: str = Password
+    role: str = "user"
+
+
+class PasswordIn(_Body):
+    password: str = Password
+
+
+class PasswdIn(_Body):
+    old_password: str = Field(min_length=1, max_length=MAX_LENGTH)
+    new_password: str = Password
+
+
+def _token(request: Request):
+    """The token the caller authenticated with (the authenticator keeps it on the request)."""
+    token = getattr(request.state, "token", None)
+    if token is None:
+        raise AuthError("this request carries no token of an account: log in with `paasops login`")
+    return token
+
+
+@router.post("/login")
+def login(body: LoginIn, service: Service) -> dict:
+    """User name and password -> a token `user:TOKEN` for `X-Access-Token` or `Authorization: Bearer`."""
+    return service.accounts.login(body.username, body.password)
+
+
+@router.post("/logout")
+def logout(request: Request, service: Service, caller: Caller) -> dict:
+    """Revoke the token this request carries."""
+    return service.accounts.logout(caller.name, _token(request).token_hash)
+
+
+@router.post("/passwd")
+def passwd(body: PasswdIn, request: Request, service: Service, caller: Caller) -> dict:
+    """Change your own password; your other tokens are revoked, this one stays."""
+    return service.accounts.change_own(caller.name, body.old_password, body.new_password,
+                                       keep_token_hash=_token(request).token_hash)
+
+
+@router.get("/account")
+def whoami(request: Request, service: Service, caller: Caller) -> dict:
+    """The calling account and when its token expires."""
+    return {**service.accounts.get(caller.name), "token_expires_at": _token(request).expires_at}
+
+
+@router.get("/accounts")
+def list_accounts(service: Service, caller: Caller) -> list[dict]:
+    return service.accounts.list()
+
+
+@router.post("/accounts", status_code=status.HTTP_201_CREATED)
+def add_account(body: AccountIn, service: Service, caller: Caller) -> dict:
+    return service.accounts.add(body.name, body.password, body.role, by=caller.name)
+
+
+@router.get("/accounts/{name}")
+def get_account(name: str, service: Service, caller: Caller) -> dict:
+    return service.accounts.get(name)
+
+
+@router.delete("/accounts/{name}")
+def delete_account(name: str, service: Service, caller: Caller) -> dict:
+    """Delete an account and revoke its tokens (the last admin cannot go)."""
+    return service.accounts.remove(name, by=caller.name)
+
+
+@router.post("/accounts/{name}/password")
+def set_password(name: str, body: PasswordIn, service: Service, caller: Caller) -> dict:
+    """Set another account's password; its tokens are revoked."""
+    return service.accounts.set_password(name, body.password, by=caller.name)

@@ -1,0 +1,1 @@
+"""Accounts, password hashing, API tokens and the role ACL of the service's HTTP API."""

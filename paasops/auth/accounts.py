@@ -1,0 +1,110 @@
+"""Account operations behind the API: login, logout, add, remove, passwords; each records its event."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, Callable
+
+from ..errors import AuthError, ConflictError, ForbiddenError, NotFoundError, UserInputError
+from ..store.base import Store
+from ..store.records import Account
+from . import passwords
+from .tokens import Tokens
+
+log = logging.getLogger(__name__)
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
+WRONG_LOGIN = "wrong user name or password"
+Record = Callable[..., Any]
+
+
+def view(account: Account) -> dict:
+    """What the API shows of an account: never its hash."""
+    return {"name": account.name, "role": account.role, "created_at": account.created_at,
+            "updated_at": account.updated_at}
+
+
+class Accounts:
+    def __init__(self, store: Store, tokens: Tokens, record: Record):
+        self.store = store
+        self.tokens = tokens
+        self.record = record  # Cluster.record(type, user=..., message=..., data=...)
+
+    # -- sessions ------------------------------------------------------------------------
+    def login(self, name: str, password: str) -> dict:
+        account = self.store.get_account(name)
+        if account is None:
+            passwords.spend_verify_time(password)
+            raise AuthError(WRONG_LOGIN, where="login")
+        if not passwords.verify_password(account.password_hash, password):
+            raise AuthError(WRONG_LOGIN, where="login")
+        if passwords.needs_rehash(account.password_hash):
+            self.store.update_password(name, passwords.hash_password(password))
+        self.tokens.purge_expired()
+        credential, token = self.tokens.issue(name)
+        self.record("login", user=name, message=f"{name} logged in")
+        return {"token": credential, "user": name, "role": account.role, "expires_at": token.expires_at}
+
+    def logout(self, name: str, token_hash: str) -> dict:
+        self.tokens.revoke(token_hash)
+        self.record("logout", user=name, message=f"{name} logged out")
+        return {"logged_out": name}
+
+    # -- accounts ------------------------------------------------------------------------
+    def list(self) -> list[dict]:
+        return [view(a) for a in self.store.list_accounts()]
+
+    def get(self, name: str) -> dict:
+        return view(self._account(name))
+
+    def add(self, name: str, password: str, role: str, *, by: str) -> dict:
+        if not NAME_RE.match(name):
+            raise UserInputError("letters, digits, '_', '.' and '-', starting with a letter or '_' (at most 64)",
+                                 where="name")
+        passwords.check_strength(password)
+        if self.store.get_role(role) is None:
+            known = ", ".join(r.name for r in self.store.list_roles())
+            raise UserInputError(f"no role {role!r} (roles: {known})", where="role")
+        account = self.store.create_account(name, passwords.hash_password(password), role)
+        self.record("add-account", user=by, message=f"account {name} added (role {role})",
+                    data={"account": name, "role": role})
+        return view(account)
+
+    def remove(self, name: str, *, by: str) -> dict:
+        account = self._account(name)
+        if account.role == "admin" and [a.name for a in self.store.list_accounts() if a.role == "admin"] == [name]:
+            raise ConflictError(f"{name!r} is the last admin account: add another admin first",
+                                where="accounts")
+        self.store.delete_account(name)
+        self.tokens.revoke_user(name)  # the store does too; said here so no backend can forget it
+        self.record("delete-account", user=by, message=f"account {name} deleted", data={"account": name})
+        return {"deleted": name}
+
+    # -- passwords -----------------------------------------------------------------------
+    def set_password(self, name: str, password: str, *, by: str) -> dict:
+        """An admin sets another account's password: every session of that account ends."""
+        self._account(name)
+        passwords.check_strength(password)
+        self.store.update_password(name, passwords.hash_password(password))
+        revoked = self.tokens.revoke_user(name)
+        self.record("change-password", user=by, message=f"password of {name} set by {by}",
+                    data={"account": name, "tokens_revoked": revoked})
+        return {"account": name, "tokens_revoked": revoked}
+
+    def change_own(self, name: str, old: str, new: str, *, keep_token_hash: str) -> dict:
+        """Self-service: the old password proves it is you; your other sessions end, this one stays."""
+        account = self._account(name)
+        if not passwords.verify_password(account.password_hash, old):
+            raise ForbiddenError("the current password is wrong", where="passwd")
+        passwords.check_strength(new, where="new_password")
+        self.store.update_password(name, passwords.hash_password(new))
+        revoked = self.tokens.revoke_user(name, keep=keep_token_hash)
+        self.record("change-password", user=name, message=f"{name} changed their password",
+                    data={"account": name, "tokens_revoked": revoked})
+        return {"account": name, "tokens_revoked": revoked}
+
+    def _account(self, name: str) -> Account:
+        account = self.store.get_account(name)
+        if account is None:
+            raise NotFoundError(f"no account {name!r}", where="accounts")
+        return account
