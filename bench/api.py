@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx  # noqa: E402
 
 TARGET_P50_MS = 20.0
+BENCH_PASSWORD = "bench-" + os.urandom(6).hex()  # the first admin of the bench's own service
 BENCH_LABEL = "paasops.bench"
 IMAGE = "paasops/hello:latest"
 
@@ -62,8 +63,10 @@ def build_service(engines: list[tuple[str, str]], per_engine: int, pki_dir: str 
     from paasops.service.settings import ServiceSettings
     from paasops.store.records import Engine
 
-    settings = ServiceSettings(state=f"sqlite:///{state_dir}/state.db", pki_dir=pki_dir)
+    settings = ServiceSettings(state=f"sqlite:///{state_dir}/state.db", pki_dir=pki_dir,
+                               admin_password=BENCH_PASSWORD)
     service = Service(settings)
+    service._first_start()  # the account the bench logs in with: every request pays the token check
     if engines:  # real engines: the service lists them once and then follows their event streams
         for engine_id, address in engines:
             host, _, port = address.partition(":")
@@ -210,12 +213,16 @@ def main() -> int:
         if not ready.wait(120):
             raise RuntimeError("the API did not come up")
         url = f"http://127.0.0.1:{port_no}/api/containers"
-        http = httpx.Client(timeout=30)
+        login = httpx.post(f"http://127.0.0.1:{port_no}/api/login",
+                           json={"username": "admin", "password": BENCH_PASSWORD}, timeout=30)
+        login.raise_for_status()
+        auth = {"Authorization": f"Bearer {login.json()['token']}"}
+        http = httpx.Client(timeout=30, headers=auth)
         local = threading.local()
 
         def api_get() -> int:
             if not hasattr(local, "http"):
-                local.http = httpx.Client(timeout=30)
+                local.http = httpx.Client(timeout=30, headers=auth)
             return len(local.http.get(url).json())
 
         size = len(http.get(url).json())

@@ -12,7 +12,7 @@ DEFAULT_ROLES: dict[str, list[str]] = {
     "admin": [ANY],
     "user": [
         "/api/containers", "/api/cluster/info", "/api/events", "/api/apps",
-        "GET /api/engines",
+        "GET /api/engines", "GET /api/report",
         "GET /api/account", "POST /api/logout", "POST /api/passwd",  # their own session and password
     ],
 }

@@ -106,10 +106,10 @@ class Cluster:
         handle = self.engines.get(engine_id)
         if handle is None or handle.status == status:
             return
-        old, handle.status = handle.status, status
+        old = handle.status
         if status == "up":
             try:
-                handle.sync()
+                handle.sync()  # its containers as they are now, before it takes placements again
             except Exception as exc:  # it answered ICMP and ping; a failed sync shows in `error`
                 log.warning("%s", exc)
         else:
@@ -117,6 +117,7 @@ class Cluster:
         kind = {"up": "host-up", "down": "host-down", "degraded": "host-degraded"}.get(status, "host-" + status)
         self.record(kind, tag="health", host=engine_id, message=f"{engine_id}: {old} -> {status}"
                     + (f" ({reason})" if reason else ""))
+        handle.status = status  # after the event: whoever sees the new status finds its event too
 
     def snapshot(self) -> list[HostSnapshot]:
         """The pure view placement works on."""

@@ -157,7 +157,7 @@ def test_cut_host_goes_down_takes_no_placement_and_comes_back(service):
     lab_exec(lab, "lab2", "ip link set eth0 down")  # the host's only link goes dark
     try:
         took = _wait(lambda: _status(api, "lab2") == "down", 10)
-        assert took is not None and took < 4.0, f"lab2 down after {took}"
+        assert took is not None and took < 5.0, f"lab2 down after {took}"
         dry = paasops("deploy", str(APP), "--count", "10", "--dry-run", "-o", "json", env=env)
         assert dry.returncode == 0, dry.stderr
         assert "lab2" not in {p["host"] for p in json.loads(dry.stdout)["plan"]}
@@ -165,7 +165,7 @@ def test_cut_host_goes_down_takes_no_placement_and_comes_back(service):
     finally:
         lab_exec(lab, "lab2", f"ip link set eth0 up && ip route replace default via {gateway}")
     took = _wait(lambda: _status(api, "lab2") == "up", 10)
-    assert took is not None and took < 4.0, f"lab2 up after {took}"
+    assert took is not None and took < 5.0, f"lab2 up after {took}"
     types = [e["type"] for e in api.events(host="lab2", limit=20)]
     assert "host-down" in types and "host-up" in types and types.index("host-up") < types.index("host-down")
 
