@@ -75,7 +75,9 @@ class Deployer:
         replicas = [Replica(i) for i in indexes]
         progress({"event": "planned", "total": len(replicas),
                   "hosts": first.placements_by_host()})
-        workers = max(1, min(64, self.per_host * max(1, len(self.cluster.engines))))
+        # A thread per replica (bounded): the per-host slots bound each engine's load, and no
+        # host's queue waits behind another host's full slots.
+        workers = max(1, min(256, len(replicas)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deploy") as pool:
             futures = [pool.submit(self._start_with_retry, spec, deployment_id, r, a.host_id, progress)
                        for r, a in zip(replicas, first.assignments)]
