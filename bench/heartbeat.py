@@ -12,6 +12,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -203,6 +204,7 @@ def lease_baseline(agents: int = 2) -> list[float]:
             proc.wait()
         sync.stop()
         stop_etcd(state)
+        shutil.rmtree(state, ignore_errors=True)
     return times
 
 
