@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
+from typing import Callable
+
+import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,3 +46,44 @@ def lab_exec(lab, host: str, command: str) -> subprocess.CompletedProcess:
     """Run a shell command inside a lab host (to look at it from outside paasops)."""
     return subprocess.run(["docker", "exec", f"{lab.name}-{host}", "sh", "-c", command],
                           capture_output=True, text=True, timeout=120)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def local_service(workdir: Path, admin_password: str, ready: Callable[[str], bool], timeout: float = 30):
+    """A real `paasops serve --local-engine` on a free port (own SQLite state, pki dir and log in
+    workdir, first admin's password given); yields its URL once ready(url) is true, stops it after."""
+    port = free_port()
+    log = open(workdir / "serve.log", "w")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAASOPS_")}
+    env["PAASOPS_ADMIN_PASSWORD"] = admin_password
+    proc = subprocess.Popen([sys.executable, "-m", "paasops", "serve", "--local-engine",
+                             "--state", f"sqlite:///{workdir}/state.db", "--port", str(port),
+                             "--pki-dir", str(workdir / "pki")],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            assert proc.poll() is None, (workdir / "serve.log").read_text()
+            try:
+                if ready(url):
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, (workdir / "serve.log").read_text()
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()

@@ -6,7 +6,6 @@ import json
 import os
 import queue
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -21,18 +20,13 @@ import yaml
 
 from paasops.lab.hello_image import ensure_hello_image
 from paasops.pki import ensure_ca, ensure_client_cert, issue_server_cert
+from lab_support import free_port, local_service
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = f"clitest-{uuid.uuid4().hex[:6]}"
 AMBIGUOUS_LABEL = "paasops.test.cli-ambiguous"
 RESERVING = {"created", "running", "restarting", "paused"}
 ADMIN_PASSWORD = "cli-test-" + uuid.uuid4().hex  # the first admin's, given to `serve` on first start
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Cli:
@@ -130,39 +124,17 @@ def workdir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(engine, workdir):
-    port = free_port()
-    log = open(workdir / "serve.log", "w")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAASOPS_")}
-    env["PAASOPS_ADMIN_PASSWORD"] = ADMIN_PASSWORD
-    proc = subprocess.Popen([sys.executable, "-m", "paasops", "serve", "--local-engine",
-                             "--state", f"sqlite:///{workdir}/state.db", "--port", str(port),
-                             "--pki-dir", str(workdir / "pki")],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
     auth = {}
 
-    def ready():
-        assert proc.poll() is None, (workdir / "serve.log").read_text()
-        try:
-            if not auth:
-                login = {"username": "admin", "password": ADMIN_PASSWORD}
-                auth["X-Access-Token"] = httpx.post(f"{url}/api/login", json=login, timeout=10).json()["token"]
-            engines = httpx.get(f"{url}/api/engines", headers=auth, timeout=1).json()
-        except httpx.TransportError:
-            return False
+    def ready(url: str) -> bool:
+        if not auth:
+            login = {"username": "admin", "password": ADMIN_PASSWORD}
+            auth["X-Access-Token"] = httpx.post(f"{url}/api/login", json=login, timeout=10).json()["token"]
+        engines = httpx.get(f"{url}/api/engines", headers=auth, timeout=1).json()
         return [e["status"] for e in engines] == ["up"]
 
-    try:
-        assert eventually(ready, timeout=30), (workdir / "serve.log").read_text()
+    with local_service(workdir, ADMIN_PASSWORD, ready) as url:
         yield url
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 @pytest.fixture(scope="module")

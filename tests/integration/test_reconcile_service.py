@@ -11,8 +11,6 @@ import fcntl
 import json
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -26,6 +24,7 @@ import pytest
 import yaml
 
 from paasops.lab.hello_image import ensure_hello_image
+from lab_support import free_port, local_service
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = f"rectest-{uuid.uuid4().hex[:6]}"
@@ -33,12 +32,6 @@ SCOPE = ["--app", f"{APP}*"]
 PLAIN_LABEL = "paasops.test.reconcile"  # containers of ours without paasops.app: never to be touched
 ADMIN_PASSWORD = f"reconcile-{uuid.uuid4().hex}"
 EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//|@import|url\(""", re.I)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def eventually(check, timeout: float = 10.0, interval: float = 0.2):
@@ -99,34 +92,11 @@ def workdir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(engine, workdir):
-    port = free_port()
-    log = open(workdir / "serve.log", "w")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAASOPS_")}
-    env["PAASOPS_ADMIN_PASSWORD"] = ADMIN_PASSWORD
-    proc = subprocess.Popen([sys.executable, "-m", "paasops", "serve", "--local-engine",
-                             "--state", f"sqlite:///{workdir}/state.db", "--port", str(port),
-                             "--pki-dir", str(workdir / "pki")],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    def ready(url: str) -> bool:
+        return httpx.get(f"{url}/healthz", timeout=1).json().get("engines") == 1
 
-    def ready():
-        assert proc.poll() is None, (workdir / "serve.log").read_text()
-        try:
-            return httpx.get(f"{url}/healthz", timeout=1).json().get("engines") == 1
-        except httpx.TransportError:
-            return False
-
-    try:
-        assert eventually(ready, timeout=30), (workdir / "serve.log").read_text()
+    with local_service(workdir, ADMIN_PASSWORD, ready) as url:
         yield url
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 @pytest.fixture(scope="module")
