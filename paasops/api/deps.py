@@ -29,13 +29,5 @@ def get_principal(request: Request) -> Principal:
     return principal
 
 
-def local_trust(request: Request) -> Principal | None:
-    """The pre-accounts authenticator: only callers on this machine's loopback are let in."""
-    client = request.client.host if request.client else ""
-    if client in ("127.0.0.1", "::1", "testclient"):
-        return Principal("local", "admin")
-    return None
-
-
 Service = Annotated[object, Depends(get_service)]
 Caller = Annotated[Principal, Depends(get_principal)]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import sys
 
 import typer
 
@@ -26,7 +25,3 @@ def report_errors(fn):
 
     return wrapper
 
-
-def fail(message: str, code: int = 2):
-    typer.secho(f"error: {message}", fg="red", err=True)
-    sys.exit(code)
