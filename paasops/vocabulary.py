@@ -1,0 +1,86 @@
+"""The project's vocabulary, written once: container labels, host statuses, ports, engine URLs, paths.
+
+Every other module imports these names; none types the strings out again. This module imports
+nothing of paasops (it sits at the bottom of the layers, beside `errors`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+# -- container labels: what paasops writes on every container it starts ---------------------------
+LABEL_PREFIX = "paasops."  # reserved: an app.yml may not set labels under it
+LABEL_APP = "paasops.app"
+LABEL_DEPLOYMENT = "paasops.deployment"
+LABEL_SPEC_HASH = "paasops.spec-hash"
+LABEL_REPLICA = "paasops.replica"
+LABEL_CPUS = "paasops.cpus"
+LABEL_MEMORY = "paasops.memory-mb"
+LABEL_PORTS = "paasops.host-ports"
+LABEL_LAB = "paasops.lab"  # lab hosts and the lab etcd on the local engine
+
+# -- host (engine) statuses ---------------------------------------------------------------------
+UNKNOWN, UP, DOWN, DEGRADED = "unknown", "up", "down", "degraded"
+HOST_STATUSES = (UNKNOWN, UP, DOWN, DEGRADED)
+HOST_EVENT_TYPES = {UP: "host-up", DOWN: "host-down", DEGRADED: "host-degraded"}
+
+# -- ports -------------------------------------------------------------------------------------
+DOCKER_TLS_PORT = 2376  # the Docker remote API with mutual TLS, as bootstrap configures it
+API_PORT = 5002  # the service's HTTP API
+API_HOST = "127.0.0.1"
+
+# -- engines -------------------------------------------------------------------------------------
+LOCAL_ENGINE = "local"  # the address meaning "this machine's Docker, over its unix socket"
+LOCAL_DOCKER_URL = "unix:///var/run/docker.sock"
+
+# -- etcd ----------------------------------------------------------------------------------------
+ETCD_ENGINES_PREFIX = "/paasops/engines/"
+
+APP_NAME = "paasops"
+
+
+class EngineEndpoint(NamedTuple):
+    """Where an engine's Docker API answers and whether it speaks TLS."""
+
+    address: str
+    port: int
+    tls: bool
+
+    @property
+    def url(self) -> str:
+        return docker_url(self.address, self.port, tls=self.tls)
+
+
+def docker_url(address: str, port: int = DOCKER_TLS_PORT, *, tls: bool = True) -> str:
+    """The one place an engine's Docker URL is built: `local` → the unix socket; else https/tcp."""
+    if address == LOCAL_ENGINE:
+        return LOCAL_DOCKER_URL
+    host = f"[{address}]" if ":" in address and not address.startswith("[") else address
+    return f"{'https' if tls else 'tcp'}://{host}:{port}"
+
+
+def parse_docker_url(url: str | None, address: str = "") -> EngineEndpoint:
+    """The inverse of `docker_url`: (address, port, tls) of a stored URL; empty → TLS on 2376.
+
+    `http://` and `tcp://` mean plain TCP; `https://` means TLS; the unix socket means `local`.
+    """
+    if not url:
+        return EngineEndpoint(address, DOCKER_TLS_PORT, True)
+    if url.startswith("unix://"):
+        return EngineEndpoint(LOCAL_ENGINE, 0, False)
+    scheme, _, rest = url.partition("://")
+    if not rest:
+        scheme, rest = "https", url
+    host, _, port = rest.rstrip("/").rpartition(":")
+    if not host:
+        host, port = rest.rstrip("/"), ""
+    host = host.strip("[]") or address
+    return EngineEndpoint(host, int(port) if port.isdigit() else DOCKER_TLS_PORT, scheme == "https")
+
+
+def data_dir() -> Path:
+    """Where paasops keeps its state on this machine (the cluster CA, the SQLite store, lab files)."""
+    import platformdirs  # imported on use: the CLI starts faster without it
+
+    return Path(platformdirs.user_data_dir(APP_NAME))
