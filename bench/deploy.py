@@ -60,6 +60,7 @@ sys.path.insert(0, str(ROOT))
 from paasops.engines.client import make_client
 from paasops.lab import Lab
 from paasops.lab.hello_image import HELLO_IMAGE, ensure_hello_image
+from paasops.vocabulary import DOCKER_TLS_PORT, LABEL_LAB, UP, docker_url
 
 LAB_NAME = "paasops-swarm"
 APP = "swbench"
@@ -186,7 +187,7 @@ def bootstrap(lab: Lab, pki_dir: Path) -> None:
 
 
 def engine_client(address: str, pki_dir: Path):
-    client = make_client(address, 2376, pki_dir=pki_dir, timeout=120)
+    client = make_client(address, DOCKER_TLS_PORT, pki_dir=pki_dir, timeout=120)
     client.ping()
     return client
 
@@ -271,10 +272,10 @@ def new_service(engines: list[EngineRef], pki_dir: Path, state_dir: Path, per_ho
     service = Service(settings)
     service.start()
     for e in engines:  # as POST /api/engines builds the record, with the lab's declared capacities
-        service.cluster.add_engine(Engine(id=e.name, address=e.address, docker_url=f"https://{e.address}:2376",
+        service.cluster.add_engine(Engine(id=e.name, address=e.address, docker_url=docker_url(e.address),
                                           cpus=e.cpus, memory_mb=e.memory_mb, tls=True, source="manual"))
     deadline = time.monotonic() + 30
-    while not all(h.status == "up" for h in service.cluster.engines.values()):
+    while not all(h.status == UP for h in service.cluster.engines.values()):
         if time.monotonic() > deadline:
             raise BenchError(f"engines not up in the service: "
                              f"{ {h.id: h.status for h in service.cluster.engines.values()} }")
@@ -665,7 +666,7 @@ def main() -> int:
         bootstrap(lab, pki_dir)
         import docker
         local = docker.from_env()
-        others = len([c for c in local.containers.list() if c.labels.get("paasops.lab") != LAB_NAME])
+        others = len([c for c in local.containers.list() if c.labels.get(LABEL_LAB) != LAB_NAME])
         for h in hosts:
             client = engine_client(h.address, pki_dir)
             ensure_hello_image(client)  # pre-loaded: no run measures an image transfer

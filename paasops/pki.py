@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from paasops.errors import PaasopsError
+from paasops.vocabulary import data_dir
 
 CA_DAYS = 3650
 LEAF_DAYS = 825
@@ -40,9 +41,7 @@ def default_pki_dir() -> Path:
     env = os.environ.get("PAASOPS_PKI_DIR")
     if env:
         return Path(env).expanduser()
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("paasops")) / "pki"
+    return data_dir() / "pki"
 
 
 def ensure_ca(pki_dir: Path | str) -> CA:

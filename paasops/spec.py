@@ -13,21 +13,28 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Mapping
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from .errors import SpecError
+from .placement import labels as label_expr
+from .vocabulary import LABEL_APP, LABEL_DEPLOYMENT, LABEL_PREFIX, LABEL_SPEC_HASH
 
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 LABEL_KEY_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?$")
 PORT_RE = re.compile(r"^(?:(\d+):)?(\d+)(?:/([a-z]+))?$")
 MEMORY_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$", re.IGNORECASE)
-CONSTRAINT_RE = re.compile(r"^(!?)([A-Za-z0-9_][A-Za-z0-9_./-]*)\s*(?:(==|!=|=)\s*([^=\s]+))?$")
 MEMORY_UNITS_MB = {"k": 1 / 1024, "": 1, "m": 1, "g": 1024, "t": 1024 * 1024}
 MIN_MEMORY_MB = 6  # Docker refuses a smaller memory limit
-RESERVED_LABEL_PREFIX = "paasops."
-LABEL_APP, LABEL_DEPLOYMENT, LABEL_SPEC_HASH = "paasops.app", "paasops.deployment", "paasops.spec-hash"
+RESERVED_LABEL_PREFIX = LABEL_PREFIX
 
 # Like docker-py's RUN_CREATE_KWARGS/RUN_HOST_CONFIG_KWARGS: nothing else reaches the engine.
 DOCKER_RUN_KWARGS = frozenset(
@@ -109,33 +116,31 @@ def _port(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class Constraint:
-    """`key==value`, `key!=value`, `key` (label present) or `!key` (label absent)."""
+    """`key==value`, `key!=value`, `key` (label present) or `!key` (label absent).
+
+    The grammar and the matching are placement's (`paasops.placement.labels`); this is the spec's view.
+    """
 
     key: str
     op: str  # == | != | exists | absent
     value: str | None = None
 
     def matches(self, labels: Mapping[str, str]) -> bool:
-        if self.op == "exists":
-            return self.key in labels
-        if self.op == "absent":
-            return self.key not in labels
-        if self.op == "==":
-            return labels.get(self.key) == self.value
-        return labels.get(self.key) != self.value
+        return label_expr.violation(label_expr.parse(str(self)), labels) is None
 
     def __str__(self) -> str:
         return {"exists": self.key, "absent": f"!{self.key}"}.get(self.op) or f"{self.key}{self.op}{self.value}"
 
 
 def parse_constraint(text: str) -> Constraint:
-    m = CONSTRAINT_RE.match(text.strip()) if isinstance(text, str) else None
-    if not m or (m.group(1) and m.group(3)):
-        raise ValueError(f"must look like 'zone==a', 'disk!=ssd', 'gpu' or '!gpu', got {_show(text)}")
-    negated, key, op, value = m.groups()
-    if op:
-        return Constraint(key, "==" if op == "=" else op, value)  # `=` reads as `==`, like placement's
-    return Constraint(key, "absent" if negated else "exists")
+    """One constraint, parsed by placement's grammar; ValueError with the spec's message if bad."""
+    try:
+        if not isinstance(text, str):  # checked here: the parser caches on its (hashable) argument
+            raise SpecError("not a string")
+        parsed = label_expr.parse(text)
+    except SpecError:
+        raise ValueError(f"must look like 'zone==a', 'disk!=ssd', 'gpu' or '!gpu', got {_show(text)}") from None
+    return Constraint(parsed.key, "exists" if parsed.op == "present" else parsed.op, parsed.value)
 
 
 def _constraint(value: Any) -> str:

@@ -8,8 +8,9 @@ import docker
 from docker.tls import TLSConfig
 
 from ..errors import ConnectionFailed
+from ..vocabulary import DOCKER_TLS_PORT, LOCAL_ENGINE, docker_url
 
-LOCAL = "local"
+LOCAL = LOCAL_ENGINE
 
 
 def tls_config(pki_dir: Path, *, with_client_cert: bool = True) -> TLSConfig:
@@ -21,16 +22,12 @@ def tls_config(pki_dir: Path, *, with_client_cert: bool = True) -> TLSConfig:
     return TLSConfig(client_cert=cert, ca_cert=str(ca), verify=True)
 
 
-def engine_url(address: str, port: int) -> str:
-    return "unix:///var/run/docker.sock" if address == LOCAL else f"https://{address}:{port}"
-
-
-def make_client(address: str, port: int = 2376, *, pki_dir: Path | None = None,
+def make_client(address: str, port: int = DOCKER_TLS_PORT, *, pki_dir: Path | None = None,
                 timeout: float = 10.0, with_client_cert: bool = True) -> docker.DockerClient:
     """A DockerClient for one engine; no I/O happens until it is used."""
     if address == LOCAL:
-        return docker.DockerClient(base_url=engine_url(address, port), timeout=timeout)
-    client = docker.DockerClient(base_url=engine_url(address, port), timeout=timeout,
+        return docker.DockerClient(base_url=docker_url(address), timeout=timeout)
+    client = docker.DockerClient(base_url=docker_url(address, port), timeout=timeout,
                                  tls=tls_config(pki_dir, with_client_cert=with_client_cert),
                                  version="1.41")
     # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE replace our CA, and *_PROXY route engine

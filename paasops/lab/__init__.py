@@ -12,13 +12,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-import platformdirs
-
 from ..errors import ConnectionFailed, UserInputError
+from ..vocabulary import LABEL_LAB, data_dir
 from . import etcd, image, keys
 
 DEFAULT_NAME = "paasops-lab"
-LABEL = "paasops.lab"
+LABEL = LABEL_LAB
 # Every capability but SYS_RESOURCE, which this kind of machine lacks (so --privileged fails).
 CAPABILITIES = (
     "CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP LINUX_IMMUTABLE "
@@ -33,7 +32,7 @@ def default_lab_dir() -> Path:
     """Where the lab keeps its keys, known_hosts and etcd: $PAASOPS_LAB_DIR or the user data dir."""
     if os.environ.get("PAASOPS_LAB_DIR"):
         return Path(os.environ["PAASOPS_LAB_DIR"])
-    return Path(platformdirs.user_data_dir("paasops")) / "lab"
+    return data_dir() / "lab"
 
 
 @dataclass

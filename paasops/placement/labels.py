@@ -27,7 +27,7 @@ def parse(expr: str) -> Constraint:
     for op in ("==", "!=", "="):
         if op in text:
             key, value = (part.strip() for part in text.split(op, 1))
-            if not _KEY.fullmatch(key) or not value or "=" in value:
+            if not _KEY.fullmatch(key) or not value or "=" in value or any(c.isspace() for c in value):
                 raise SpecError(f"bad constraint {expr!r}: expected KEY{op}VALUE", where="constraints")
             return Constraint(key, "==" if op == "=" else op, value, f"{key}{'==' if op == '=' else op}{value}")
     if text.startswith("!") and _KEY.fullmatch(text[1:].strip()):

@@ -9,9 +9,10 @@ from ..errors import NotFoundError, PlacementError, UserInputError
 from ..placement import scale_down_order
 from ..spec import AppSpec, new_deployment_id, parse_app_spec, spec_hash
 from ..store.records import App
+from ..vocabulary import LABEL_REPLICA
 from .cluster import Cluster
 from .containers import ContainerView
-from .deploy import LABEL_REPLICA, Deployer, Progress, _public, plan
+from .deploy import Deployer, Progress, _public, plan
 from .images import ImageDistributor
 
 

@@ -12,6 +12,7 @@ from ..errors import ConflictError, NotFoundError, UserInputError
 from ..placement import HostSnapshot, Weights
 from ..store.base import Store
 from ..store.records import Engine, Event
+from ..vocabulary import DOWN, HOST_EVENT_TYPES, UNKNOWN, UP
 from .containers import ContainerView
 from .engine import EngineHandle, engine_error
 
@@ -53,10 +54,10 @@ class Cluster:
             handle = self.engines[record.id] = EngineHandle(record, self.pki_dir, self.engine_timeout)
         try:
             handle.sync()
-            handle.status = "up"
+            handle.status = UP
         except Exception as exc:  # an engine that does not answer yet is kept, marked down
             log.warning("%s", exc)
-            handle.status = "down" if record.source != "etcd" else "unknown"
+            handle.status = DOWN if record.source != "etcd" else UNKNOWN
         self.on_engines_changed()
         return handle
 
@@ -107,14 +108,14 @@ class Cluster:
         if handle is None or handle.status == status:
             return
         old = handle.status
-        if status == "up":
+        if status == UP:
             try:
                 handle.sync()  # its containers as they are now, before it takes placements again
             except Exception as exc:  # it answered ICMP and ping; a failed sync shows in `error`
                 log.warning("%s", exc)
         else:
             handle.reset_client()
-        kind = {"up": "host-up", "down": "host-down", "degraded": "host-degraded"}.get(status, "host-" + status)
+        kind = HOST_EVENT_TYPES.get(status, "host-" + status)
         self.record(kind, tag="health", host=engine_id, message=f"{engine_id}: {old} -> {status}"
                     + (f" ({reason})" if reason else ""))
         handle.status = status  # after the event: whoever sees the new status finds its event too
@@ -209,7 +210,7 @@ class Cluster:
     # -- info ----------------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
         hosts = [h.to_dict() for h in list(self.engines.values())]
-        up = [h for h in hosts if h["status"] == "up"]
+        up = [h for h in hosts if h["status"] == UP]
         return {
             "engines": len(hosts), "engines_up": len(up),
             "cpus": sum(h["cpus"] for h in up), "memory_mb": sum(h["memory_mb"] for h in up),

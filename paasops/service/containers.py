@@ -5,9 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..spec import LABEL_APP, LABEL_DEPLOYMENT, LABEL_SPEC_HASH
+from ..vocabulary import (
+    LABEL_APP,
+    LABEL_CPUS,
+    LABEL_DEPLOYMENT,
+    LABEL_MEMORY,
+    LABEL_PORTS,
+    LABEL_SPEC_HASH,
+)
 
-LABEL_CPUS, LABEL_MEMORY, LABEL_PORTS = "paasops.cpus", "paasops.memory-mb", "paasops.host-ports"
 # States in which a container holds its reservation on its host.
 RESERVING = frozenset({"created", "running", "restarting", "paused"})
 

@@ -11,13 +11,12 @@ from typing import Any, Callable
 from ..errors import PaasopsError, PlacementError
 from ..placement import Plan, Request, place
 from ..spec import AppSpec, container_labels, docker_run_kwargs
+from ..vocabulary import LABEL_CPUS, LABEL_MEMORY, LABEL_PORTS, LABEL_REPLICA
 from .cluster import Cluster
-from .containers import LABEL_CPUS, LABEL_MEMORY, LABEL_PORTS
 from .engine import engine_error
 from .images import ImageDistributor
 
 log = logging.getLogger(__name__)
-LABEL_REPLICA = "paasops.replica"
 Progress = Callable[[dict[str, Any]], None]
 
 

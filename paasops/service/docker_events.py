@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 
+from ..vocabulary import DOWN, LABEL_APP
 from .cluster import Cluster
 from .engine import EngineHandle
 
@@ -23,7 +24,7 @@ def normalise(engine_id: str, raw: dict) -> dict:
     action = (raw.get("Action") or raw.get("status") or "").split(":")[0]
     data = {k: attrs[k] for k in ("image", "exitCode", "signal") if k in attrs}
     return {"type": action, "tag": "docker", "host": engine_id, "container": actor.get("ID") or raw.get("id"),
-            "app": attrs.get("paasops.app"), "data": data,
+            "app": attrs.get(LABEL_APP), "data": data,
             "message": f"{attrs.get('name', '')} {action}".strip(),
             "time": raw.get("timeNano", 0) / 1e9 or float(raw.get("time", time.time()))}
 
@@ -74,7 +75,7 @@ class EventCollector:
             handle: EngineHandle | None = self.cluster.engines.get(engine_id)
             if handle is None:
                 return
-            if handle.status == "down":
+            if handle.status == DOWN:
                 time.sleep(0.5)
                 continue
             try:

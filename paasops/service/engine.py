@@ -12,9 +12,17 @@ import docker
 import docker.errors
 import requests
 
-from ..engines.client import LOCAL, make_client
+from ..engines.client import make_client
 from ..errors import ConnectionFailed
 from ..store.records import Engine
+from ..vocabulary import (
+    HOST_STATUSES,
+    LOCAL_ENGINE,
+    UNKNOWN,
+    UP,
+    EngineEndpoint,
+    parse_docker_url,
+)
 from .containers import ContainerView, from_sparse
 
 log = logging.getLogger(__name__)
@@ -38,7 +46,7 @@ class EngineHandle:
         self.record = record
         self.pki_dir = pki_dir
         self.timeout = timeout
-        self.status = record.status if record.status in ("up", "down", "degraded") else "unknown"
+        self.status = record.status if record.status in HOST_STATUSES else UNKNOWN
         self.containers: dict[str, ContainerView] = {}
         self.images: set[str] = set()
         self.docker_info: dict[str, Any] = {}
@@ -53,12 +61,16 @@ class EngineHandle:
 
     @property
     def address(self) -> str:
-        return "127.0.0.1" if self.record.address == LOCAL else self.record.address
+        return "127.0.0.1" if self.record.address == LOCAL_ENGINE else self.record.address
+
+    @property
+    def endpoint(self) -> EngineEndpoint:
+        """Where its Docker API answers, read from the record's URL."""
+        return parse_docker_url(self.record.docker_url, self.record.address)
 
     @property
     def port(self) -> int:
-        url = self.record.docker_url or ""
-        return int(url.rsplit(":", 1)[1]) if url.startswith(("https://", "tcp://")) else 2376
+        return self.endpoint.port
 
     @property
     def client(self) -> docker.DockerClient:
@@ -80,7 +92,7 @@ class EngineHandle:
 
     @property
     def placeable(self) -> bool:
-        return self.status == "up"
+        return self.status == UP
 
     @property
     def cpus(self) -> float:

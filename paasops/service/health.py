@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping, NamedTuple
 
-UNKNOWN, UP, DOWN, DEGRADED = "unknown", "up", "down", "degraded"
-EVENT_TYPES = {UP: "host-up", DOWN: "host-down", DEGRADED: "host-degraded"}
+from ..vocabulary import DEGRADED, DOWN, HOST_EVENT_TYPES, UNKNOWN, UP
+
+EVENT_TYPES = HOST_EVENT_TYPES
+__all__ = ["DEGRADED", "DOWN", "EVENT_TYPES", "UNKNOWN", "UP"]
 
 
 class Signals(NamedTuple):

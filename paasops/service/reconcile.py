@@ -10,8 +10,8 @@ from typing import Any
 from ..placement import HostSnapshot, scale_down_order
 from ..placement.model import WeightsLike
 from ..store.records import App
+from ..vocabulary import LABEL_REPLICA
 from .containers import RESERVING, ContainerView
-from .deploy import LABEL_REPLICA
 
 CREATED_GRACE = 60.0  # seconds a `created` container may take to start before it counts as dead
 DEAD_STATES = frozenset({"exited", "dead"})

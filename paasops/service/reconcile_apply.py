@@ -12,9 +12,8 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-import platformdirs
-
 from ..errors import NotFoundError, PaasopsError
+from ..vocabulary import UP, data_dir
 from .apps import AppManager
 from .cluster import Cluster
 from .deploy import _public
@@ -33,7 +32,7 @@ def lock_for(service) -> AbstractContextManager:
 
         return EtcdLock([_split_endpoint(e)[:2] for e in service.settings.etcd])
     path = getattr(service.store, "path", None)
-    state_dir = Path(path).parent if path and path != ":memory:" else Path(platformdirs.user_data_dir("paasops"))
+    state_dir = Path(path).parent if path and path != ":memory:" else data_dir()
     return FileLock(state_dir / LOCK_FILE)
 
 
@@ -107,7 +106,7 @@ class Reconciler:
         """Re-read every up engine (events may lag); the ids of those that did not answer."""
         down = set()
         for handle in list(self.cluster.engines.values()):
-            if handle.status != "up":
+            if handle.status != UP:
                 continue
             try:
                 handle.sync()

@@ -16,11 +16,17 @@ import pyetcd
 from pyetcd.events import DeleteEvent
 
 from ..store.records import Engine
+from ..vocabulary import (
+    DOCKER_TLS_PORT,
+    ETCD_ENGINES_PREFIX,
+    docker_url,
+    parse_docker_url,
+)
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PREFIX = "/paasops/engines/"
-DEFAULT_DOCKER_PORT = 2376
+DEFAULT_PREFIX = ETCD_ENGINES_PREFIX
+DEFAULT_DOCKER_PORT = DOCKER_TLS_PORT
 ETCD_ERRORS = (pyetcd.Etcd3Exception, grpc.RpcError)
 _NOTHING = object()
 
@@ -52,17 +58,16 @@ def parse_engine(engine_id: str, raw: bytes | str) -> Engine:
     tls = data.get("tls", True)
     if not isinstance(tls, bool):
         raise ValueError(f"tls: expected true or false, got {tls!r}")
-    host = f"[{address}]" if ":" in address else address
-    docker_url = data.get("docker_url") or f"{'https' if tls else 'http'}://{host}:{port}"
+    url = data.get("docker_url") or docker_url(address, port, tls=tls)
     meta = {k: data[k] for k in ("registered_at", "published_by") if k in data}
-    return Engine(id=engine_id, address=address, docker_url=docker_url, cpus=float(cpus),
+    return Engine(id=engine_id, address=address, docker_url=url, cpus=float(cpus),
                   memory_mb=int(memory_mb), labels={str(k): str(v) for k, v in labels.items()},
                   tls=tls, source="etcd", meta=meta)
 
 
 def engine_value(engine: Engine) -> str:
     """The registration value the service publishes for an engine it already knows."""
-    port = urllib.parse.urlsplit(engine.docker_url).port if engine.docker_url else None
+    port = parse_docker_url(engine.docker_url).port if engine.docker_url else None
     return json.dumps({
         "id": engine.id, "address": engine.address,
         "docker_port": port or DEFAULT_DOCKER_PORT, "docker_url": engine.docker_url or None,

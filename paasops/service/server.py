@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import threading
 
-from ..engines.client import LOCAL
 from ..pki import default_pki_dir
 from ..placement import Weights
 from ..store import open_store
 from ..store.records import Engine
+from ..vocabulary import DOWN, LOCAL_DOCKER_URL, LOCAL_ENGINE
 from .apps import AppManager
 from .cluster import Cluster
 from .docker_events import EventCollector
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 def _local_client():
     from ..engines.client import make_client
     try:
-        client = make_client(LOCAL)
+        client = make_client(LOCAL_ENGINE)
         client.ping()
         return client
     except Exception:  # no engine on this machine: nothing to copy images from
@@ -57,8 +57,8 @@ class Service:
         self._first_start()
         self.cluster.on_engines_changed = self._engines_changed
         self.cluster.load_engines()
-        if self.settings.local_engine and LOCAL not in self.cluster.engines:
-            self.cluster.upsert_engine(Engine(id=LOCAL, address=LOCAL, docker_url="unix:///var/run/docker.sock",
+        if self.settings.local_engine and LOCAL_ENGINE not in self.cluster.engines:
+            self.cluster.upsert_engine(Engine(id=LOCAL_ENGINE, address=LOCAL_ENGINE, docker_url=LOCAL_DOCKER_URL,
                                               tls=False, source="local"))
         self._start_registry()
         self._start_heartbeat()
@@ -106,7 +106,7 @@ class Service:
         handle = self.cluster.engines.get(engine_id)
         # A host we marked down had its key removed by us: it stays, shown as down, and comes back
         # when it answers again. A live host whose lease ended (agent stopped) leaves the cluster.
-        if handle is not None and handle.record.source == "etcd" and handle.status != "down":
+        if handle is not None and handle.record.source == "etcd" and handle.status != DOWN:
             self.cluster.remove_engine(engine_id, reason=f"{engine_id}: registration gone from etcd")
 
     def _start_heartbeat(self) -> None:
@@ -123,5 +123,5 @@ class Service:
     def _on_transition(self, transition) -> None:
         engine_id, new = transition.engine_id, transition.new
         self.cluster.set_status(engine_id, new, transition.reason)
-        if new == "down" and self.registry is not None:
+        if new == DOWN and self.registry is not None:
             self.registry.remove(engine_id)

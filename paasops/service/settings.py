@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import platformdirs
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ..vocabulary import API_HOST, API_PORT, data_dir
+
 
 def default_state_url() -> str:
-    return "sqlite:///" + str(Path(platformdirs.user_data_dir("paasops")) / "state.db")
+    return "sqlite:///" + str(data_dir() / "state.db")
 
 
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PAASOPS_", extra="ignore")
 
-    host: str = "127.0.0.1"
-    port: int = Field(5002, ge=1, le=65535)  # the thesis port
+    host: str = API_HOST
+    port: int = Field(API_PORT, ge=1, le=65535)  # the thesis port
     state: str = Field(default_factory=default_state_url)
     etcd: list[str] = []  # etcd client URLs; empty = engines come from the store only
     pki_dir: Path | None = None

@@ -142,7 +142,7 @@ def test_initial_listing_and_malformed_values_ignored(etcd, prefix, sync_factory
     e1, e2 = seen.puts["e1"], seen.puts["e2"]
     assert (e1.address, e1.docker_url, e1.cpus, e1.memory_mb, e1.labels, e1.source) == \
         ("10.0.0.1", "https://10.0.0.1:2376", 4.0, 4096, {"zone": "a"}, "etcd")
-    assert e2.docker_url == "http://10.0.0.2:2377" and e2.tls is False
+    assert e2.docker_url == "tcp://10.0.0.2:2377" and e2.tls is False  # plain TCP, as Docker spells it
     logged = caplog.text
     assert "bad" in logged and "not JSON" in logged
     assert "nocpu" in logged and "cpus" in logged

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from ...engines.client import LOCAL
 from ...store.records import Engine
+from ...vocabulary import LOCAL_ENGINE, docker_url
 from ..deps import Caller, Service
 from ..models import EngineIn
 
@@ -19,9 +19,9 @@ def list_engines(service: Service, caller: Caller) -> list[dict]:
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def add_engine(body: EngineIn, service: Service, caller: Caller) -> dict:
-    url = "unix:///var/run/docker.sock" if body.address == LOCAL else f"https://{body.address}:{body.port}"
+    url = docker_url(body.address, body.port)
     record = Engine(id=body.id or body.address, address=body.address, docker_url=url, labels=body.labels,
-                    cpus=body.cpus or 0.0, memory_mb=body.memory_mb or 0, tls=body.address != LOCAL,
+                    cpus=body.cpus or 0.0, memory_mb=body.memory_mb or 0, tls=body.address != LOCAL_ENGINE,
                     source="manual")
     return service.cluster.add_engine(record, user=caller.name).to_dict()
 
