@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 
+from ..auth.principal import Principal
 from ..errors import AuthError
 
-
-@dataclass(frozen=True)
-class Principal:
-    name: str
-    role: str
+__all__ = ["Caller", "Principal", "Service", "get_principal", "get_service"]
 
 
 def get_service(request: Request):

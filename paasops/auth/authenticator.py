@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Mapping
 
-from ..api.deps import Principal
 from ..errors import AuthError, ForbiddenError
 from ..store.base import Store
 from ..store.records import Token
 from . import acl
+from .principal import Principal
 from .tokens import Tokens
 
 log = logging.getLogger(__name__)
