@@ -486,10 +486,10 @@ def profile_paasops(engines, pki_dir, state_dir, per_host, replicas) -> tuple[fl
     timer.wrap(docker.models.containers.ContainerCollection, "get", "docker inspect (SDK run's get)")
     timer.wrap(EngineHandle, "refresh_container", "refresh_container (all threads)")
     timer.wrap(SqliteStore, "add_event", "store.add_event (all threads)")
-    timer.wrap(deploy_mod.Deployer, "_start", "Deployer._start (slot wait + work)")
+    timer.wrap(deploy_mod.Deployer, "start_replica", "Deployer.start_replica (slot wait + work)")
     # time spent waiting for the per-host slot: the semaphore's acquire
     waits = []
-    original_slot = deploy_mod.Deployer._slot
+    original_slot = deploy_mod.Deployer.slot
 
     def slot(self, host):
         sem = original_slot(self, host)
@@ -503,7 +503,7 @@ def profile_paasops(engines, pki_dir, state_dir, per_host, replicas) -> tuple[fl
             def __exit__(self_inner, *exc):
                 sem.release()
         return Timed()
-    deploy_mod.Deployer._slot = slot
+    deploy_mod.Deployer.slot = slot
     # concurrency actually reached on each engine (docker create..start in flight)
     inflight = collections.Counter()
     peak = collections.Counter()
@@ -528,7 +528,7 @@ def profile_paasops(engines, pki_dir, state_dir, per_host, replicas) -> tuple[fl
         time.sleep(1.0)  # let the event collectors catch up (their refreshes are counted too)
     finally:
         docker.models.containers.ContainerCollection.run = original_run
-        deploy_mod.Deployer._slot = original_slot
+        deploy_mod.Deployer.slot = original_slot
         timer.restore()
         service.stop()
     if not result["ok"]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ..errors import NotFoundError, PlacementError, UserInputError
@@ -12,8 +14,9 @@ from ..store.records import App
 from ..vocabulary import LABEL_REPLICA
 from .cluster import Cluster
 from .containers import ContainerView
-from .deploy import Deployer, Progress, _public, plan
+from .deploy import Deployer, Progress, Replica, _public, plan
 from .images import ImageDistributor
+from .keyed_lock import KeyedLocks
 
 
 def _index(c: ContainerView) -> int:
@@ -30,12 +33,17 @@ class AppManager:
         self.cluster = cluster
         self.images = images
         self.per_host = per_host
-        self._app_locks: dict[str, threading.Lock] = {}
-        self._guard = threading.Lock()
+        self._app_locks: KeyedLocks[threading.Lock] = KeyedLocks()
 
-    def _lock(self, name: str) -> threading.Lock:
-        with self._guard:
-            return self._app_locks.setdefault(name, threading.Lock())
+    def app_lock(self, name: str) -> threading.Lock:
+        """The lock every deploy and scale of app `name` holds; take it to keep them out (reconcile does)."""
+        return self._app_locks[name]
+
+    @contextmanager
+    def locked(self, name: str) -> Iterator[None]:
+        """Hold app `name`'s lock: no deploy or scale of it runs meanwhile."""
+        with self.app_lock(name):
+            yield
 
     def replicas(self, name: str, hash_: str | None = None) -> list[ContainerView]:
         return [c for c in self.cluster.containers(app=name)
@@ -63,14 +71,14 @@ class AppManager:
         count = spec.count if count is None else count
         if count < 0:
             raise UserInputError(f"count must be >= 0, got {count}", where="count")
-        with self._lock(spec.name):
+        with self.locked(spec.name):
             new_hash = spec_hash(spec)
             current = self.cluster.store.get_app(spec.name)
             if current and current.spec_hash == new_hash:
                 return self._scale(spec, current, count, user, progress)
             old = self.replicas(spec.name)
             deployment = new_deployment_id()
-            replicas = self._start(spec, deployment, count, user, progress)
+            replicas = self.start_replicas(spec, deployment, count, user=user, progress=progress)
             ok = all(r.status == "running" for r in replicas)
             app = App(name=spec.name, spec=spec.to_dict(), count=count, deployment_id=deployment,
                       spec_hash=new_hash)
@@ -85,7 +93,13 @@ class AppManager:
                     "replicas": [_public(r) for r in replicas], "removed": [c.id for c in old] if ok else [],
                     "ok": ok}
 
-    def _start(self, spec: AppSpec, deployment: str, count: int, user, progress) -> list:
+    def start_replicas(self, spec: AppSpec, deployment: str, count: int, *, user: str | None = None,
+                       progress: Progress = lambda _: None) -> list[Replica]:
+        """Start `count` more replicas of `spec` the deploy way (placed by score, started concurrently,
+        each failure retried on the next best host), numbered after the app's existing ones.
+
+        The caller holds the app's lock (`locked`/`app_lock`). Failed replicas are returned too.
+        """
         if count == 0:
             return []
         taken = {_index(c) for c in self.cluster.containers(app=spec.name)}
@@ -102,7 +116,7 @@ class AppManager:
               progress: Progress = lambda _: None) -> dict[str, Any]:
         if count < 0:
             raise UserInputError(f"count must be >= 0, got {count}", where="count")
-        with self._lock(name):
+        with self.locked(name):
             spec = self.spec_of(name)
             return self._scale(spec, self.cluster.store.get_app(name), count, user, progress)
 
@@ -110,7 +124,8 @@ class AppManager:
         current = self.replicas(spec.name, app.spec_hash)
         started, removed = [], []
         if count > len(current):
-            started = self._start(spec, app.deployment_id, count - len(current), user, progress)
+            started = self.start_replicas(spec, app.deployment_id, count - len(current), user=user,
+                                          progress=progress)
         elif count < len(current):
             order = scale_down_order(self.cluster.snapshot(), spec.name, len(current) - count,
                                      cpus=spec.cpus, memory_mb=spec.memory_mb, weights=self.cluster.weights)

@@ -15,6 +15,7 @@ from ..vocabulary import LABEL_CPUS, LABEL_MEMORY, LABEL_PORTS, LABEL_REPLICA
 from .cluster import Cluster
 from .engine import engine_error
 from .images import ImageDistributor
+from .keyed_lock import KeyedLocks
 
 log = logging.getLogger(__name__)
 Progress = Callable[[dict[str, Any]], None]
@@ -58,12 +59,11 @@ class Deployer:
         self.per_host = per_host
         self.max_attempts = max_attempts
         self.user = user
-        self._slots: dict[str, threading.Semaphore] = {}
-        self._guard = threading.Lock()
+        self._slots: KeyedLocks[threading.Semaphore] = KeyedLocks(lambda: threading.Semaphore(per_host))
 
-    def _slot(self, host: str) -> threading.Semaphore:
-        with self._guard:
-            return self._slots.setdefault(host, threading.Semaphore(self.per_host))
+    def slot(self, host: str) -> threading.Semaphore:
+        """Engine `host`'s start slots: at most `per_host` replicas start on it at once."""
+        return self._slots[host]
 
     def run(self, spec: AppSpec, deployment_id: str, indexes: list[int],
             progress: Progress = lambda _: None) -> list[Replica]:
@@ -90,7 +90,7 @@ class Deployer:
         while True:
             replica.attempts.append(host)
             try:
-                self._start(spec, deployment_id, replica, host, progress)
+                self.start_replica(spec, deployment_id, replica, host, progress)
                 replica.status, replica.error = "running", ""
                 progress({"event": "running", **_public(replica)})
                 return
@@ -109,10 +109,12 @@ class Deployer:
             host = again.assignments[0].host_id
         replica.status = "failed"
 
-    def _start(self, spec: AppSpec, deployment_id: str, replica: Replica, host: str, progress: Progress) -> None:
+    def start_replica(self, spec: AppSpec, deployment_id: str, replica: Replica, host: str,
+                      progress: Progress = lambda _: None) -> None:
+        """Start one replica on `host` within its slot (image first); fills in `replica`, raises on failure."""
         handle = self.cluster.engine(host)
         sources = list(self.cluster.engines.values())
-        with self._slot(host):
+        with self.slot(host):
             how = self.images.ensure(handle, spec.image, sources,
                                      lambda msg: progress({"event": "image", "message": msg}))
             if how != "present":

@@ -8,6 +8,7 @@ from typing import Callable
 
 from ..errors import PaasopsError
 from .engine import EngineHandle
+from .keyed_lock import KeyedLocks
 
 log = logging.getLogger(__name__)
 
@@ -16,13 +17,8 @@ class ImageDistributor:
     """One copy per (engine, image) at a time; other replicas wait for it."""
 
     def __init__(self, local_source: Callable[[], object] | None = None):
-        self._locks: dict[tuple[str, str], threading.Lock] = {}
-        self._guard = threading.Lock()
+        self._locks: KeyedLocks[threading.Lock] = KeyedLocks()
         self.local_source = local_source  # returns a docker client of this machine's engine, or None
-
-    def _lock(self, engine_id: str, image: str) -> threading.Lock:
-        with self._guard:
-            return self._locks.setdefault((engine_id, image), threading.Lock())
 
     @staticmethod
     def has(handle: EngineHandle, image: str) -> bool:
@@ -38,7 +34,7 @@ class ImageDistributor:
     def ensure(self, target: EngineHandle, image: str, sources: list[EngineHandle],
                progress: Callable[[str], None] = lambda _: None) -> str:
         """'present' | 'pulled' | 'copied from X'; raises PaasopsError when nothing works."""
-        with self._lock(target.id, image):
+        with self._locks[target.id, image]:
             if self.has(target, image):
                 return "present"
             try:

@@ -19,6 +19,7 @@ from .cluster import Cluster
 from .deploy import _public
 from .reconcile import CREATED_GRACE, Action, Plan, diff
 from .reconcile_lock import EtcdLock, FileLock
+from .registration import parse_etcd_endpoint
 
 log = logging.getLogger(__name__)
 LOCK_FILE = "reconcile.lock"
@@ -28,9 +29,7 @@ OBSERVE_ROUNDS = 3
 def lock_for(service) -> AbstractContextManager:
     """The etcd lock when the service has etcd, else a file lock next to the state (embedded mode)."""
     if service.settings.etcd:
-        from .registry import _split_endpoint
-
-        return EtcdLock([_split_endpoint(e)[:2] for e in service.settings.etcd])
+        return EtcdLock([parse_etcd_endpoint(e)[:2] for e in service.settings.etcd])
     path = getattr(service.store, "path", None)
     state_dir = Path(path).parent if path and path != ":memory:" else data_dir()
     return FileLock(state_dir / LOCK_FILE)
@@ -120,7 +119,7 @@ class Reconciler:
         names = {a.name for a in self.cluster.store.list_apps() if match(a.name)}
         for _ in range(OBSERVE_ROUNDS):  # a first deploy may start while we look: look again
             for name in sorted(names - held.keys() - busy):
-                app_lock = self.apps._lock(name)  # the AppManager's own per-app lock: deploys wait
+                app_lock = self.apps.app_lock(name)  # the AppManager's own per-app lock: deploys wait
                 if app_lock.acquire(blocking=False):
                     held[name] = app_lock
                 else:
@@ -157,7 +156,7 @@ class Reconciler:
             spec = self.apps.spec_of(action.app)
             app = self.cluster.store.get_app(action.app)
             # the deploy path: placement by score, concurrent starts, retries on the next best host
-            replicas = self.apps._start(spec, app.deployment_id, action.count, user, lambda _: None)
+            replicas = self.apps.start_replicas(spec, app.deployment_id, action.count, user=user)
         except PaasopsError as exc:
             return {"outcome": "failed", "error": str(exc), "replicas": []}
         failed = [r for r in replicas if r.status != "running"]

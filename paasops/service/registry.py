@@ -7,7 +7,6 @@ import logging
 import queue
 import threading
 import time
-import urllib.parse
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
@@ -22,6 +21,7 @@ from ..vocabulary import (
     docker_url,
     parse_docker_url,
 )
+from .registration import parse_etcd_endpoint
 
 log = logging.getLogger(__name__)
 
@@ -84,11 +84,6 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _split_endpoint(endpoint: str) -> tuple[str, int, bool]:
-    parts = urllib.parse.urlsplit(endpoint if "://" in endpoint else "http://" + endpoint)
-    return parts.hostname or "127.0.0.1", parts.port or 2379, parts.scheme == "https"
-
-
 class RegistrySync:
     """Keeps the service's engines in step with etcd's `prefix`, surviving etcd outages.
 
@@ -104,7 +99,7 @@ class RegistrySync:
                  cert_key: str | None = None, cert_cert: str | None = None):
         if not endpoints:
             raise ValueError("RegistrySync needs at least one etcd endpoint")
-        self.endpoints = [_split_endpoint(e) for e in endpoints]
+        self.endpoints = [parse_etcd_endpoint(e) for e in endpoints]
         self.prefix = prefix if prefix.endswith("/") else prefix + "/"
         self.on_put, self.on_delete = on_put, on_delete
         self.ttl, self.timeout = ttl, timeout

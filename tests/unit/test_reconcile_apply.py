@@ -60,13 +60,13 @@ class FakeApps:
         self.locks: dict[str, threading.Lock] = {}
         self.started: list[tuple[str, int]] = []
 
-    def _lock(self, name):
+    def app_lock(self, name):
         return self.locks.setdefault(name, threading.Lock())
 
     def spec_of(self, name):
         return SimpleNamespace(name=name)
 
-    def _start(self, spec, deployment, count, user, progress):
+    def start_replicas(self, spec, deployment, count, *, user=None, progress=None):
         self.started.append((spec.name, count))
         app = self.cluster.apps[spec.name]
         out = []
@@ -142,8 +142,8 @@ def test_a_failed_destroy_is_reported_and_the_rest_goes_on():
 def test_an_app_being_deployed_is_left_alone():
     cluster = FakeCluster([WEB], [ctr("x", "first-deploy", "h")])
     apps = FakeApps(cluster)
-    apps._lock("web").acquire()  # a deploy of web is running
-    apps._lock("first-deploy").acquire()  # and the very first deploy of another app
+    apps.app_lock("web").acquire()  # a deploy of web is running
+    apps.app_lock("first-deploy").acquire()  # and the very first deploy of another app
     result = reconciler(cluster, apps).run()
     assert result["busy"] == ["first-deploy", "web"] and result["actions"] == [] and exit_code(result) == 0
     assert cluster.events == []
