@@ -324,7 +324,7 @@ def check_running(engines, replicas, method) -> None:
 # -- (b) the raw floor -------------------------------------------------------------------------
 
 def run_floor(engines, hosts: list[str], workers: int, label: str = "floor") -> Run:
-    from paasops.service.deploy import replica_labels
+    from paasops.service.replicas import replica_labels
     from paasops.spec import docker_run_kwargs
 
     spec = app_spec()

@@ -11,19 +11,12 @@ from ..errors import NotFoundError, PlacementError, UserInputError
 from ..placement import scale_down_order
 from ..spec import AppSpec, new_deployment_id, parse_app_spec, spec_hash
 from ..store.records import App
-from ..vocabulary import LABEL_REPLICA
 from .cluster import Cluster
 from .containers import ContainerView
 from .deploy import Deployer, Progress, Replica, _public, plan
 from .images import ImageDistributor
 from .keyed_lock import KeyedLocks
-
-
-def _index(c: ContainerView) -> int:
-    try:
-        return int(c.labels.get(LABEL_REPLICA, "0"))
-    except ValueError:
-        return 0
+from .replicas import free_indexes, replica_index, scale_down_victims
 
 
 class AppManager:
@@ -102,12 +95,7 @@ class AppManager:
         """
         if count == 0:
             return []
-        taken = {_index(c) for c in self.cluster.containers(app=spec.name)}
-        indexes, i = [], 1
-        while len(indexes) < count:
-            if i not in taken:
-                indexes.append(i)
-            i += 1
+        indexes = free_indexes((replica_index(c) for c in self.cluster.containers(app=spec.name)), count)
         return Deployer(self.cluster, self.images, per_host=self.per_host, user=user).run(
             spec, deployment, indexes, progress)
 
@@ -129,11 +117,8 @@ class AppManager:
         elif count < len(current):
             order = scale_down_order(self.cluster.snapshot(), spec.name, len(current) - count,
                                      cpus=spec.cpus, memory_mb=spec.memory_mb, weights=self.cluster.weights)
-            by_host: dict[str, list[ContainerView]] = {}
-            for c in sorted(current, key=_index):
-                by_host.setdefault(c.engine_id, []).append(c)
-            for host in order:
-                victim = by_host[host].pop()  # the newest replica on that host
+            for victim in scale_down_victims(current, order):
+                host = victim.engine_id
                 self.cluster.operate("destroy", victim.id, user=user)
                 removed.append({"id": victim.id, "name": victim.name, "host": host})
                 progress({"event": "removed", "id": victim.id, "host": host})

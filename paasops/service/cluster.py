@@ -13,11 +13,10 @@ from ..placement import HostSnapshot, Weights
 from ..store.base import Store
 from ..store.records import Engine, Event
 from ..vocabulary import DOWN, HOST_EVENT_TYPES, UNKNOWN, UP
-from .containers import ContainerView
+from .containers import ContainerView, match_container
 from .engine import EngineHandle, engine_error
 
 log = logging.getLogger(__name__)
-MIN_PREFIX = 3
 
 
 class Cluster:
@@ -142,22 +141,13 @@ class Cluster:
 
     def find(self, prefix: str) -> tuple[EngineHandle, ContainerView]:
         """A container by id prefix or exact name; an ambiguous prefix is a 409 listing candidates."""
-        if not prefix:
-            raise UserInputError("empty container id", where="container")
-        matches = []
-        for handle in list(self.engines.values()):
+        handles = list(self.engines.values())
+        views = []
+        for handle in handles:
             with handle.lock:
-                for c in handle.containers.values():
-                    if c.id == prefix or c.name == prefix:
-                        return handle, c
-                    if len(prefix) >= MIN_PREFIX and c.id.startswith(prefix):
-                        matches.append((handle, c))
-        if not matches:
-            raise NotFoundError(f"no container {prefix!r}", where="containers")
-        if len(matches) > 1:
-            names = ", ".join(f"{c.id[:12]} ({c.name} on {h.id})" for h, c in matches[:10])
-            raise ConflictError(f"id prefix {prefix!r} is ambiguous: {names}", where="containers")
-        return matches[0]
+                views.extend(handle.containers.values())
+        view = match_container(prefix, views)
+        return next(h for h in handles if h.id == view.engine_id), view
 
     def inspect(self, prefix: str) -> dict[str, Any]:
         handle, view = self.find(prefix)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import ConflictError, NotFoundError, UserInputError
 from ..vocabulary import (
     LABEL_APP,
     LABEL_CPUS,
@@ -14,6 +16,7 @@ from ..vocabulary import (
     LABEL_SPEC_HASH,
 )
 
+MIN_PREFIX = 3  # an id prefix shorter than this only matches a whole name or id
 # States in which a container holds its reservation on its host.
 RESERVING = frozenset({"created", "running", "restarting", "paused"})
 
@@ -80,3 +83,24 @@ def from_sparse(engine_id: str, entry: dict[str, Any]) -> ContainerView:
                          image=entry.get("Image", ""), state=entry.get("State", ""),
                          status=entry.get("Status", ""), created=float(entry.get("Created", 0)),
                          labels=dict(entry.get("Labels") or {}), ports=list(unique.values()))
+
+
+def match_container(prefix: str, views: Iterable[ContainerView]) -> ContainerView:
+    """The container whose id or name is `prefix`, else the one whose id starts with it (3+ characters).
+
+    No match is a 404, several a 409 naming the candidates.
+    """
+    if not prefix:
+        raise UserInputError("empty container id", where="container")
+    matches = []
+    for c in views:
+        if c.id == prefix or c.name == prefix:
+            return c
+        if len(prefix) >= MIN_PREFIX and c.id.startswith(prefix):
+            matches.append(c)
+    if not matches:
+        raise NotFoundError(f"no container {prefix!r}", where="containers")
+    if len(matches) > 1:
+        names = ", ".join(f"{c.id[:12]} ({c.name} on {c.engine_id})" for c in matches[:10])
+        raise ConflictError(f"id prefix {prefix!r} is ambiguous: {names}", where="containers")
+    return matches[0]

@@ -9,13 +9,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 from ..errors import PaasopsError, PlacementError
-from ..placement import Plan, Request, place
-from ..spec import AppSpec, container_labels, docker_run_kwargs
-from ..vocabulary import LABEL_CPUS, LABEL_MEMORY, LABEL_PORTS, LABEL_REPLICA
+from ..placement import Plan, place
+from ..spec import AppSpec, docker_run_kwargs
 from .cluster import Cluster
 from .engine import engine_error
 from .images import ImageDistributor
 from .keyed_lock import KeyedLocks
+from .replicas import replica_labels, request_for
 
 log = logging.getLogger(__name__)
 Progress = Callable[[dict[str, Any]], None]
@@ -33,20 +33,9 @@ class Replica:
     attempts: list[str] = field(default_factory=list)  # hosts tried, in order
 
 
-def request_for(spec: AppSpec) -> Request:
-    return Request(spec.name, cpus=spec.cpus, memory_mb=spec.memory_mb,
-                   ports=tuple(p.host for p in spec.ports if p.host), constraints=tuple(spec.constraints))
-
-
 def plan(cluster: Cluster, spec: AppSpec, count: int, exclude: set[str] = frozenset()) -> Plan:
     hosts = [h for h in cluster.snapshot() if h.id not in exclude]
     return place(hosts, request_for(spec), count, strategy=spec.strategy, weights=cluster.weights)
-
-
-def replica_labels(spec: AppSpec, deployment_id: str, index: int) -> dict[str, str]:
-    return {**container_labels(spec, deployment_id), LABEL_REPLICA: str(index),
-            LABEL_CPUS: f"{spec.cpus:g}", LABEL_MEMORY: str(spec.memory_mb),
-            LABEL_PORTS: ",".join(str(p.host) for p in spec.ports if p.host)}
 
 
 class Deployer:

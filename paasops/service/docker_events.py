@@ -6,27 +6,12 @@ import logging
 import threading
 import time
 
-from ..vocabulary import DOWN, LABEL_APP
+from ..vocabulary import DOWN
 from .cluster import Cluster
+from .container_events import REFRESH, STORED, event_action, event_container, normalise
 from .engine import EngineHandle
 
 log = logging.getLogger(__name__)
-# Container actions that change what the cache shows.
-REFRESH = {"create", "start", "die", "stop", "kill", "pause", "unpause", "restart", "rename", "update",
-           "oom", "health_status"}
-STORED = REFRESH | {"destroy"}
-
-
-def normalise(engine_id: str, raw: dict) -> dict:
-    """A Docker event as the store keeps it (type = the action, tag docker)."""
-    actor = raw.get("Actor") or {}
-    attrs = actor.get("Attributes") or {}
-    action = (raw.get("Action") or raw.get("status") or "").split(":")[0]
-    data = {k: attrs[k] for k in ("image", "exitCode", "signal") if k in attrs}
-    return {"type": action, "tag": "docker", "host": engine_id, "container": actor.get("ID") or raw.get("id"),
-            "app": attrs.get(LABEL_APP), "data": data,
-            "message": f"{attrs.get('name', '')} {action}".strip(),
-            "time": raw.get("timeNano", 0) / 1e9 or float(raw.get("time", time.time()))}
 
 
 class EventCollector:
@@ -100,8 +85,8 @@ class EventCollector:
             backoff = min(backoff * 2, 5.0)
 
     def _handle(self, handle: EngineHandle, raw: dict) -> None:
-        action = (raw.get("Action") or "").split(":")[0]
-        cid = (raw.get("Actor") or {}).get("ID") or raw.get("id")
+        action = event_action(raw)
+        cid = event_container(raw)
         if not cid:
             return
         if action == "destroy":

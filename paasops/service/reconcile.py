@@ -10,8 +10,8 @@ from typing import Any
 from ..placement import HostSnapshot, scale_down_order
 from ..placement.model import WeightsLike
 from ..store.records import App
-from ..vocabulary import LABEL_REPLICA
 from .containers import RESERVING, ContainerView
+from .replicas import replica_index
 
 CREATED_GRACE = 60.0  # seconds a `created` container may take to start before it counts as dead
 DEAD_STATES = frozenset({"exited", "dead"})
@@ -89,13 +89,6 @@ def is_dead(c: ContainerView, now: float, grace: float = CREATED_GRACE) -> bool:
     return c.state in DEAD_STATES or (c.state == "created" and now - c.created > grace)
 
 
-def _index(c: ContainerView) -> int:
-    try:
-        return int(c.labels.get(LABEL_REPLICA, "0"))
-    except ValueError:
-        return 0
-
-
 def _destroy(c: ContainerView, reason: str, detail: str) -> Action:
     return Action("destroy", c.app or "", reason, container=c.id, name=c.name, host=c.engine_id, detail=detail)
 
@@ -104,7 +97,7 @@ def _duplicates(app: App, have: list[ContainerView], hosts: Sequence[HostSnapsho
                 weights: WeightsLike) -> list[Action]:
     """The extra replicas, taken from the most loaded hosts first; on a host, the newest goes."""
     by_host: dict[str, list[ContainerView]] = {}
-    for c in sorted(have, key=lambda c: (c.created, _index(c), c.id)):
+    for c in sorted(have, key=lambda c: (c.created, replica_index(c), c.id)):
         by_host.setdefault(c.engine_id, []).append(c)
     # Only replicas of the current spec count in the order; the hosts' reservations stay as observed.
     view = [dataclasses.replace(h, replicas={app.name: len(by_host[h.id])}) for h in hosts if h.id in by_host]

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
 import time
-from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
 import grpc
@@ -15,73 +13,14 @@ import pyetcd
 from pyetcd.events import DeleteEvent
 
 from ..store.records import Engine
-from ..vocabulary import (
-    DOCKER_TLS_PORT,
-    ETCD_ENGINES_PREFIX,
-    docker_url,
-    parse_docker_url,
-)
-from .registration import parse_etcd_endpoint
+from ..vocabulary import ETCD_ENGINES_PREFIX
+from .registration import engine_value, parse_engine, parse_etcd_endpoint
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PREFIX = ETCD_ENGINES_PREFIX
-DEFAULT_DOCKER_PORT = DOCKER_TLS_PORT
 ETCD_ERRORS = (pyetcd.Etcd3Exception, grpc.RpcError)
 _NOTHING = object()
-
-
-def parse_engine(engine_id: str, raw: bytes | str) -> Engine:
-    """An Engine from a registration value as bin/paasops-register writes it; ValueError if bad."""
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(f"not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ValueError("expected a JSON object")
-    if data.get("id", engine_id) != engine_id:
-        raise ValueError(f"id {data.get('id')!r} differs from the key's {engine_id!r}")
-    address = data.get("address")
-    if not isinstance(address, str) or not address.strip():
-        raise ValueError("address: expected a host name or IP address")
-    port = data.get("docker_port", DEFAULT_DOCKER_PORT)
-    if not _is_int(port) or not 0 < port < 65536:
-        raise ValueError(f"docker_port: expected a port number, got {port!r}")
-    cpus, memory_mb = data.get("cpus"), data.get("memory_mb")
-    if not _is_number(cpus) or cpus <= 0:
-        raise ValueError(f"cpus: expected a positive number, got {cpus!r}")
-    if not _is_number(memory_mb) or memory_mb <= 0:
-        raise ValueError(f"memory_mb: expected a positive number, got {memory_mb!r}")
-    labels = data.get("labels") or {}
-    if not isinstance(labels, dict):
-        raise ValueError("labels: expected an object")
-    tls = data.get("tls", True)
-    if not isinstance(tls, bool):
-        raise ValueError(f"tls: expected true or false, got {tls!r}")
-    url = data.get("docker_url") or docker_url(address, port, tls=tls)
-    meta = {k: data[k] for k in ("registered_at", "published_by") if k in data}
-    return Engine(id=engine_id, address=address, docker_url=url, cpus=float(cpus),
-                  memory_mb=int(memory_mb), labels={str(k): str(v) for k, v in labels.items()},
-                  tls=tls, source="etcd", meta=meta)
-
-
-def engine_value(engine: Engine) -> str:
-    """The registration value the service publishes for an engine it already knows."""
-    port = parse_docker_url(engine.docker_url).port if engine.docker_url else None
-    return json.dumps({
-        "id": engine.id, "address": engine.address,
-        "docker_port": port or DEFAULT_DOCKER_PORT, "docker_url": engine.docker_url or None,
-        "cpus": engine.cpus, "memory_mb": engine.memory_mb, "labels": engine.labels,
-        "tls": engine.tls, "published_by": "paasops-serve",
-        "registered_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 class RegistrySync:
