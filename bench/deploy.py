@@ -281,7 +281,7 @@ def new_service(engines: list[EngineRef], pki_dir: Path, state_dir: Path, per_ho
                              f"{ {h.id: h.status for h in service.cluster.engines.values()} }")
         time.sleep(0.1)
     for h in service.cluster.engines.values():  # warm: the image is known, the client connected
-        if HELLO_IMAGE not in h.images:
+        if not h.has_image(HELLO_IMAGE):
             raise BenchError(f"{h.id}: the service does not see {HELLO_IMAGE}")
         h.client.ping()
     time.sleep(1.0)  # let the event streams connect (their initial sync) before timing

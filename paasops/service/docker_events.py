@@ -90,8 +90,7 @@ class EventCollector:
         if not cid:
             return
         if action == "destroy":
-            with handle.lock:
-                handle.containers.pop(cid, None)
+            handle.forget_container(cid)
         elif action in REFRESH:
             try:
                 handle.refresh_container(cid)

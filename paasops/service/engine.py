@@ -140,6 +140,27 @@ class EngineHandle:
             view = self.containers[container_id] = from_sparse(self.id, match)
             return view
 
+    # -- the caches: other modules read and change them through these ------------------------
+    def views(self) -> list[ContainerView]:
+        """The cached containers, as a list taken under the lock."""
+        with self.lock:
+            return list(self.containers.values())
+
+    def forget_container(self, container_id: str) -> None:
+        """Drop a container from the cache (it was destroyed)."""
+        with self.lock:
+            self.containers.pop(container_id, None)
+
+    def has_image(self, image: str) -> bool:
+        """Whether the cache lists `image` (a name without a tag means `:latest`)."""
+        with self.lock:
+            return image in self.images or (":" not in image and f"{image}:latest" in self.images)
+
+    def add_image(self, image: str) -> None:
+        """Note that the engine has `image` now (pulled, loaded or found by inspect)."""
+        with self.lock:
+            self.images.add(image)
+
     def reserved(self) -> tuple[float, int, set[int], dict[str, int]]:
         """(cpu, memory MB, used host ports, replicas per app) held by this engine's containers."""
         cpu, mem, ports, replicas = 0.0, 0, set(), {}

@@ -22,13 +22,13 @@ class ImageDistributor:
 
     @staticmethod
     def has(handle: EngineHandle, image: str) -> bool:
-        if image in handle.images or (":" not in image and f"{image}:latest" in handle.images):
+        if handle.has_image(image):
             return True
         try:
             handle.client.api.inspect_image(image)
         except Exception:  # ImageNotFound or engine trouble: treat as absent
             return False
-        handle.images.add(image)
+        handle.add_image(image)
         return True
 
     def ensure(self, target: EngineHandle, image: str, sources: list[EngineHandle],
@@ -39,7 +39,7 @@ class ImageDistributor:
                 return "present"
             try:
                 target.client.api.pull(image)
-                target.images.add(image)
+                target.add_image(image)
                 return "pulled"
             except Exception as exc:  # no registry reachable: copy instead
                 pull_error = str(exc).splitlines()[0][:160]
@@ -65,4 +65,4 @@ class ImageDistributor:
     def _copy(source_client, target: EngineHandle, image: str) -> None:
         stream = source_client.api.get_image(image)  # docker save, streamed
         target.client.api.load_image(stream)  # docker load, streamed
-        target.images.add(image)
+        target.add_image(image)

@@ -1,0 +1,79 @@
+"""Operations on the containers of the cluster's engines: list, find, inspect, start/stop/destroy, logs."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from ..errors import UserInputError
+from .containers import ContainerView, match_container
+from .engine import EngineHandle, engine_error
+from .engine_pool import EnginePool
+from .event_log import EventLog
+
+
+class ContainerOps:
+    """Reads the engines' container caches and acts on one container at a time; each action is recorded."""
+
+    def __init__(self, pool: EnginePool, events: EventLog):
+        self.pool = pool
+        self.events = events
+
+    def containers(self, *, all_: bool = True, app: str | None = None) -> list[ContainerView]:
+        """Every engine's cached containers (only running ones unless `all_`, only `app`'s if given), newest first."""
+        out = [c for handle in list(self.pool.engines.values()) for c in handle.views()
+               if (all_ or c.state == "running") and (app is None or c.app == app)]
+        return sorted(out, key=lambda c: (-c.created, c.id))
+
+    def find(self, prefix: str) -> tuple[EngineHandle, ContainerView]:
+        """A container by id prefix or exact name; an ambiguous prefix is a 409 listing candidates."""
+        handles = list(self.pool.engines.values())
+        view = match_container(prefix, [c for handle in handles for c in handle.views()])
+        return next(h for h in handles if h.id == view.engine_id), view
+
+    def inspect(self, prefix: str) -> dict[str, Any]:
+        handle, view = self.find(prefix)
+        try:
+            details = handle.client.api.inspect_container(view.id)
+        except Exception as exc:
+            raise engine_error(handle.id, exc) from None
+        return {"engine": handle.id, **view.to_dict(), "inspect": details}
+
+    def operate(self, action: str, prefix: str, *, user: str | None = None, timeout: int = 10) -> ContainerView | None:
+        """start | stop | restart | destroy (kill, then remove) one container; records its event."""
+        handle, view = self.find(prefix)
+        api = handle.client.api
+        try:
+            if action == "start":
+                api.start(view.id)
+            elif action == "stop":
+                api.stop(view.id, timeout=timeout)
+            elif action == "restart":
+                api.restart(view.id, timeout=timeout)
+            elif action == "destroy":
+                if view.state in ("running", "restarting", "paused"):
+                    try:
+                        api.kill(view.id)
+                    except Exception:  # it may have died between list and kill; remove anyway
+                        pass
+                api.remove_container(view.id, force=True)
+            else:
+                raise UserInputError(f"unknown action {action!r}", where="container")
+        except UserInputError:
+            raise
+        except Exception as exc:
+            raise engine_error(handle.id, exc) from None
+        self.events.record(f"{action}-container", user=user, app=view.app, host=handle.id, container=view.id,
+                    message=f"{action} {view.name} on {handle.id}")
+        return handle.refresh_container(view.id)
+
+    def logs(self, prefix: str, *, follow: bool = False, tail: int | str = "all", stdout: bool = True,
+             stderr: bool = True, timestamps: bool = False) -> Iterator[bytes]:
+        handle, view = self.find(prefix)
+        try:
+            if follow:
+                return handle.client.api.logs(view.id, stdout=stdout, stderr=stderr, stream=True,
+                                              follow=True, tail=tail, timestamps=timestamps)
+            return iter([handle.client.api.logs(view.id, stdout=stdout, stderr=stderr, tail=tail,
+                                                timestamps=timestamps)])
+        except Exception as exc:
+            raise engine_error(handle.id, exc) from None

@@ -1,0 +1,126 @@
+"""The engines the service manages: add, update, remove, their health status and placement's snapshot."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Callable
+
+from ..errors import ConflictError, NotFoundError, UserInputError
+from ..placement import HostSnapshot
+from ..store.base import Store
+from ..store.records import Engine
+from ..vocabulary import DOWN, HOST_EVENT_TYPES, UNKNOWN, UP
+from .engine import EngineHandle
+from .event_log import EventLog
+
+log = logging.getLogger(__name__)
+
+
+class EnginePool:
+    """Engine id → EngineHandle, kept in step with the store; every change is recorded in the event log."""
+
+    def __init__(self, store: Store, events: EventLog, *, pki_dir: Path | None = None,
+                 engine_timeout: float = 10.0):
+        self.store = store
+        self.events = events
+        self.pki_dir = pki_dir
+        self.engine_timeout = engine_timeout
+        self.engines: dict[str, EngineHandle] = {}
+        self.lock = threading.RLock()
+        self.on_engines_changed: Callable[[], None] = lambda: None  # the service re-targets heartbeats and streams
+
+    def load_engines(self) -> None:
+        """Engines the store already knows (added by hand or seen in etcd before)."""
+        for record in self.store.list_engines():
+            self._attach(record)
+
+    def _attach(self, record: Engine) -> EngineHandle:
+        with self.lock:
+            old = self.engines.get(record.id)
+            if old and (old.record.address, old.record.docker_url) == (record.address, record.docker_url):
+                old.record = record
+                return old
+            if old:
+                old.reset_client()
+            handle = self.engines[record.id] = EngineHandle(record, self.pki_dir, self.engine_timeout)
+        try:
+            handle.sync()
+            handle.status = UP
+        except Exception as exc:  # an engine that does not answer yet is kept, marked down
+            log.warning("%s", exc)
+            handle.status = DOWN if record.source != "etcd" else UNKNOWN
+        self.on_engines_changed()
+        return handle
+
+    def upsert_engine(self, record: Engine, *, user: str | None = None) -> EngineHandle:
+        """Add or update an engine (from etcd or by hand) and persist it."""
+        is_new = record.id not in self.engines
+        self.store.put_engine(record)
+        handle = self._attach(record)
+        if is_new:
+            self.events.record("add-engine", host=record.id, user=user,
+                        message=f"engine {record.id} at {record.docker_url or record.address} ({record.source})")
+        return handle
+
+    def add_engine(self, record: Engine, *, user: str | None = None) -> EngineHandle:
+        """Add an engine by hand: it must answer over its API first, else nothing is changed."""
+        if record.id in self.engines:
+            raise ConflictError(f"engine {record.id} exists already", where="engines")
+        probe = EngineHandle(record, self.pki_dir, min(self.engine_timeout, 5.0))
+        try:
+            probe.sync()
+        except Exception as exc:
+            raise UserInputError(f"engine does not answer at {record.docker_url or record.address}: "
+                                 f"{str(exc).removeprefix(f'engine {record.id}: ')}", where=f"engine {record.id}") from None
+        finally:
+            probe.reset_client()
+        return self.upsert_engine(record, user=user)
+
+    def remove_engine(self, engine_id: str, *, user: str | None = None, reason: str = "") -> None:
+        with self.lock:
+            handle = self.engines.pop(engine_id, None)
+        if handle is None and not self.store.get_engine(engine_id):
+            raise NotFoundError(f"no engine {engine_id!r}", where="engines")
+        if handle:
+            handle.reset_client()
+        self.store.delete_engine(engine_id)
+        self.events.record("delete-engine", host=engine_id, user=user, message=reason or f"engine {engine_id} removed")
+        self.on_engines_changed()
+
+    def engine(self, engine_id: str) -> EngineHandle:
+        """The engine `engine_id`; NotFoundError if the service has none."""
+        handle = self.engines.get(engine_id)
+        if handle is None:
+            raise NotFoundError(f"no engine {engine_id!r}", where="engines")
+        return handle
+
+    def set_status(self, engine_id: str, status: str, reason: str = "") -> None:
+        """A health transition from the heartbeat: record it; resync on the way up."""
+        handle = self.engines.get(engine_id)
+        if handle is None or handle.status == status:
+            return
+        old = handle.status
+        if status == UP:
+            try:
+                handle.sync()  # its containers as they are now, before it takes placements again
+            except Exception as exc:  # it answered ICMP and ping; a failed sync shows in `error`
+                log.warning("%s", exc)
+        else:
+            handle.reset_client()
+        kind = HOST_EVENT_TYPES.get(status, "host-" + status)
+        self.events.record(kind, tag="health", host=engine_id, message=f"{engine_id}: {old} -> {status}"
+                    + (f" ({reason})" if reason else ""))
+        handle.status = status  # after the event: whoever sees the new status finds its event too
+
+    def snapshot(self) -> list[HostSnapshot]:
+        """The pure view placement works on."""
+        hosts = []
+        for handle in list(self.engines.values()):
+            cpu, mem, ports, replicas = handle.reserved()
+            hosts.append(HostSnapshot(
+                id=handle.id, address=handle.address, total_cpu=handle.cpus, total_mem_mb=handle.memory_mb,
+                healthy=handle.placeable, status=handle.status, labels=dict(handle.record.labels),
+                reserved_cpu=cpu, reserved_mem_mb=mem, used_ports=frozenset(ports), replicas=replicas))
+        return hosts
