@@ -59,7 +59,7 @@ def simulated_views(engine_id: str, n: int, now: float) -> list:
 def build_service(engines: list[tuple[str, str]], per_engine: int, pki_dir: str | None, state_dir: str):
     """A Service whose cluster holds the engines (real ones synced, or simulated ones filled in)."""
     from paasops.service.engine import EngineHandle
-    from paasops.service.server import Service
+    from paasops.service.service import Service
     from paasops.service.settings import ServiceSettings
     from paasops.store.records import Engine
 
@@ -73,7 +73,7 @@ def build_service(engines: list[tuple[str, str]], per_engine: int, pki_dir: str 
             url = "unix:///var/run/docker.sock" if host == "local" else f"https://{host}:{port or 2376}"
             service.cluster.upsert_engine(Engine(id=engine_id, address=host, docker_url=url, tls=host != "local",
                                                  source="manual"))
-        service.events.sync_targets()
+        service.container_events.sync_targets()
         return service
     now = time.time()
     for i in range(3):

@@ -260,7 +260,7 @@ def running_count(engines: list[EngineRef]) -> dict[str, int]:
 # -- (a) paasops -------------------------------------------------------------------------------
 
 def new_service(engines: list[EngineRef], pki_dir: Path, state_dir: Path, per_host: int, n: int):
-    from paasops.service.server import Service
+    from paasops.service.service import Service
     from paasops.service.settings import ServiceSettings
     from paasops.store.records import Engine
 

@@ -14,7 +14,7 @@ from .engine import EngineHandle
 log = logging.getLogger(__name__)
 
 
-class EventCollector:
+class ContainerEventCollector:
     """One thread per engine following /events; reconnects with back-off and resyncs after a gap."""
 
     def __init__(self, cluster: Cluster, *, store_events: bool = True):

@@ -21,7 +21,7 @@ REASONS = ("dead", "missing", "duplicate", "orphan")
 
 
 @dataclass(frozen=True)
-class Action:
+class Change:
     """Create `count` replicas of `app`, or destroy one container, and why."""
 
     kind: str  # create | destroy
@@ -62,8 +62,10 @@ class AppState:
 
 
 @dataclass
-class Plan:
-    actions: list[Action]
+class ReconcilePlan:
+    """What reconcile would change, in the order it applies it, and the apps as observed."""
+
+    actions: list[Change]
     apps: list[AppState]
     unreachable: list[str] = field(default_factory=list)  # containers left alone: their host is not up
 
@@ -89,12 +91,12 @@ def is_dead(c: ContainerView, now: float, grace: float = CREATED_GRACE) -> bool:
     return c.state in DEAD_STATES or (c.state == "created" and now - c.created > grace)
 
 
-def _destroy(c: ContainerView, reason: str, detail: str) -> Action:
-    return Action("destroy", c.app or "", reason, container=c.id, name=c.name, host=c.engine_id, detail=detail)
+def _destroy(c: ContainerView, reason: str, detail: str) -> Change:
+    return Change("destroy", c.app or "", reason, container=c.id, name=c.name, host=c.engine_id, detail=detail)
 
 
 def _duplicates(app: App, have: list[ContainerView], hosts: Sequence[HostSnapshot],
-                weights: WeightsLike) -> list[Action]:
+                weights: WeightsLike) -> list[Change]:
     """The extra replicas, taken from the most loaded hosts first; on a host, the newest goes."""
     by_host: dict[str, list[ContainerView]] = {}
     for c in sorted(have, key=lambda c: (c.created, replica_index(c), c.id)):
@@ -108,7 +110,7 @@ def _duplicates(app: App, have: list[ContainerView], hosts: Sequence[HostSnapsho
 
 
 def diff(desired: Iterable[App], observed: Iterable[ContainerView], hosts: Sequence[HostSnapshot], *,
-         now: float, weights: WeightsLike = None, grace: float = CREATED_GRACE) -> Plan:
+         now: float, weights: WeightsLike = None, grace: float = CREATED_GRACE) -> ReconcilePlan:
     """What to create and destroy so the engines run exactly the desired replicas.
 
     Only containers with a `paasops.app` label are ever touched. Containers on hosts that are not
@@ -120,7 +122,7 @@ def diff(desired: Iterable[App], observed: Iterable[ContainerView], hosts: Seque
     current: dict[str, list[ContainerView]] = {name: [] for name in apps}
     stale: dict[str, int] = {}
     away: dict[str, int] = {}
-    actions: list[Action] = []
+    actions: list[Change] = []
     unreachable: list[str] = []
     for c in sorted(observed, key=lambda c: (c.engine_id, c.name, c.id)):
         if c.app is None:
@@ -145,7 +147,7 @@ def diff(desired: Iterable[App], observed: Iterable[ContainerView], hosts: Seque
     for name, app in sorted(apps.items()):
         have = current[name]
         if len(have) < app.count:
-            actions.append(Action("create", name, "missing", count=app.count - len(have),
+            actions.append(Change("create", name, "missing", count=app.count - len(have),
                                   detail=f"{len(have)} of {app.count} replicas run"))
         elif len(have) > app.count:
             actions.extend(_duplicates(app, have, hosts, weights))
@@ -155,4 +157,4 @@ def diff(desired: Iterable[App], observed: Iterable[ContainerView], hosts: Seque
         states.append(AppState(name, app.count, len(have), stale.get(name, 0), away.get(name, 0),
                                dict(sorted(per_host.items()))))
     actions.sort(key=lambda a: REASONS.index(a.reason))  # stable: each reason keeps its own order
-    return Plan(actions, states, unreachable)
+    return ReconcilePlan(actions, states, unreachable)

@@ -17,7 +17,7 @@ from ..vocabulary import UP, data_dir
 from .apps import AppManager
 from .cluster import Cluster
 from .deploy import _public
-from .reconcile import CREATED_GRACE, Action, Plan, diff
+from .reconcile import CREATED_GRACE, Change, ReconcilePlan, diff
 from .reconcile_lock import EtcdLock, FileLock
 from .registration import parse_etcd_endpoint
 
@@ -129,14 +129,14 @@ class Reconciler:
                 return
         busy.update(names)
 
-    def _plan(self, include: Callable[[str], bool], busy: set[str], down: set[str]) -> Plan:
+    def _plan(self, include: Callable[[str], bool], busy: set[str], down: set[str]) -> ReconcilePlan:
         hosts = [dataclasses.replace(h, healthy=False) if h.id in down else h for h in self.cluster.snapshot()]
         desired = [a for a in self.cluster.store.list_apps() if include(a.name) and a.name not in busy]
         observed = [c for c in self.cluster.containers() if c.app and include(c.app) and c.app not in busy]
         return diff(desired, observed, hosts, now=self.clock(), weights=self.cluster.weights, grace=self.grace)
 
     # -- apply ------------------------------------------------------------------------------
-    def _apply(self, plan: Plan, user: str | None) -> list[dict[str, Any]]:
+    def _apply(self, plan: ReconcilePlan, user: str | None) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         short: set[str] = set()  # apps whose new replicas did not all start
         for action in plan.actions:
@@ -151,7 +151,7 @@ class Reconciler:
             out.append({**action.to_dict(), **entry})
         return out
 
-    def _create(self, action: Action, user: str | None) -> dict[str, Any]:
+    def _create(self, action: Change, user: str | None) -> dict[str, Any]:
         try:
             spec = self.apps.spec_of(action.app)
             app = self.cluster.store.get_app(action.app)
@@ -163,7 +163,7 @@ class Reconciler:
         return {"outcome": "failed" if failed else "ok", "replicas": [_public(r) for r in replicas],
                 "error": "; ".join(f"replica {r.index}: {r.error}" for r in failed)}
 
-    def _destroy(self, action: Action, user: str | None) -> dict[str, Any]:
+    def _destroy(self, action: Change, user: str | None) -> dict[str, Any]:
         try:
             self.cluster.operate("destroy", action.container, user=user)
         except NotFoundError:
@@ -174,7 +174,7 @@ class Reconciler:
 
     # -- report -----------------------------------------------------------------------------
     @staticmethod
-    def _result(plan: Plan, outcomes: list[dict[str, Any]], after: Plan, *, dry_run: bool, busy: list[str],
+    def _result(plan: ReconcilePlan, outcomes: list[dict[str, Any]], after: ReconcilePlan, *, dry_run: bool, busy: list[str],
                 down: set[str]) -> dict[str, Any]:
         actions = outcomes or [{**a.to_dict(), "outcome": "planned", "error": ""} for a in plan.actions]
         failed = sum(a["outcome"] != "ok" for a in outcomes)

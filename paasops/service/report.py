@@ -6,7 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from ..store.records import Event
-from .reconcile import Plan, diff
+from .reconcile import ReconcilePlan, diff
 
 EVENTS_WINDOW = 24 * 3600.0
 EVENTS_LIMIT = 50
@@ -27,7 +27,7 @@ def host_row(h: dict[str, Any]) -> dict[str, Any]:
             "containers": h.get("containers", 0), "running": h.get("running", 0), "error": h.get("error", "")}
 
 
-def build_report(info: dict[str, Any], plan: Plan, events: list[Event], *, now: float) -> dict[str, Any]:
+def build_report(info: dict[str, Any], plan: ReconcilePlan, events: list[Event], *, now: float) -> dict[str, Any]:
     """The report as plain data: `info` from Cluster.info(), `plan` from reconcile.diff, events newest first.
 
     Utilisation is what placement counts: CPU and memory reserved by the replicas, against each

@@ -6,7 +6,7 @@ import pytest
 
 from paasops.placement import HostSnapshot
 from paasops.service.containers import ContainerView
-from paasops.service.reconcile import Action, diff, is_dead
+from paasops.service.reconcile import Change, diff, is_dead
 from paasops.store.records import App
 
 NOW = 10_000.0
@@ -43,7 +43,7 @@ def destroy(reason: str, container: str) -> tuple:
     return ("destroy", reason, container)
 
 
-def brief(a: Action) -> tuple:
+def brief(a: Change) -> tuple:
     return (a.kind, a.app, a.reason, a.count, a.container) if a.kind == "create" else (a.kind, a.reason, a.container)
 
 

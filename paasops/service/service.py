@@ -12,7 +12,7 @@ from ..store.records import Engine
 from ..vocabulary import DOWN, LOCAL_DOCKER_URL, LOCAL_ENGINE
 from .apps import AppManager
 from .cluster import Cluster
-from .docker_events import EventCollector
+from .docker_events import ContainerEventCollector
 from .images import ImageDistributor
 from .settings import ServiceSettings
 
@@ -44,7 +44,7 @@ class Service:
                                engine_timeout=settings.engine_timeout)
         self.images = ImageDistributor(local_source=_local_client)
         self.apps = AppManager(self.cluster, self.images, per_host=settings.per_host)
-        self.events = EventCollector(self.cluster)
+        self.container_events = ContainerEventCollector(self.cluster)
         self.tokens = Tokens(self.store, ttl=settings.token_ttl)
         self.accounts = Accounts(self.store, self.tokens, record=self.cluster.record)
         self.authenticator = Authenticator(self.store, self.tokens)
@@ -65,7 +65,7 @@ class Service:
         self._engines_changed()
 
     def stop(self) -> None:
-        for part in (self.heartbeat, self.registry, self.events):
+        for part in (self.heartbeat, self.registry, self.container_events):
             if part is not None:
                 try:
                     part.stop()
@@ -85,7 +85,7 @@ class Service:
 
     def _engines_changed(self) -> None:
         with self._retarget_lock:
-            self.events.sync_targets()
+            self.container_events.sync_targets()
             if self.heartbeat is not None:
                 self.heartbeat.set_targets({h.id: h.address for h in self.cluster.engines.values()})
 
