@@ -39,6 +39,9 @@ ETCD_ENGINES_PREFIX = "/paasops/engines/"
 
 APP_NAME = "paasops"
 
+# -- accounts ------------------------------------------------------------------------------------
+ADMIN_ROLE = "admin"  # the role that may do anything, and alone may allow an engine over plain TCP
+
 
 class EngineEndpoint(NamedTuple):
     """Where an engine's Docker API answers and whether it speaks TLS."""

@@ -18,6 +18,8 @@ class EngineIn(_Body):
     labels: dict[str, str] = {}
     cpus: float | None = Field(None, gt=0)
     memory_mb: int | None = Field(None, gt=0)
+    tls: bool = True  # false: plain TCP, which needs insecure_tcp (admin role only)
+    insecure_tcp: bool = False
 
 
 class DeployIn(_Body):

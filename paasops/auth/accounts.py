@@ -6,9 +6,16 @@ import logging
 import re
 from typing import Any, Callable
 
-from ..errors import AuthError, ConflictError, ForbiddenError, NotFoundError, UserInputError
+from ..errors import (
+    AuthError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    UserInputError,
+)
 from ..store.base import Store
 from ..store.records import Account
+from ..vocabulary import ADMIN_ROLE
 from . import passwords
 from .tokens import Tokens
 
@@ -72,7 +79,7 @@ class Accounts:
 
     def remove(self, name: str, *, by: str) -> dict:
         account = self._account(name)
-        if account.role == "admin" and [a.name for a in self.store.list_accounts() if a.role == "admin"] == [name]:
+        if account.role == ADMIN_ROLE and [a.name for a in self.store.list_accounts() if a.role == ADMIN_ROLE] == [name]:
             raise ConflictError(f"{name!r} is the last admin account: add another admin first",
                                 where="accounts")
         self.store.delete_account(name)

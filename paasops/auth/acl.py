@@ -6,10 +6,12 @@ from dataclasses import dataclass
 from typing import Iterable
 from urllib.parse import unquote
 
+from ..vocabulary import ADMIN_ROLE
+
 ANY = "*"
 # A rule is "PATH" (any method), "METHOD[,METHOD…] PATH", or "*" (everything). GET also allows HEAD.
 DEFAULT_ROLES: dict[str, list[str]] = {
-    "admin": [ANY],
+    ADMIN_ROLE: [ANY],
     "user": [
         "/api/containers", "/api/cluster/info", "/api/events", "/api/apps",
         "GET /api/engines", "GET /api/report",

@@ -10,6 +10,7 @@ from typing import Callable, TextIO
 
 from ..errors import UserInputError
 from ..store.base import Store
+from ..vocabulary import ADMIN_ROLE
 from . import passwords
 from .acl import DEFAULT_ROLES
 
@@ -56,7 +57,7 @@ def ensure_first_admin(store: Store, password: str | None = None, *, stdin: Text
         password = _prompt(ask)
     else:
         password, generated = secrets.token_urlsafe(18), True
-    store.create_account(ADMIN, passwords.hash_password(password), ADMIN)
+    store.create_account(ADMIN, passwords.hash_password(password), ADMIN_ROLE)
     if generated:
         stderr.write(f"paasops: created the first account '{ADMIN}' (role admin) with the password\n"
                      f"    {password}\n"

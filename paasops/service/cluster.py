@@ -22,17 +22,19 @@ class Cluster:
     """
 
     def __init__(self, store: Store, *, pki_dir: Path | None = None, weights: Weights | None = None,
-                 engine_timeout: float = 10.0):
+                 engine_timeout: float = 10.0, allow_plain_tcp: bool = False):
         self.store = store
         self.weights = weights or Weights()
         self.event_log = EventLog(store)
-        self.pool = EnginePool(store, self.event_log, pki_dir=pki_dir, engine_timeout=engine_timeout)
+        self.pool = EnginePool(store, self.event_log, pki_dir=pki_dir, engine_timeout=engine_timeout,
+                                allow_plain_tcp=allow_plain_tcp)
         self.ops = ContainerOps(self.pool, self.event_log)
         self.record = self.event_log.record
         # engines
         self.load_engines, self.upsert_engine, self.add_engine = (
             self.pool.load_engines, self.pool.upsert_engine, self.pool.add_engine)
         self.remove_engine, self.engine = self.pool.remove_engine, self.pool.engine
+        self.check_transport = self.pool.check_transport
         self.set_status, self.snapshot = self.pool.set_status, self.pool.snapshot
         # containers
         self.containers, self.find, self.inspect = self.ops.containers, self.ops.find, self.ops.inspect

@@ -65,8 +65,7 @@ class ContainerEventCollector:
                 continue
             try:
                 # a private client: the stream holds its connection for as long as it runs
-                from ..engines.client import make_client
-                client = make_client(handle.record.address, handle.port, pki_dir=handle.pki_dir, timeout=None)
+                client = handle.open_client(timeout=None)
                 stream = client.api.events(decode=True, since=since, filters={"type": ["container"]})
                 self._streams[engine_id] = stream
                 if since is None:

@@ -12,7 +12,7 @@ import docker
 import docker.errors
 import requests
 
-from ..engines.client import make_client
+from ..engines.client import client_for
 from ..errors import ConnectionFailed
 from ..store.records import Engine
 from ..vocabulary import (
@@ -21,9 +21,9 @@ from ..vocabulary import (
     UNKNOWN,
     UP,
     EngineEndpoint,
-    parse_docker_url,
 )
 from .containers import ContainerView, from_sparse
+from .registration import engine_endpoint, plain_tcp_refusal
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +42,12 @@ def engine_error(engine_id: str, exc: Exception) -> ConnectionFailed:
 class EngineHandle:
     """Client + cached state of one engine. Thread-safe; the cache is kept current from events."""
 
-    def __init__(self, record: Engine, pki_dir: Path | None, timeout: float = 10.0):
+    def __init__(self, record: Engine, pki_dir: Path | None, timeout: float = 10.0, *,
+                 allow_plain_tcp: bool = False):
         self.record = record
         self.pki_dir = pki_dir
         self.timeout = timeout
+        self.allow_plain_tcp = allow_plain_tcp  # the service setting allow_insecure_tcp
         self.status = record.status if record.status in HOST_STATUSES else UNKNOWN
         self.containers: dict[str, ContainerView] = {}
         self.images: set[str] = set()
@@ -65,8 +67,8 @@ class EngineHandle:
 
     @property
     def endpoint(self) -> EngineEndpoint:
-        """Where its Docker API answers, read from the record's URL."""
-        return parse_docker_url(self.record.docker_url, self.record.address)
+        """Where its Docker API answers and whether over TLS (see `registration.engine_endpoint`)."""
+        return engine_endpoint(self.record)
 
     @property
     def port(self) -> int:
@@ -76,9 +78,15 @@ class EngineHandle:
     def client(self) -> docker.DockerClient:
         with self.lock:
             if self._client is None:
-                self._client = make_client(self.record.address, self.port, pki_dir=self.pki_dir,
-                                           timeout=self.timeout)
+                self._client = self.open_client(self.timeout)
             return self._client
+
+    def open_client(self, timeout: float | None) -> docker.DockerClient:
+        """A new client of this engine (the event stream keeps its own); plain TCP only if allowed."""
+        refusal = plain_tcp_refusal(self.record, allow_all=self.allow_plain_tcp)
+        if refusal:
+            raise ConnectionFailed(refusal, where=f"engine {self.id}")
+        return client_for(self.endpoint, pki_dir=self.pki_dir, timeout=timeout)
 
     def reset_client(self) -> None:
         """Drop the client (after the engine went away) so the next use reconnects."""

@@ -14,6 +14,7 @@ from ..store.records import Engine
 from ..vocabulary import DOWN, HOST_EVENT_TYPES, UNKNOWN, UP
 from .engine import EngineHandle
 from .event_log import EventLog
+from .registration import plain_tcp_refusal
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +23,9 @@ class EnginePool:
     """Engine id → EngineHandle, kept in step with the store; every change is recorded in the event log."""
 
     def __init__(self, store: Store, events: EventLog, *, pki_dir: Path | None = None,
-                 engine_timeout: float = 10.0):
+                 engine_timeout: float = 10.0, allow_plain_tcp: bool = False):
         self.store = store
+        self.allow_plain_tcp = allow_plain_tcp  # every engine with TLS off may be reached over plain TCP
         self.events = events
         self.pki_dir = pki_dir
         self.engine_timeout = engine_timeout
@@ -44,7 +46,8 @@ class EnginePool:
                 return old
             if old:
                 old.reset_client()
-            handle = self.engines[record.id] = EngineHandle(record, self.pki_dir, self.engine_timeout)
+            handle = self.engines[record.id] = EngineHandle(record, self.pki_dir, self.engine_timeout,
+                                                                  allow_plain_tcp=self.allow_plain_tcp)
         try:
             handle.sync()
             handle.status = UP
@@ -55,7 +58,11 @@ class EnginePool:
         return handle
 
     def upsert_engine(self, record: Engine, *, user: str | None = None) -> EngineHandle:
-        """Add or update an engine (from etcd or by hand) and persist it."""
+        """Add or update an engine (from etcd or by hand) and persist it.
+
+        An engine with TLS off that no admin allowed over plain TCP is refused (UserInputError).
+        """
+        self.check_transport(record)
         is_new = record.id not in self.engines
         self.store.put_engine(record)
         handle = self._attach(record)
@@ -68,7 +75,8 @@ class EnginePool:
         """Add an engine by hand: it must answer over its API first, else nothing is changed."""
         if record.id in self.engines:
             raise ConflictError(f"engine {record.id} exists already", where="engines")
-        probe = EngineHandle(record, self.pki_dir, min(self.engine_timeout, 5.0))
+        self.check_transport(record)
+        probe = EngineHandle(record, self.pki_dir, min(self.engine_timeout, 5.0), allow_plain_tcp=self.allow_plain_tcp)
         try:
             probe.sync()
         except Exception as exc:
@@ -77,6 +85,12 @@ class EnginePool:
         finally:
             probe.reset_client()
         return self.upsert_engine(record, user=user)
+
+    def check_transport(self, record: Engine) -> None:
+        """Refuse an engine the service may not reach: TLS off and plain TCP not allowed by an admin."""
+        refusal = plain_tcp_refusal(record, allow_all=self.allow_plain_tcp)
+        if refusal:
+            raise UserInputError(refusal, where=f"engine {record.id}")
 
     def remove_engine(self, engine_id: str, *, user: str | None = None, reason: str = "") -> None:
         with self.lock:

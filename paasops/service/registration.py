@@ -1,4 +1,4 @@
-"""Engine registrations in etcd as plain data: parse one, write one, and read etcd endpoints (no I/O)."""
+"""How engines come in, as plain data: etcd registrations, engines added by hand, how each is reached (no I/O)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,20 @@ import urllib.parse
 from datetime import datetime, timezone
 from typing import Any
 
+from ..errors import ForbiddenError, UserInputError
 from ..store.records import Engine
-from ..vocabulary import DOCKER_TLS_PORT, docker_url, parse_docker_url
+from ..vocabulary import (
+    ADMIN_ROLE,
+    DOCKER_TLS_PORT,
+    LOCAL_ENGINE,
+    EngineEndpoint,
+    docker_url,
+    parse_docker_url,
+)
 
 ETCD_CLIENT_PORT = 2379
+# Engine.meta key set when an admin allowed an engine to be reached over plain TCP (no TLS).
+INSECURE_TCP = "insecure_tcp"
 
 
 def parse_etcd_endpoint(endpoint: str) -> tuple[str, int, bool]:
@@ -70,3 +80,50 @@ def _is_int(value: Any) -> bool:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def engine_endpoint(engine: Engine) -> EngineEndpoint:
+    """How the service reaches an engine: its address, the port of its URL, and TLS unless both the
+    record (`tls: false`) and its URL (not https) say plain TCP. `local` is the unix socket."""
+    if engine.address == LOCAL_ENGINE:
+        return EngineEndpoint(LOCAL_ENGINE, 0, False)
+    url = parse_docker_url(engine.docker_url, engine.address)
+    return EngineEndpoint(engine.address, url.port, engine.tls or url.tls)
+
+
+def plain_tcp_refusal(engine: Engine, *, allow_all: bool = False) -> str | None:
+    """Why the service may not reach `engine` over plain TCP, or None when it may (or uses TLS).
+
+    Plain TCP is unencrypted and unauthenticated (whoever reaches the port owns the engine), so it is
+    used only when an admin allowed it: for this engine (`meta.insecure_tcp`, set by POST /api/engines)
+    or for all (the service setting `allow_insecure_tcp`).
+    """
+    endpoint = engine_endpoint(engine)
+    if endpoint.tls or endpoint.address == LOCAL_ENGINE or allow_all or engine.meta.get(INSECURE_TCP):
+        return None
+    return (f"engine {engine.id} has TLS off: plain TCP to {endpoint.url} is unencrypted and "
+            f"unauthenticated; an admin must allow it (insecure_tcp: true, or the service setting "
+            f"allow_insecure_tcp)")
+
+
+def manual_engine(address: str, *, engine_id: str | None = None, port: int = DOCKER_TLS_PORT, tls: bool = True,
+                  insecure_tcp: bool = False, labels: dict[str, str] | None = None, cpus: float = 0.0,
+                  memory_mb: int = 0, role: str = "", user: str | None = None) -> Engine:
+    """The record of an engine added by hand (POST /api/engines) by a caller of `role`.
+
+    TLS off needs `insecure_tcp: true`, and only the admin role may ask for it.
+    """
+    local = address == LOCAL_ENGINE
+    if not tls and not local:
+        if not insecure_tcp:
+            raise UserInputError("tls: false means plain TCP, unencrypted and unauthenticated: "
+                                 "add insecure_tcp: true to allow it (admin role only)", where=f"engine {address}")
+        if role != ADMIN_ROLE:
+            raise ForbiddenError(f"role {role!r} may not add an engine over plain TCP (insecure_tcp): "
+                                 f"only the {ADMIN_ROLE} role may", where=f"engine {address}")
+    elif insecure_tcp and not local:
+        raise UserInputError("insecure_tcp: true goes with tls: false only", where=f"engine {address}")
+    meta = {INSECURE_TCP: True, "insecure_tcp_allowed_by": user} if insecure_tcp and not local else {}
+    return Engine(id=engine_id or address, address=address, docker_url=docker_url(address, port, tls=tls and not local),
+                  labels=dict(labels or {}), cpus=cpus, memory_mb=memory_mb, tls=tls and not local,
+                  source="manual", meta=meta)

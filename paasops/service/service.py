@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from ..errors import UserInputError
 from ..pki import default_pki_dir
 from ..placement import Weights
 from ..store import open_store
@@ -41,7 +42,8 @@ class Service:
         self.store = open_store(settings.state)
         self.cluster = Cluster(self.store, pki_dir=settings.pki_dir or default_pki_dir(),
                                weights=Weights(settings.weight_cpu, settings.weight_memory),
-                               engine_timeout=settings.engine_timeout)
+                               engine_timeout=settings.engine_timeout,
+                               allow_plain_tcp=settings.allow_insecure_tcp)
         self.images = ImageDistributor(local_source=_local_client)
         self.apps = AppManager(self.cluster, self.images, per_host=settings.per_host)
         self.container_events = ContainerEventCollector(self.cluster)
@@ -100,7 +102,10 @@ class Service:
         self.registry.publish([h.record for h in self.cluster.engines.values() if h.record.source != "local"])
 
     def _on_registered(self, record: Engine) -> None:
-        self.cluster.upsert_engine(record)
+        try:
+            self.cluster.upsert_engine(record)
+        except UserInputError as exc:  # e.g. TLS off and plain TCP not allowed: the registration is ignored
+            log.warning("ignoring the registration of engine %s: %s", record.id, exc)
 
     def _on_unregistered(self, engine_id: str) -> None:
         handle = self.cluster.engines.get(engine_id)

@@ -30,6 +30,8 @@ class ServiceSettings(BaseSettings):
     weight_memory: float = Field(35.0, ge=0)
     per_host: int = Field(4, ge=1)  # replicas started at once on one engine
     engine_timeout: float = Field(10.0, gt=0)
+    # reach engines registered with TLS off over plain TCP (unencrypted, unauthenticated): an admin's choice
+    allow_insecure_tcp: bool = False
     tls_cert: Path | None = None  # HTTPS for the API (a cert from the cluster CA, or your own)
     tls_key: Path | None = None
     token_ttl: float = Field(12 * 3600.0, gt=0)  # seconds an API token lives

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from ...store.records import Engine
-from ...vocabulary import LOCAL_ENGINE, docker_url
+from ...service.registration import manual_engine
 from ..deps import Caller, Service
 from ..models import EngineIn
 
@@ -19,10 +18,9 @@ def list_engines(service: Service, caller: Caller) -> list[dict]:
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def add_engine(body: EngineIn, service: Service, caller: Caller) -> dict:
-    url = docker_url(body.address, body.port)
-    record = Engine(id=body.id or body.address, address=body.address, docker_url=url, labels=body.labels,
-                    cpus=body.cpus or 0.0, memory_mb=body.memory_mb or 0, tls=body.address != LOCAL_ENGINE,
-                    source="manual")
+    record = manual_engine(body.address, engine_id=body.id, port=body.port, tls=body.tls,
+                           insecure_tcp=body.insecure_tcp, labels=body.labels, cpus=body.cpus or 0.0,
+                           memory_mb=body.memory_mb or 0, role=caller.role, user=caller.name)
     return service.cluster.add_engine(record, user=caller.name).to_dict()
 
 
