@@ -21,7 +21,8 @@ def replica_index(c: ContainerView) -> int:
 def free_indexes(taken: Iterable[int], count: int) -> list[int]:
     """The `count` smallest replica numbers from 1 up that no container holds yet."""
     used = set(taken)
-    out, i = [], 1
+    out: list[int] = []
+    i = 1
     while len(out) < count:
         if i not in used:
             out.append(i)
