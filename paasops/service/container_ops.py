@@ -63,7 +63,7 @@ class ContainerOps:
         except Exception as exc:
             raise engine_error(handle.id, exc) from None
         self.events.record(f"{action}-container", user=user, app=view.app, host=handle.id, container=view.id,
-                    message=f"{action} {view.name} on {handle.id}")
+                           message=f"{action} {view.name} on {handle.id}")
         return handle.refresh_container(view.id)
 
     def logs(self, prefix: str, *, follow: bool = False, tail: int | str = "all", stdout: bool = True,

@@ -46,8 +46,7 @@ class EnginePool:
                 return old
             if old:
                 old.reset_client()
-            handle = self.engines[record.id] = EngineHandle(record, self.pki_dir, self.engine_timeout,
-                                                                  allow_plain_tcp=self.allow_plain_tcp)
+            handle = self.engines[record.id] = self._handle(record, self.engine_timeout)
         try:
             handle.sync()
             handle.status = UP
@@ -56,6 +55,9 @@ class EnginePool:
             handle.status = DOWN if record.source != "etcd" else UNKNOWN
         self.on_engines_changed()
         return handle
+
+    def _handle(self, record: Engine, timeout: float) -> EngineHandle:
+        return EngineHandle(record, self.pki_dir, timeout, allow_plain_tcp=self.allow_plain_tcp)
 
     def upsert_engine(self, record: Engine, *, user: str | None = None) -> EngineHandle:
         """Add or update an engine (from etcd or by hand) and persist it.
@@ -68,7 +70,8 @@ class EnginePool:
         handle = self._attach(record)
         if is_new:
             self.events.record("add-engine", host=record.id, user=user,
-                        message=f"engine {record.id} at {record.docker_url or record.address} ({record.source})")
+                               message=f"engine {record.id} at {record.docker_url or record.address} "
+                                       f"({record.source})")
         return handle
 
     def add_engine(self, record: Engine, *, user: str | None = None) -> EngineHandle:
@@ -76,7 +79,7 @@ class EnginePool:
         if record.id in self.engines:
             raise ConflictError(f"engine {record.id} exists already", where="engines")
         self.check_transport(record)
-        probe = EngineHandle(record, self.pki_dir, min(self.engine_timeout, 5.0), allow_plain_tcp=self.allow_plain_tcp)
+        probe = self._handle(record, min(self.engine_timeout, 5.0))
         try:
             probe.sync()
         except Exception as exc:
@@ -100,7 +103,8 @@ class EnginePool:
         if handle:
             handle.reset_client()
         self.store.delete_engine(engine_id)
-        self.events.record("delete-engine", host=engine_id, user=user, message=reason or f"engine {engine_id} removed")
+        self.events.record("delete-engine", host=engine_id, user=user,
+                           message=reason or f"engine {engine_id} removed")
         self.on_engines_changed()
 
     def engine(self, engine_id: str) -> EngineHandle:
@@ -124,8 +128,8 @@ class EnginePool:
         else:
             handle.reset_client()
         kind = HOST_EVENT_TYPES.get(status, "host-" + status)
-        self.events.record(kind, tag="health", host=engine_id, message=f"{engine_id}: {old} -> {status}"
-                    + (f" ({reason})" if reason else ""))
+        self.events.record(kind, tag="health", host=engine_id,
+                           message=f"{engine_id}: {old} -> {status}" + (f" ({reason})" if reason else ""))
         handle.status = status  # after the event: whoever sees the new status finds its event too
 
     def snapshot(self) -> list[HostSnapshot]:

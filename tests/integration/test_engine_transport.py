@@ -1,4 +1,4 @@
-"""An engine with TLS off, for real: plain TCP (socat on loopback → the local dockerd) only when an admin allows it."""
+"""An engine with TLS off, for real: plain TCP (socat on loopback → the local dockerd) only if an admin allows it."""
 
 from __future__ import annotations
 
