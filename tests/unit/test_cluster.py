@@ -8,13 +8,13 @@ from paasops.errors import NotFoundError
 from paasops.service.cluster import Cluster
 from paasops.service.containers import ContainerView
 from paasops.service.engine import EngineHandle
-from paasops.store import open_store
 from paasops.store.records import Engine
+from paasops.store.sqlite import SqliteStore
 
 
 @pytest.fixture
 def cluster():
-    store = open_store("sqlite:///:memory:")
+    store = SqliteStore(":memory:")
     yield Cluster(store)
     store.close()
 
