@@ -1,0 +1,64 @@
+"""The typed results: the JSON they make is the API's wire shape (keys only some answers carry are left out)."""
+
+from __future__ import annotations
+
+from paasops.results import (
+    ActionOutcome, ClusterInfo, ContainerGone, ContainerInfo, DeployResult, Port, RemovedReplica, ReplicaResult,
+    Report,
+)
+
+CID = "0123456789abcdef" * 4
+
+
+def replica(status: str = "running") -> ReplicaResult:
+    return ReplicaResult(index=1, host="lab1", name="hello-1", status=status, attempts=["lab1"], id=CID,
+                         ports=[{"container": 80, "protocol": "tcp", "host_ip": "0.0.0.0", "host_port": 32768}])
+
+
+def test_a_deploy_sends_no_scale_keys_and_a_scale_sends_them():
+    deploy = DeployResult(app="hello", deployment="d1", spec_hash="h", count=1, replicas=[replica()],
+                          removed=[RemovedReplica(id=CID, name="hello-1", host="lab2")])
+    assert "before" not in deploy.model_dump() and "running" not in deploy.model_dump(mode="json")
+    assert deploy.model_dump()["removed"] == [{"id": CID, "name": "hello-1", "host": "lab2"}]
+    assert deploy.model_dump()["replicas"][0] == {
+        "index": 1, "host": "lab1", "name": "hello-1",
+        "ports": [{"container": 80, "protocol": "tcp", "host_ip": "0.0.0.0", "host_port": 32768}],
+        "status": "running", "error": "", "attempts": ["lab1"], "id": CID}
+    scale = DeployResult(app="hello", deployment="d1", spec_hash="h", count=3, before=1, running=2)
+    assert (scale.model_dump()["before"], scale.model_dump()["running"]) == (1, 2)
+
+
+def test_running_now_counts_the_scale_or_the_replicas_started():
+    deploy = DeployResult(app="a", deployment="d", spec_hash="h", count=2, replicas=[replica(), replica("failed")])
+    assert deploy.running_now == 1 and [r.status for r in deploy.failed] == ["failed"]
+    assert DeployResult(app="a", deployment="d", spec_hash="h", count=5, running=4).running_now == 4
+
+
+def test_a_parsed_answer_dumps_back_to_the_same_json():
+    wire = {"app": "hello", "deployment": "d1", "spec_hash": "h", "count": 3, "before": 1, "running": 3,
+            "replicas": [replica().model_dump()], "removed": [], "ok": True}
+    assert DeployResult.model_validate(wire).model_dump(mode="json") == wire
+
+
+def test_reconcile_outcomes_carry_replicas_and_note_only_when_they_have_them():
+    action = {"kind": "destroy", "app": "a", "reason": "dead", "container": CID}
+    assert set(ActionOutcome(**action, outcome="planned").model_dump()) == {
+        "kind", "app", "reason", "count", "container", "name", "host", "detail", "outcome", "error"}
+    gone = ActionOutcome(**action, outcome="ok", note="already gone").model_dump()
+    assert gone["note"] == "already gone" and "replicas" not in gone
+    assert ActionOutcome(kind="create", app="a", reason="missing", count=1, outcome="failed",
+                         replicas=[]).model_dump()["replicas"] == []
+
+
+def test_defaults_let_partial_views_parse():
+    info = ClusterInfo.model_validate({"engines": 1, "hosts": [{"id": "n1", "cpus": 2}]})
+    assert info.hosts[0].status == "unknown" and info.hosts[0].cpus == 2.0 and info.cpus == 0.0
+    report = Report(generated_at=1.0)
+    assert report.reconcile.in_sync and report.totals.engines == 0
+    assert Port().model_dump() == {"container": None, "protocol": "tcp", "host_ip": "", "host_port": None}
+
+
+def test_a_container_that_went_away():
+    assert ContainerGone(id=CID).model_dump() == {"id": CID, "state": "gone"}
+    view = ContainerInfo(id=CID, name="web", engine="lab1", labels={"paasops.app": "web"})
+    assert view.model_dump()["ports"] == [] and view.model_dump()["app"] is None
