@@ -10,7 +10,7 @@ from .vocabulary import UNKNOWN
 
 __all__ = [
     "AccountDeleted", "AccountView", "ActionOutcome", "AppSync", "AppView", "ClusterInfo", "ContainerDetail",
-    "ContainerGone", "ContainerInfo", "Destroyed", "DeployResult", "DryRunPlan", "EngineDeleted", "EngineView",
+    "ContainerGone", "ContainerInfo", "DeployResult", "Destroyed", "DryRunPlan", "EngineDeleted", "EngineView",
     "EventView", "Healthz", "HostDown", "HostExplanation", "HostRow", "LoggedOut", "LoginResult",
     "PasswordChanged", "PlannedReplica", "Port", "ReconcileAction", "ReconcileResult", "RemovedReplica",
     "ReplicaResult", "Report", "ReportReconcile", "ReportTotals", "Result", "Totals", "WhoAmI",

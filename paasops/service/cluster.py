@@ -10,6 +10,7 @@ from typing import Any, Iterator
 
 from ..errors import ConflictError, NotFoundError, UserInputError
 from ..placement import HostSnapshot, Weights
+from ..results import ClusterInfo, ContainerDetail
 from ..store.base import Store
 from ..store.records import Engine, Event
 from .containers import ContainerView
@@ -158,13 +159,13 @@ class Cluster:
             raise ConflictError(f"id prefix {prefix!r} is ambiguous: {names}", where="containers")
         return matches[0]
 
-    def inspect(self, prefix: str) -> dict[str, Any]:
+    def inspect(self, prefix: str) -> ContainerDetail:
         handle, view = self.find(prefix)
         try:
             details = handle.client.api.inspect_container(view.id)
         except Exception as exc:
             raise engine_error(handle.id, exc) from None
-        return {"engine": handle.id, **view.to_dict(), "inspect": details}
+        return ContainerDetail(**{**view.info().model_dump(), "engine": handle.id, "inspect": details})
 
     def operate(self, action: str, prefix: str, *, user: str | None = None, timeout: int = 10) -> ContainerView | None:
         """start | stop | restart | destroy (kill, then remove) one container; records its event."""
@@ -207,16 +208,16 @@ class Cluster:
             raise engine_error(handle.id, exc) from None
 
     # -- info ----------------------------------------------------------------------------
-    def info(self) -> dict[str, Any]:
-        hosts = [h.to_dict() for h in list(self.engines.values())]
-        up = [h for h in hosts if h["status"] == "up"]
-        return {
-            "engines": len(hosts), "engines_up": len(up),
-            "cpus": sum(h["cpus"] for h in up), "memory_mb": sum(h["memory_mb"] for h in up),
-            "reserved_cpus": round(sum(h["reserved_cpus"] for h in hosts), 6),
-            "reserved_memory_mb": sum(h["reserved_memory_mb"] for h in hosts),
-            "containers": sum(h["containers"] for h in hosts),
-            "running": sum(h["running"] for h in hosts),
-            "images": sum(h["images"] for h in hosts),
-            "hosts": hosts, "time": time.time(),
-        }
+    def info(self) -> ClusterInfo:
+        hosts = [h.view() for h in list(self.engines.values())]
+        up = [h for h in hosts if h.status == "up"]
+        return ClusterInfo(
+            engines=len(hosts), engines_up=len(up),
+            cpus=sum(h.cpus for h in up), memory_mb=sum(h.memory_mb for h in up),
+            reserved_cpus=round(sum(h.reserved_cpus for h in hosts), 6),
+            reserved_memory_mb=sum(h.reserved_memory_mb for h in hosts),
+            containers=sum(h.containers for h in hosts),
+            running=sum(h.running for h in hosts),
+            images=sum(h.images for h in hosts),
+            hosts=hosts, time=time.time(),
+        )

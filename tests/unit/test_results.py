@@ -62,3 +62,35 @@ def test_a_container_that_went_away():
     assert ContainerGone(id=CID).model_dump() == {"id": CID, "state": "gone"}
     view = ContainerInfo(id=CID, name="web", engine="lab1", labels={"paasops.app": "web"})
     assert view.model_dump()["ports"] == [] and view.model_dump()["app"] is None
+
+
+def test_the_services_views_of_an_engine_and_a_container():
+    from paasops.service.containers import from_sparse
+    from paasops.service.engine import EngineHandle
+    from paasops.store.records import Engine
+
+    handle = EngineHandle(Engine(id="n1", address="10.0.0.1", docker_url="https://10.0.0.1:2376", cpus=2), None)
+    container = from_sparse("n1", {"Id": "c1", "Names": ["/web-1"], "Image": "nginx", "State": "running",
+                                   "Created": 5, "Labels": {"paasops.app": "web", "paasops.cpus": "0.5",
+                                                            "paasops.memory-mb": "64"},
+                                   "Ports": [{"PrivatePort": 80, "Type": "tcp", "IP": "0.0.0.0", "PublicPort": 8080}]})
+    handle.containers = {"c1": container}
+    handle.images = {"nginx:latest", "sha256:x"}
+    assert handle.view().model_dump() == {
+        "id": "n1", "address": "10.0.0.1", "docker_url": "https://10.0.0.1:2376", "status": "unknown",
+        "source": "manual", "labels": {}, "cpus": 2.0, "memory_mb": 0, "reserved_cpus": 0.5,
+        "reserved_memory_mb": 64, "containers": 1, "running": 1, "images": 1, "docker_version": "", "error": ""}
+    assert container.info().model_dump() == {
+        "id": "c1", "name": "web-1", "engine": "n1", "image": "nginx", "state": "running", "status": "",
+        "created": 5.0, "app": "web", "deployment": None, "spec_hash": None, "cpus": 0.5, "memory_mb": 64,
+        "labels": {"paasops.app": "web", "paasops.cpus": "0.5", "paasops.memory-mb": "64"},
+        "ports": [{"container": 80, "protocol": "tcp", "host_ip": "0.0.0.0", "host_port": 8080}]}
+
+
+def test_a_replicas_result_names_its_container_id():
+    from paasops.service.deploy import Replica
+
+    replica = Replica(2, host="lab1", container_id=CID, name="web-2", status="running", attempts=["lab2", "lab1"])
+    assert replica.result().model_dump() == {"index": 2, "host": "lab1", "name": "web-2", "ports": [],
+                                             "status": "running", "error": "", "attempts": ["lab2", "lab1"],
+                                             "id": CID}
