@@ -303,10 +303,10 @@ def run_paasops(engines, pki_dir, state_dir, per_host, replicas, n) -> Run:
     try:
         def go():
             result = service.apps.deploy(spec, replicas)
-            if not result["ok"]:
-                bad = [r for r in result["replicas"] if r["status"] != "running"]
-                raise BenchError(f"paasops deploy: {len(bad)} replicas failed, e.g. {bad[0]['error']}")
-            return dict(collections.Counter(r["host"] for r in result["replicas"]))
+            if not result.ok:
+                bad = result.failed
+                raise BenchError(f"paasops deploy: {len(bad)} replicas failed, e.g. {bad[0].error}")
+            return dict(collections.Counter(r.host for r in result.replicas))
         run = measured("paasops", go)
     finally:
         service.stop()
@@ -531,7 +531,7 @@ def profile_paasops(engines, pki_dir, state_dir, per_host, replicas) -> tuple[fl
         deploy_mod.Deployer.slot = original_slot
         timer.restore()
         service.stop()
-    if not result["ok"]:
+    if not result.ok:
         raise BenchError("paasops deploy (profile run) failed")
     timer.totals["per-host slot wait"] = waits
     extra = {"peak in flight per engine": {k.split("//")[1].split(":")[0]: v for k, v in peak.items()}}

@@ -8,21 +8,27 @@ import ssl
 import tomllib
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 from urllib.parse import quote
 
 import httpx
 import platformdirs
+from pydantic import TypeAdapter, ValidationError
 
 from . import errors
 from .errors import (
     AuthError, ConflictError, ConnectionFailed, ForbiddenError, NotFoundError, PaasopsError, UserInputError,
+)
+from .results import (
+    AppView, ClusterInfo, ContainerDetail, ContainerGone, ContainerInfo, DeployResult, Destroyed, DryRunPlan,
+    EngineDeleted, EngineView, EventView, ReconcileResult, Report,
 )
 
 DEFAULT_SERVER = "http://127.0.0.1:5002"
 BY_STATUS: dict[int, type[PaasopsError]] = {400: UserInputError, 401: AuthError, 403: ForbiddenError,
                                             404: NotFoundError, 409: ConflictError, 422: UserInputError}
 Progress = Callable[[dict[str, Any]], None]
+T = TypeVar("T")
 
 
 def _seg(value: str) -> str:
@@ -87,7 +93,7 @@ def _verify(base_url: str) -> ssl.SSLContext | bool:
 
 
 class ApiClient:
-    """The paasops service as Python calls; every method answers the API's JSON."""
+    """The paasops service as Python calls; every method answers the API's JSON parsed into its result model."""
 
     def __init__(self, base_url: str | None = None, token: str | None = None, timeout: float = 30.0,
                  transport: httpx.BaseTransport | None = None):
@@ -150,6 +156,18 @@ class ApiClient:
         self._check(response)
         return response.json()
 
+    def parse(self, shape: type[T] | Any, answer: Any) -> T:
+        """An answer as its result model (`shape` may be a list or a union of models)."""
+        try:
+            return TypeAdapter(shape).validate_python(answer)
+        except ValidationError as exc:
+            raise ConnectionFailed(f"the paasops service at {self.base_url} answered an unexpected shape "
+                                   f"(is it another version?): {exc.errors()[0].get('msg')}") from None
+
+    def call(self, shape: type[T] | Any, method: str, path: str, **kwargs: Any) -> T:
+        """request(), parsed into `shape`."""
+        return self.parse(shape, self.request(method, path, **kwargs))
+
     @contextmanager
     def _stream(self, method: str, path: str, *, params=None, body=None) -> Iterator[httpx.Response]:
         timeout = httpx.Timeout(self.timeout, read=None)  # a stream may stay quiet for long
@@ -162,72 +180,78 @@ class ApiClient:
             raise self._unreachable(exc) from None
 
     # -- engines -------------------------------------------------------------------------
-    def engines(self) -> list[dict]:
-        return self.request("GET", "/api/engines")
+    def engines(self) -> list[EngineView]:
+        return self.call(list[EngineView], "GET", "/api/engines")
 
-    def engine(self, engine_id: str) -> dict:
-        return self.request("GET", f"/api/engines/{_seg(engine_id)}")
+    def engine(self, engine_id: str) -> EngineView:
+        return self.call(EngineView, "GET", f"/api/engines/{_seg(engine_id)}")
 
     def add_engine(self, address: str, *, id: str | None = None, port: int = 2376,
                    labels: dict[str, str] | None = None, cpus: float | None = None,
-                   memory_mb: int | None = None) -> dict:
+                   memory_mb: int | None = None) -> EngineView:
         body = {"address": address, "id": id, "port": port, "labels": labels or {}, "cpus": cpus,
                 "memory_mb": memory_mb}
-        return self.request("POST", "/api/engines", body=body)
+        return self.call(EngineView, "POST", "/api/engines", body=body)
 
-    def delete_engine(self, engine_id: str) -> dict:
-        return self.request("DELETE", f"/api/engines/{_seg(engine_id)}")
+    def delete_engine(self, engine_id: str) -> EngineDeleted:
+        return self.call(EngineDeleted, "DELETE", f"/api/engines/{_seg(engine_id)}")
 
     # -- cluster and events ----------------------------------------------------------------
-    def cluster_info(self) -> dict:
-        return self.request("GET", "/api/cluster/info")
+    def cluster_info(self) -> ClusterInfo:
+        return self.call(ClusterInfo, "GET", "/api/cluster/info")
 
     def events(self, *, type: str | None = None, tag: str | None = None, app: str | None = None,
                host: str | None = None, since: float | None = None, until: float | None = None,
-               limit: int | None = None) -> list[dict]:
-        return self.request("GET", "/api/events", params=dict(type=type, tag=tag, app=app, host=host,
-                                                              since=since, until=until, limit=limit))
+               limit: int | None = None) -> list[EventView]:
+        return self.call(list[EventView], "GET", "/api/events",
+                         params=dict(type=type, tag=tag, app=app, host=host, since=since, until=until, limit=limit))
 
     # -- containers ----------------------------------------------------------------------
-    def containers(self, *, all: bool = True, app: str | None = None) -> list[dict]:
-        return self.request("GET", "/api/containers", params={"all": all, "app": app})
+    def containers(self, *, all: bool = True, app: str | None = None) -> list[ContainerInfo]:
+        return self.call(list[ContainerInfo], "GET", "/api/containers", params={"all": all, "app": app})
 
-    def deploy(self, spec: dict[str, Any], count: int | None = None, dry_run: bool = False,
-               on_progress: Progress | None = None) -> dict:
-        """Deploy (or plan, with dry_run) an app; progress events go to `on_progress` as they come."""
-        body = {"spec": spec, "count": count, "dry_run": dry_run}
-        if dry_run:
-            return self.request("POST", "/api/containers", body=body)
+    def plan(self, spec: dict[str, Any], count: int | None = None) -> DryRunPlan:
+        """Where a deploy would put the replicas, and why (a dry run: nothing starts)."""
+        body = {"spec": spec, "count": count, "dry_run": True}
+        return self.call(DryRunPlan, "POST", "/api/containers", body=body)
+
+    def deploy(self, spec: dict[str, Any], count: int | None = None,
+               on_progress: Progress | None = None) -> DeployResult:
+        """Deploy an app (`plan` is the dry run); progress events go to `on_progress` as they come."""
+        body = {"spec": spec, "count": count, "dry_run": False}
         with self._stream("POST", "/api/containers", params={"stream": True}, body=body) as response:
             for line in response.iter_lines():
                 if not line.strip():
                     continue
                 event = json.loads(line)
                 if event.get("event") == "result":
-                    return event["result"]
+                    return self.parse(DeployResult, event["result"])
                 if event.get("event") == "error":
                     raise error_for(int(event.get("status") or 500), event)
                 if on_progress is not None:
                     on_progress(event)
         raise ConnectionFailed(f"the deploy stream from {self.base_url} ended without a result")
 
-    def container(self, container_id: str) -> dict:
-        return self.request("GET", f"/api/containers/{_seg(container_id)}")
+    def container(self, container_id: str) -> ContainerDetail:
+        return self.call(ContainerDetail, "GET", f"/api/containers/{_seg(container_id)}")
 
-    def destroy(self, container_id: str) -> dict:
-        return self.request("DELETE", f"/api/containers/{_seg(container_id)}")
+    def destroy(self, container_id: str) -> Destroyed:
+        return self.call(Destroyed, "DELETE", f"/api/containers/{_seg(container_id)}")
 
-    def start(self, container_id: str) -> dict:
-        return self.request("POST", f"/api/containers/{_seg(container_id)}/start")
+    def _operate(self, action: str, container_id: str) -> ContainerInfo | ContainerGone:
+        return self.call(ContainerInfo | ContainerGone, "POST", f"/api/containers/{_seg(container_id)}/{action}")
 
-    def stop(self, container_id: str) -> dict:
-        return self.request("POST", f"/api/containers/{_seg(container_id)}/stop")
+    def start(self, container_id: str) -> ContainerInfo | ContainerGone:
+        return self._operate("start", container_id)
 
-    def restart(self, container_id: str) -> dict:
-        return self.request("POST", f"/api/containers/{_seg(container_id)}/restart")
+    def stop(self, container_id: str) -> ContainerInfo | ContainerGone:
+        return self._operate("stop", container_id)
 
-    def scale_container(self, container_id: str, count: int) -> dict:
-        return self.request("POST", f"/api/containers/{_seg(container_id)}/scale", body={"count": count})
+    def restart(self, container_id: str) -> ContainerInfo | ContainerGone:
+        return self._operate("restart", container_id)
+
+    def scale_container(self, container_id: str, count: int) -> DeployResult:
+        return self.call(DeployResult, "POST", f"/api/containers/{_seg(container_id)}/scale", body={"count": count})
 
     def logs(self, container_id: str, *, follow: bool = False, tail: int | str = "all", stdout: bool = True,
              stderr: bool = True) -> Iterator[str]:
@@ -237,18 +261,18 @@ class ApiClient:
             yield from response.iter_text()
 
     # -- apps ----------------------------------------------------------------------------
-    def apps(self) -> list[dict]:
-        return self.request("GET", "/api/apps")
+    def apps(self) -> list[AppView]:
+        return self.call(list[AppView], "GET", "/api/apps")
 
-    def app(self, name: str) -> dict:
-        return self.request("GET", f"/api/apps/{_seg(name)}")
+    def app(self, name: str) -> AppView:
+        return self.call(AppView, "GET", f"/api/apps/{_seg(name)}")
 
-    def scale_app(self, name: str, count: int) -> dict:
-        return self.request("POST", f"/api/apps/{_seg(name)}/scale", body={"count": count})
+    def scale_app(self, name: str, count: int) -> DeployResult:
+        return self.call(DeployResult, "POST", f"/api/apps/{_seg(name)}/scale", body={"count": count})
 
     # -- cron jobs -----------------------------------------------------------------------
-    def reconcile(self, dry_run: bool = False, apps: list[str] | None = None) -> dict:
-        return self.request("POST", "/api/reconcile", body={"dry_run": dry_run, "apps": apps or None})
+    def reconcile(self, dry_run: bool = False, apps: list[str] | None = None) -> ReconcileResult:
+        return self.call(ReconcileResult, "POST", "/api/reconcile", body={"dry_run": dry_run, "apps": apps or None})
 
-    def report(self) -> dict:
-        return self.request("GET", "/api/report")
+    def report(self) -> Report:
+        return self.call(Report, "GET", "/api/report")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from .. import __version__
+from ..results import Healthz
 from . import errors
 from .routes import accounts, apps, cluster, containers, engines
 from .routes import ops
@@ -19,8 +20,8 @@ def create_app(service) -> FastAPI:
         app.include_router(module.router)
     app.include_router(ops.router)
 
-    @app.get("/healthz", tags=["service"])
-    def healthz() -> dict:
-        return {"ok": True, "engines": len(service.cluster.engines)}
+    @app.get("/healthz", tags=["service"], response_model=Healthz)
+    def healthz() -> Healthz:
+        return Healthz(ok=True, engines=len(service.cluster.engines))
 
     return app

@@ -1,4 +1,4 @@
-"""Request bodies of the API (responses are plain JSON from the library's to_dict)."""
+"""Request bodies of the API (its answers are the models of paasops.results)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ import tempfile
 from enum import Enum
 from io import StringIO
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console, Group
@@ -19,6 +19,9 @@ from . import render
 from .errors import report_errors
 from .main import app
 from .service import OUTPUT, SERVER, Output, emit, err, out
+
+if TYPE_CHECKING:
+    from ..results import ActionOutcome, AppSync, HostRow, ReconcileResult, Report
 
 # Exit codes of `paasops reconcile` (5, 2 and 4 come from the error hierarchy, as for every command).
 IN_SYNC, APPLIED, OUT_OF_SYNC, BUSY = 0, 10, 11, 12
@@ -41,13 +44,13 @@ class ReportOutput(str, Enum):
     html = "html"
 
 
-def exit_code(result: dict) -> int:
+def exit_code(result: ReconcileResult) -> int:
     """The exit code of a reconcile result (see EXIT_CODES)."""
-    if not result.get("actions"):
+    if not result.actions:
         return IN_SYNC
-    if result.get("dry_run"):
+    if result.dry_run:
         return APPLIED
-    return APPLIED if result.get("in_sync") else OUT_OF_SYNC
+    return APPLIED if result.in_sync else OUT_OF_SYNC
 
 
 def _client(server: str | None, timeout: float = 30.0):
@@ -57,24 +60,24 @@ def _client(server: str | None, timeout: float = 30.0):
 
 
 # -- reconcile -----------------------------------------------------------------------------------
-def _what(a: dict) -> str:
-    if a["kind"] == "create":
-        return f"{a['count']} replica{'s' if a['count'] != 1 else ''}"
-    return f"{a['container'][:12]} {a.get('name') or ''}".strip()
+def _what(a: ActionOutcome) -> str:
+    if a.kind == "create":
+        return f"{a.count} replica{'s' if a.count != 1 else ''}"
+    return f"{a.container[:12]} {a.name or ''}".strip()
 
 
-def reconcile_view(result: dict) -> Group:
+def reconcile_view(result: ReconcileResult) -> Group:
     """The plan (or what was done): one line per action, with its reason and outcome."""
-    rows = [[a["kind"], a["app"], _what(a), a.get("host") or "", a["reason"], a.get("detail") or "",
-             render._styled(a["outcome"], {"ok": "green", "planned": "cyan", "skipped": "yellow"}.get(a["outcome"]))
-             + (f" {a['error']}" if a.get("error") else "")] for a in result.get("actions") or []]
-    parts: list[Any] = [f"[bold]{escape(result.get('message', ''))}[/]"]
+    rows = [[a.kind, a.app, _what(a), a.host or "", a.reason, a.detail or "",
+             render._styled(a.outcome, {"ok": "green", "planned": "cyan", "skipped": "yellow"}.get(a.outcome))
+             + (f" {a.error}" if a.error else "")] for a in result.actions]
+    parts: list[Any] = [f"[bold]{escape(result.message)}[/]"]
     if rows:
         parts.append(render._table(["ACTION", "APP", "WHAT", "HOST", "REASON", "DETAIL", "OUTCOME"], rows))
-    for key, text in (("busy", "left alone, being deployed or scaled now"),
-                      ("unreachable_hosts", "hosts that did not answer (their containers were not touched)")):
-        if result.get(key):
-            parts.append(escape(f"{text}: {', '.join(result[key])}"))
+    for names, text in ((result.busy, "left alone, being deployed or scaled now"),
+                        (result.unreachable_hosts, "hosts that did not answer (their containers were not touched)")):
+        if names:
+            parts.append(escape(f"{text}: {', '.join(names)}"))
     return Group(*parts)
 
 
@@ -98,37 +101,37 @@ def reconcile(dry_run: bool = typer.Option(False, "--dry-run", help="Print the p
 
 
 # -- report --------------------------------------------------------------------------------------
-def hosts_table(hosts: list[dict]):
+def hosts_table(hosts: list[HostRow]):
     return render._table(
         ["HOST", "STATUS", "CPUS", "CPU %", "MEMORY", "MEMORY %", "RUNNING/ALL", "ERROR"],
-        [[h["id"], render._styled(h["status"]), f"{h['reserved_cpus']:g}/{h['cpus']:g}", f"{h['cpu_percent']:g}",
-          f"{render.fmt_mb(h['reserved_memory_mb'])}/{render.fmt_mb(h['memory_mb'])}", f"{h['memory_percent']:g}",
-          f"{h['running']}/{h['containers']}", h.get("error") or ""] for h in hosts], "hosts: reserved of capacity")
+        [[h.id, render._styled(h.status), f"{h.reserved_cpus:g}/{h.cpus:g}", f"{h.cpu_percent:g}",
+          f"{render.fmt_mb(h.reserved_memory_mb)}/{render.fmt_mb(h.memory_mb)}", f"{h.memory_percent:g}",
+          f"{h.running}/{h.containers}", h.error or ""] for h in hosts], "hosts: reserved of capacity")
 
 
-def apps_table(apps: list[dict]):
+def apps_table(apps: list[AppSync]):
     return render._table(
         ["APP", "DESIRED", "RUNNING", "MISSING", "EXTRA", "OLD SPEC", "ON HOSTS DOWN", "HOSTS", "STATE"],
-        [[a["name"], a["desired"], a["running"], a["missing"], a["extra"], a["stale"], a["unreachable"],
-          ",".join(f"{k}({v})" for k, v in (a.get("hosts") or {}).items()),
-          render._styled("in sync" if a["in_sync"] else "out of sync", "green" if a["in_sync"] else "yellow")]
+        [[a.name, a.desired, a.running, a.missing, a.extra, a.stale, a.unreachable,
+          ",".join(f"{k}({v})" for k, v in a.hosts.items()),
+          render._styled("in sync" if a.in_sync else "out of sync", "green" if a.in_sync else "yellow")]
          for a in apps], "apps: replicas running versus desired")
 
 
-def report_view(report: dict) -> Group:
-    t, rec = report.get("totals") or {}, report.get("reconcile") or {}
-    head = (f"[bold]paasops report[/] {render.fmt_time(report.get('generated_at'))}: "
-            f"{t.get('engines_up', 0)} of {t.get('engines', 0)} hosts up, "
-            f"{t.get('reserved_cpus', 0):g} of {t.get('cpus', 0):g} CPUs ({t.get('cpu_percent', 0):g}%) and "
-            f"{render.fmt_mb(t.get('reserved_memory_mb'))} of {render.fmt_mb(t.get('memory_mb'))} "
-            f"({t.get('memory_percent', 0):g}%) reserved; "
-            + ("in sync" if rec.get("in_sync") else f"{rec.get('pending', 0)} reconcile action(s) pending"))
-    down = report.get("hosts_down") or []
-    parts: list[Any] = [head, "", hosts_table(report.get("hosts") or []), ""]
+def report_view(report: Report) -> Group:
+    t, rec = report.totals, report.reconcile
+    head = (f"[bold]paasops report[/] {render.fmt_time(report.generated_at)}: "
+            f"{t.engines_up} of {t.engines} hosts up, "
+            f"{t.reserved_cpus:g} of {t.cpus:g} CPUs ({t.cpu_percent:g}%) and "
+            f"{render.fmt_mb(t.reserved_memory_mb)} of {render.fmt_mb(t.memory_mb)} "
+            f"({t.memory_percent:g}%) reserved; "
+            + ("in sync" if rec.in_sync else f"{rec.pending} reconcile action(s) pending"))
+    down = report.hosts_down
+    parts: list[Any] = [head, "", hosts_table(report.hosts), ""]
     if down:
-        parts += [escape("hosts down or degraded: " + ", ".join(f"{h['id']} ({h['status']})" for h in down)), ""]
-    parts += [apps_table(report.get("apps") or []), "", "[bold]events of the last 24 hours[/] (newest first)",
-              render.events_table(report.get("events") or [])]
+        parts += [escape("hosts down or degraded: " + ", ".join(f"{h.id} ({h.status})" for h in down)), ""]
+    parts += [apps_table(report.apps), "", "[bold]events of the last 24 hours[/] (newest first)",
+              render.events_table(report.events)]
     return Group(*parts)
 
 
@@ -161,7 +164,7 @@ def report(output: ReportOutput = typer.Option(ReportOutput.table, "--output", "
     with _client(server) as api:
         data = api.report()
     if output == ReportOutput.json:
-        text = json.dumps(data, indent=2, default=str) + "\n"
+        text = json.dumps(data.model_dump(mode="json"), indent=2, default=str) + "\n"
     elif output == ReportOutput.html:
         from .report_html import render as render_html
 

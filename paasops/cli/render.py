@@ -1,4 +1,4 @@
-"""Rendering the API's JSON for people (rich tables, a deploy progress bar) and parsing CLI flags: pure helpers."""
+"""Rendering the API's answers for people (rich tables, a deploy progress bar) and parsing CLI flags: pure helpers."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import ipaddress
 import re
 import time
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group
 from rich.markup import escape
@@ -15,6 +15,12 @@ from rich.table import Table
 from rich.text import Text
 
 from ..errors import PaasopsError, UserInputError
+
+if TYPE_CHECKING:  # the models are only annotations here: rendering imports no pydantic
+    from ..results import (
+        AppView, ClusterInfo, ContainerDetail, ContainerGone, ContainerInfo, DeployResult, DryRunPlan, EngineView,
+        EventView, HostExplanation, Port, ReplicaResult,
+    )
 
 STATE_STYLE = {"running": "green", "up": "green", "fits": "green", "exited": "yellow", "created": "yellow",
                "degraded": "yellow", "down": "red", "dead": "red", "failed": "red", "rejected": "red"}
@@ -95,14 +101,14 @@ def fmt_num(value: float | None, digits: int = 2) -> str:
     return "" if value is None else f"{value:.{digits}f}"
 
 
-def fmt_ports(ports: list[dict] | None) -> str:
+def fmt_ports(ports: list[Port] | None) -> str:
     """Docker's notation: 0.0.0.0:32768->8080/tcp, or 8080/tcp when not published."""
     shown = []
     for p in ports or []:
-        inner = f"{p.get('container')}/{p.get('protocol') or 'tcp'}"
-        if p.get("host_port"):
-            ip = p.get("host_ip") or "0.0.0.0"
-            shown.append(f"{f'[{ip}]' if ':' in ip else ip}:{p['host_port']}->{inner}")
+        inner = f"{p.container}/{p.protocol or 'tcp'}"
+        if p.host_port:
+            ip = p.host_ip or "0.0.0.0"
+            shown.append(f"{f'[{ip}]' if ':' in ip else ip}:{p.host_port}->{inner}")
         else:
             shown.append(inner)
     return ", ".join(shown)
@@ -135,126 +141,137 @@ def kv_table(pairs: list[tuple[str, Any]]) -> Table:
     return table
 
 
-def containers_table(rows: list[dict], now: float | None = None) -> Table:
+def containers_table(rows: list[ContainerInfo], now: float | None = None) -> Table:
     now = time.time() if now is None else now
     return _table(["CONTAINER ID", "NAME", "APP", "HOST", "IMAGE", "STATE", "CREATED", "PORTS"],
-                  [[c["id"][:12], c.get("name"), c.get("app") or "", c.get("engine"), c.get("image"),
-                    _styled(c.get("state", "")), fmt_age(c.get("created"), now), fmt_ports(c.get("ports"))]
+                  [[c.id[:12], c.name, c.app or "", c.engine, c.image,
+                    _styled(c.state), fmt_age(c.created, now), fmt_ports(c.ports)]
                    for c in rows])
 
 
-def replicas_table(replicas: list[dict], title: str | None = None) -> Table:
+def replicas_table(replicas: list[ReplicaResult], title: str | None = None) -> Table:
     return _table(["INDEX", "HOST", "CONTAINER ID", "NAME", "PORTS", "STATUS"],
-                  [[r.get("index"), r.get("host") or "", (r.get("id") or "")[:12], r.get("name") or "",
-                    fmt_ports(r.get("ports")),
-                    _styled(r.get("status", "")) + (" " + r["error"] if r.get("error") else "")]
+                  [[r.index, r.host or "", (r.id or "")[:12], r.name or "",
+                    fmt_ports(r.ports),
+                    _styled(r.status) + (" " + r.error if r.error else "")]
                    for r in replicas], title)
 
 
-def plan_table(result: dict) -> Table:
-    rows = [[a["replica"] + 1, a["host"], fmt_num(a.get("score")), fmt_num(a.get("cpu")), fmt_num(a.get("memory"))]
-            for a in result.get("plan", [])]
+def plan_table(result: DryRunPlan) -> Table:
+    rows = [[a.replica + 1, a.host, fmt_num(a.score), fmt_num(a.cpu), fmt_num(a.memory)]
+            for a in result.plan]
     return _table(["REPLICA", "HOST", "SCORE", "CPU TERM", "MEMORY TERM"], rows,
-                  f"plan: {result.get('count')} replicas of {result.get('app')} ({result.get('strategy')})")
+                  f"plan: {result.count} replicas of {result.app} ({result.strategy})")
 
 
-def explanation_table(rows: list[dict]) -> Table:
+def explanation_table(rows: list[HostExplanation]) -> Table:
     """Each host's score split into its CPU and memory terms, or the filter that rejected it."""
-    body = [[e["host"], _styled(e["status"]), fmt_num(e.get("score")), fmt_num(e.get("cpu")),
-             fmt_num(e.get("memory")), e.get("replicas", 0), e.get("placed", 0),
-             f"{e['filter']}: {e.get('reason') or ''}" if e.get("filter") else ""] for e in rows]
+    body = [[e.host, _styled(e.status), fmt_num(e.score), fmt_num(e.cpu),
+             fmt_num(e.memory), e.replicas, e.placed,
+             f"{e.filter}: {e.reason or ''}" if e.filter else ""] for e in rows]
     return _table(["HOST", "STATUS", "SCORE", "CPU TERM", "MEMORY TERM", "REPLICAS", "PLACED", "REJECTED BY"],
                   body, "why: each host's score before the plan (higher wins)")
 
 
-def engines_table(rows: list[dict]) -> Table:
+def engines_table(rows: list[EngineView]) -> Table:
     return _table(["ID", "ADDRESS", "STATUS", "SOURCE", "CPUS", "MEMORY", "RUNNING/ALL", "LABELS", "ERROR"],
-                  [[h["id"], h.get("address"), _styled(h.get("status", "")), h.get("source"),
-                    f"{h.get('reserved_cpus', 0):g}/{h.get('cpus', 0):g}",
-                    f"{fmt_mb(h.get('reserved_memory_mb'))}/{fmt_mb(h.get('memory_mb'))}",
-                    f"{h.get('running', 0)}/{h.get('containers', 0)}",
-                    ",".join(f"{k}={v}" for k, v in (h.get("labels") or {}).items()), h.get("error") or ""]
+                  [[h.id, h.address, _styled(h.status), h.source,
+                    f"{h.reserved_cpus:g}/{h.cpus:g}",
+                    f"{fmt_mb(h.reserved_memory_mb)}/{fmt_mb(h.memory_mb)}",
+                    f"{h.running}/{h.containers}",
+                    ",".join(f"{k}={v}" for k, v in h.labels.items()), h.error or ""]
                    for h in rows])
 
 
-def cluster_summary(info: dict) -> Table:
+def engine_pairs(h: EngineView) -> list[tuple[str, Any]]:
+    """Every field of an engine, in the API's order, for `hosts inspect`."""
+    return list(h.model_dump().items())
+
+
+def cluster_summary(info: ClusterInfo) -> Table:
     return kv_table([
-        ("engines", f"{info.get('engines_up', 0)} up of {info.get('engines', 0)}"),
-        ("cpus", f"{info.get('reserved_cpus', 0):g} reserved of {info.get('cpus', 0):g}"),
-        ("memory", f"{fmt_mb(info.get('reserved_memory_mb'))} reserved of {fmt_mb(info.get('memory_mb'))}"),
-        ("containers", f"{info.get('running', 0)} running of {info.get('containers', 0)}"),
-        ("images", info.get("images", 0)),
+        ("engines", f"{info.engines_up} up of {info.engines}"),
+        ("cpus", f"{info.reserved_cpus:g} reserved of {info.cpus:g}"),
+        ("memory", f"{fmt_mb(info.reserved_memory_mb)} reserved of {fmt_mb(info.memory_mb)}"),
+        ("containers", f"{info.running} running of {info.containers}"),
+        ("images", info.images),
     ])
 
 
-def events_table(events: list[dict]) -> Table:
+def events_table(events: list[EventView]) -> Table:
     return _table(["TIME", "TYPE", "TAG", "APP", "HOST", "CONTAINER", "USER", "MESSAGE"],
-                  [[fmt_time(e.get("time")), e.get("type"), e.get("tag"), e.get("app") or "", e.get("host") or "",
-                    (e.get("container") or "")[:12], e.get("user") or "", e.get("message") or ""] for e in events])
+                  [[fmt_time(e.time), e.type, e.tag, e.app or "", e.host or "",
+                    (e.container or "")[:12], e.user or "", e.message or ""] for e in events])
 
 
-def event_line(e: dict) -> str:
+def event_line(e: EventView) -> str:
     """One event as a line, for `events --follow`."""
-    parts = [fmt_time(e.get("time")), e.get("tag") or "", e.get("type") or ""]
-    for key in ("app", "host"):
-        if e.get(key):
-            parts.append(f"{key}={e[key]}")
-    if e.get("container"):
-        parts.append(f"container={e['container'][:12]}")
-    return " ".join(parts) + (f"  {e['message']}" if e.get("message") else "")
+    parts = [fmt_time(e.time), e.tag or "", e.type or ""]
+    for key, value in (("app", e.app), ("host", e.host)):
+        if value:
+            parts.append(f"{key}={value}")
+    if e.container:
+        parts.append(f"container={e.container[:12]}")
+    return " ".join(parts) + (f"  {e.message}" if e.message else "")
 
 
-def apps_table(rows: list[dict]) -> Table:
+def apps_table(rows: list[AppView]) -> Table:
     return _table(["APP", "IMAGE", "DESIRED", "RUNNING", "HOSTS", "DEPLOYMENT", "UPDATED"],
-                  [[a["name"], (a.get("spec") or {}).get("image", ""), a.get("count"),
-                    _styled(a.get("replicas"), "green" if a.get("replicas") == a.get("count") else "yellow"),
-                    ",".join(a.get("hosts") or []),
-                    (a.get("deployment_id") or "")[:12], fmt_time(a.get("updated_at"))] for a in rows])
+                  [[a.name, a.spec.get("image", ""), a.count,
+                    _styled(a.replicas, "green" if a.replicas == a.count else "yellow"),
+                    ",".join(a.hosts),
+                    (a.deployment_id or "")[:12], fmt_time(a.updated_at)] for a in rows])
 
 
-def container_pairs(c: dict) -> list[tuple[str, Any]]:
-    details = c.get("inspect") or {}
+def container_pairs(c: ContainerDetail) -> list[tuple[str, Any]]:
+    details = c.inspect
     config, net = details.get("Config") or {}, details.get("NetworkSettings") or {}
-    return [("id", c.get("id")), ("name", c.get("name")), ("app", c.get("app")), ("host", c.get("engine")),
-            ("image", c.get("image")), ("state", c.get("state")),
-            ("started", (details.get("State") or {}).get("StartedAt", "")), ("created", fmt_time(c.get("created"))), ("deployment", c.get("deployment")),
-            ("spec hash", c.get("spec_hash")), ("cpus", c.get("cpus")), ("memory", fmt_mb(c.get("memory_mb"))),
-            ("ports", fmt_ports(c.get("ports"))), ("command", " ".join(config.get("Cmd") or [])),
+    return [("id", c.id), ("name", c.name), ("app", c.app), ("host", c.engine),
+            ("image", c.image), ("state", c.state),
+            ("started", (details.get("State") or {}).get("StartedAt", "")), ("created", fmt_time(c.created)), ("deployment", c.deployment),
+            ("spec hash", c.spec_hash), ("cpus", c.cpus), ("memory", fmt_mb(c.memory_mb)),
+            ("ports", fmt_ports(c.ports)), ("command", " ".join(config.get("Cmd") or [])),
             ("ip address", net.get("IPAddress") or ""), ("restarts", details.get("RestartCount", "")),
-            ("labels", ", ".join(f"{k}={v}" for k, v in sorted((c.get("labels") or {}).items())))]
+            ("labels", ", ".join(f"{k}={v}" for k, v in sorted(c.labels.items())))]
 
 
-def result_view(result: dict) -> Group:
+def action_line(done: str, view: ContainerInfo | ContainerGone) -> str:
+    """`started 0123456789ab (web-1 on lab1): running`, or just the id of a container that went away."""
+    from ..results import ContainerGone
+
+    if isinstance(view, ContainerGone):  # the answer's declared union, not a guess
+        return f"{done} {view.id[:12]}"
+    return f"{done} {view.id[:12]}" + (f" ({view.name} on {view.engine}): {view.state}" if view.name else "")
+
+
+def result_view(result: DeployResult) -> Group:
     """A deploy or scale result: a headline, the replicas started and the ones removed."""
-    replicas = result.get("replicas") or []
-    running = result.get("running", sum(r.get("status") == "running" for r in replicas))
-    before = f"{result['before']} -> " if "before" in result else ""
-    parts: list[Any] = [f"[bold]{escape(result.get('app', ''))}[/]: {before}{result.get('count')} replicas, "
-                        f"{running} running (deployment {escape((result.get('deployment') or '')[:12])})"]
-    if replicas:
-        parts.append(replicas_table(replicas))
-    for gone in result.get("removed") or []:
-        gone = gone if isinstance(gone, dict) else {"id": gone}
-        where = f" ({gone.get('name')} on {gone.get('host')})" if gone.get("host") else ""
-        parts.append(escape(f"removed {gone['id'][:12]}{where}"))
+    before = f"{result.before} -> " if result.before is not None else ""
+    parts: list[Any] = [f"[bold]{escape(result.app)}[/]: {before}{result.count} replicas, "
+                        f"{result.running_now} running (deployment {escape((result.deployment or '')[:12])})"]
+    if result.replicas:
+        parts.append(replicas_table(result.replicas))
+    for gone in result.removed:
+        where = f" ({gone.name} on {gone.host})" if gone.host else ""
+        parts.append(escape(f"removed {gone.id[:12]}{where}"))
     return Group(*parts)
 
 
-def plan_view(result: dict) -> Group:
+def plan_view(result: DryRunPlan) -> Group:
     """A dry run: the plan, then why (each host's score terms, or the filter that rejected it)."""
-    return Group(plan_table(result), "", explanation_table(result.get("explanation") or []))
+    return Group(plan_table(result), "", explanation_table(result.explanation))
 
 
-def cluster_view(info: dict) -> Group:
-    return Group(cluster_summary(info), "", engines_table(info.get("hosts") or []))
+def cluster_view(info: ClusterInfo) -> Group:
+    return Group(cluster_summary(info), "", engines_table(info.hosts))
 
 
-def check_result(result: dict) -> None:
-    failed = [r for r in result.get("replicas") or [] if r.get("status") != "running"]
+def check_result(result: DeployResult) -> None:
+    failed = result.failed
     if failed:
-        raise PaasopsError(f"{len(failed)} of {len(result['replicas'])} replicas did not start: "
-                           + "; ".join(f"replica {r.get('index')}: {r.get('error')}" for r in failed[:5]),
-                           where=result.get("app"))
+        raise PaasopsError(f"{len(failed)} of {len(result.replicas)} replicas did not start: "
+                           + "; ".join(f"replica {r.index}: {r.error}" for r in failed[:5]),
+                           where=result.app)
 
 
 class DeployProgress:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import html
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..results import AppSync, HostRow, Report
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:1100px;
@@ -56,28 +59,27 @@ def _bar(y: float, fraction: float, css: str, text: str) -> str:
             f'<text x="{LABEL_W + BAR_W + 6}" y="{y + BAR_H - 3:.1f}">{esc(text)}</text>')
 
 
-def hosts_chart(hosts: list[dict]) -> str:
+def hosts_chart(hosts: list[HostRow]) -> str:
     """Two bars per host: CPU and memory reserved, as a share of its capacity (orange past 100%)."""
     rows, y = [], 4.0
     for h in hosts:
-        rows.append(f'<text x="0" y="{y + BAR_H + 2:.1f}">{esc(clip(h["id"], 16))} ({esc(h["status"])})</text>')
-        for key, css in (("cpu_percent", "cpu"), ("memory_percent", "mem")):
-            pct = float(h.get(key) or 0)
-            rows.append(_bar(y, pct / 100, "over" if pct > 100 else css, f"{key.split('_')[0][:3]} {pct:g}%"))
+        rows.append(f'<text x="0" y="{y + BAR_H + 2:.1f}">{esc(clip(h.id, 16))} ({esc(h.status)})</text>')
+        for word, pct, css in (("cpu", h.cpu_percent, "cpu"), ("mem", h.memory_percent, "mem")):
+            rows.append(_bar(y, pct / 100, "over" if pct > 100 else css, f"{word} {pct:g}%"))
             y += BAR_H + 2
         y += GAP
     return _svg("CPU and memory reserved per host", rows, int(y) + 2)
 
 
-def apps_chart(apps: list[dict]) -> str:
+def apps_chart(apps: list[AppSync]) -> str:
     """One bar per app: replicas running, against a mark at the desired count."""
-    scale = max([max(a["desired"], a["running"]) for a in apps] + [1])
+    scale = max([max(a.desired, a.running) for a in apps] + [1])
     rows, y = [], 4.0
     for a in apps:
-        css = "run" if a["running"] >= a["desired"] else "short"
-        rows.append(f'<text x="0" y="{y + BAR_H - 3:.1f}">{esc(clip(a["name"]))}</text>')
-        rows.append(_bar(y, a["running"] / scale, css, f'{a["running"]} of {a["desired"]}'))
-        x = LABEL_W + a["desired"] / scale * BAR_W
+        css = "run" if a.running >= a.desired else "short"
+        rows.append(f'<text x="0" y="{y + BAR_H - 3:.1f}">{esc(clip(a.name))}</text>')
+        rows.append(_bar(y, a.running / scale, css, f'{a.running} of {a.desired}'))
+        x = LABEL_W + a.desired / scale * BAR_W
         rows.append(f'<line class="want" x1="{x:.1f}" y1="{y - 2:.1f}" x2="{x:.1f}" y2="{y + BAR_H + 2:.1f}"/>')
         y += BAR_H + GAP
     return _svg("Replicas running per app versus desired", rows, int(y) + 2)
@@ -101,51 +103,50 @@ def _legend(items: list[tuple[str, str]]) -> str:
         f'height="12"/></svg>{esc(text)}</span>' for css, text in items) + "</p>"
 
 
-def render(report: dict) -> str:
+def render(report: Report) -> str:
     """The whole page; nothing in it is loaded from elsewhere."""
-    t, hosts, apps = report.get("totals") or {}, report.get("hosts") or [], report.get("apps") or []
-    rec = report.get("reconcile") or {}
-    when = fmt_time(report.get("generated_at"))
-    sync = "in sync" if rec.get("in_sync") else f"{rec.get('pending', 0)} reconcile action(s) pending"
-    totals = (f"{t.get('reserved_cpus', 0):g} of {t.get('cpus', 0):g} CPUs ({t.get('cpu_percent', 0)}%), "
-              f"{fmt_mb(t.get('reserved_memory_mb'))} of {fmt_mb(t.get('memory_mb'))} memory "
-              f"({t.get('memory_percent', 0)}%)")
+    t, hosts, apps, rec = report.totals, report.hosts, report.apps, report.reconcile
+    when = fmt_time(report.generated_at)
+    sync = "in sync" if rec.in_sync else f"{rec.pending} reconcile action(s) pending"
+    totals = (f"{t.reserved_cpus:g} of {t.cpus:g} CPUs ({t.cpu_percent}%), "
+              f"{fmt_mb(t.reserved_memory_mb)} of {fmt_mb(t.memory_mb)} memory "
+              f"({t.memory_percent}%)")
     parts = [
         "<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width,initial-scale=1">',
         f"<title>paasops report {esc(when)}</title><style>{CSS}</style></head><body>",
         "<h1>paasops report</h1>",
-        (f'<p class="meta">generated {esc(when)} · {esc(t.get("engines_up", 0))} of {esc(t.get("engines", 0))} '
-         f'hosts up · {esc(t.get("running", 0))} of {esc(t.get("containers", 0))} containers running · '
-         f'<span class="badge {"ok" if rec.get("in_sync") else "warn"}">{esc(sync)}</span></p>'),
+        (f'<p class="meta">generated {esc(when)} · {esc(t.engines_up)} of {esc(t.engines)} '
+         f'hosts up · {esc(t.running)} of {esc(t.containers)} containers running · '
+         f'<span class="badge {"ok" if rec.in_sync else "warn"}">{esc(sync)}</span></p>'),
         "<h2>Hosts: capacity and reservations</h2>",
         _legend([("cpu", "CPU reserved"), ("mem", "memory reserved"), ("over", "overcommitted")]),
         hosts_chart(hosts) if hosts else "<p>No engines.</p>",
         _table(["host", "address", "status", "CPUs reserved", "CPU %", "memory reserved", "memory %",
                 "running / all", "error"],
-               [[esc(h["id"]), esc(h["address"]), _status(h["status"]),
-                 esc(f'{h["reserved_cpus"]:g} of {h["cpus"]:g}'), esc(h["cpu_percent"]),
-                 esc(f'{fmt_mb(h["reserved_memory_mb"])} of {fmt_mb(h["memory_mb"])}'), esc(h["memory_percent"]),
-                 esc(f'{h["running"]} / {h["containers"]}'), esc(h.get("error"))] for h in hosts], {3, 4, 5, 6, 7}),
+               [[esc(h.id), esc(h.address), _status(h.status),
+                 esc(f'{h.reserved_cpus:g} of {h.cpus:g}'), esc(h.cpu_percent),
+                 esc(f'{fmt_mb(h.reserved_memory_mb)} of {fmt_mb(h.memory_mb)}'), esc(h.memory_percent),
+                 esc(f'{h.running} / {h.containers}'), esc(h.error)] for h in hosts], {3, 4, 5, 6, 7}),
         f'<p class="meta">total reserved: {esc(totals)}</p>',
         "<h2>Hosts down or degraded</h2>",
         _table(["host", "address", "status", "error"],
-               [[esc(h["id"]), esc(h["address"]), _status(h["status"]), esc(h.get("error"))]
-                for h in report.get("hosts_down") or []]) if report.get("hosts_down") else "<p>None.</p>",
+               [[esc(h.id), esc(h.address), _status(h.status), esc(h.error)]
+                for h in report.hosts_down]) if report.hosts_down else "<p>None.</p>",
         "<h2>Apps: replicas running versus desired</h2>",
         _legend([("run", "running as desired"), ("short", "fewer than desired")]),
         apps_chart(apps) if apps else "<p>No apps deployed.</p>",
         _table(["app", "desired", "running", "missing", "extra", "old spec", "on hosts down", "hosts", "state"],
-               [[esc(a["name"]), esc(a["desired"]), esc(a["running"]), esc(a["missing"]), esc(a["extra"]),
-                 esc(a["stale"]), esc(a["unreachable"]),
-                 esc(", ".join(f"{k} ({v})" for k, v in (a.get("hosts") or {}).items())),
-                 _status("in sync" if a["in_sync"] else "out of sync", a["in_sync"])] for a in apps],
+               [[esc(a.name), esc(a.desired), esc(a.running), esc(a.missing), esc(a.extra),
+                 esc(a.stale), esc(a.unreachable),
+                 esc(", ".join(f"{k} ({v})" for k, v in a.hosts.items())),
+                 _status("in sync" if a.in_sync else "out of sync", a.in_sync)] for a in apps],
                {1, 2, 3, 4, 5, 6}),
         "<h2>Events of the last 24 hours (newest first)</h2>",
         _table(["time", "type", "tag", "app", "host", "user", "message"],
-               [[esc(fmt_time(e.get("time"))), esc(e.get("type")), esc(e.get("tag")), esc(e.get("app")),
-                 esc(e.get("host")), esc(e.get("user")), esc(e.get("message"))]
-                for e in report.get("events") or []]) if report.get("events") else "<p>No events.</p>",
+               [[esc(fmt_time(e.time)), esc(e.type), esc(e.tag), esc(e.app),
+                 esc(e.host), esc(e.user), esc(e.message)]
+                for e in report.events]) if report.events else "<p>No events.</p>",
         "</body></html>",
     ]
     return "\n".join(parts) + "\n"

@@ -22,6 +22,7 @@ from .main import app
 
 if TYPE_CHECKING:
     from ..client import ApiClient
+    from ..results import EventView
 
 # Not on a terminal (a pipe, a test), tables are not squeezed into 80 columns.
 out = Console(highlight=False, width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 240)
@@ -57,7 +58,9 @@ SERVER = typer.Option(None, "--server", metavar="URL", help="The service's API (
 def emit(data: Any, output: Output, human: Callable[[Any], Any]) -> None:
     """JSON exactly as the API answered, or the human rendering of it."""
     if output == Output.json:
-        typer.echo(json.dumps(data, indent=2, default=str))
+        from pydantic_core import to_jsonable_python  # the result models back to the API's JSON
+
+        typer.echo(json.dumps(to_jsonable_python(data, fallback=str), indent=2, default=str))
     else:
         out.print(human(data))
 
@@ -156,7 +159,7 @@ def deploy(app_yml: Path = typer.Argument(..., help="The app's app.yml."),
     spec = load_app_spec(app_yml, overrides={"count": count})
     with _client(server) as api:
         if dry_run:
-            return emit(api.deploy(spec.to_dict(), count, dry_run=True), output, render.plan_view)
+            return emit(api.plan(spec.to_dict(), count), output, render.plan_view)
         if output == Output.json:
             result = api.deploy(spec.to_dict(), count)
         else:
@@ -226,8 +229,7 @@ def _action(name: str, done: str):
                 server: str = SERVER):
         with _client(server) as api:
             view = getattr(api, name)(container)
-        emit(view, output, lambda v: f"{done} {v['id'][:12]}" + (f" ({v.get('name')} on {v.get('engine')}): "
-                                                                 f"{v.get('state')}" if v.get("name") else ""))
+        emit(view, output, lambda v: render.action_line(done, v))
     command.__doc__ = f"{name.capitalize()} a container (by id, unique id prefix or name)."
     app.command(name)(report_errors(command))
 
@@ -250,7 +252,7 @@ def rm(containers: list[str] = typer.Argument(..., metavar="ID...", help="Ids, u
             except PaasopsError as exc:
                 failures.append(exc)
                 err.print(f"[red]error[/]: {escape(str(exc))}")
-    emit(results, output, lambda rows: "\n".join(f"removed {r['destroyed'][:12]}" for r in rows))
+    emit(results, output, lambda rows: "\n".join(f"removed {r.destroyed[:12]}" for r in rows))
     if failures:
         raise typer.Exit(failures[0].exit_code)
 
@@ -285,7 +287,7 @@ def hosts_add(address: str = typer.Argument(..., help="IP or name of a Docker ho
 def hosts_rm(engine_id: str = typer.Argument(..., metavar="ID"), output: Output = OUTPUT, server: str = SERVER):
     """Remove an engine (its containers keep running; nothing new is placed there)."""
     with _client(server) as api:
-        emit(api.delete_engine(engine_id), output, lambda r: f"removed engine {r['deleted']}")
+        emit(api.delete_engine(engine_id), output, lambda r: f"removed engine {r.deleted}")
 
 
 @hosts_app.command("inspect")
@@ -294,7 +296,7 @@ def hosts_inspect(engine_id: str = typer.Argument(..., metavar="ID"), output: Ou
                   server: str = SERVER):
     """One engine in detail."""
     with _client(server) as api:
-        emit(api.engine(engine_id), output, lambda h: render.kv_table(list(h.items())))
+        emit(api.engine(engine_id), output, lambda h: render.kv_table(render.engine_pairs(h)))
 
 
 @cluster_app.command("info")
@@ -325,17 +327,17 @@ def events(type_: str = typer.Option(None, "--type", help="e.g. run-container, h
         _follow(api, filters, found, start, output)
 
 
-def _follow(api: "ApiClient", filters: dict, found: list[dict], since: float | None, output: Output) -> None:
+def _follow(api: "ApiClient", filters: dict, found: list[EventView], since: float | None, output: Output) -> None:
     """Print events oldest first, then poll every second for newer ones."""
     seen: set[str] = set()
-    last = max((e["time"] for e in found), default=since or time.time())
+    last = max((e.time for e in found), default=since or time.time())
     while True:
         for event in reversed(found):
-            if event["id"] in seen:
+            if event.id in seen:
                 continue
-            seen.add(event["id"])
-            typer.echo(json.dumps(event) if output == Output.json else render.event_line(event))
-            last = max(last, event["time"])
+            seen.add(event.id)
+            typer.echo(json.dumps(event.model_dump()) if output == Output.json else render.event_line(event))
+            last = max(last, event.time)
         sys.stdout.flush()
         time.sleep(1.0)
         # Docker events keep the engine's time and reach the store a little later than our own

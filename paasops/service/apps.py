@@ -5,15 +5,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from ..errors import NotFoundError, PlacementError, UserInputError
 from ..placement import scale_down_order
+from ..results import DeployResult, DryRunPlan, HostExplanation, PlannedReplica, RemovedReplica
 from ..spec import AppSpec, new_deployment_id, parse_app_spec, spec_hash
 from ..store.records import App
 from .cluster import Cluster
 from .containers import ContainerView
-from .deploy import Deployer, Progress, Replica, _public, plan
+from .deploy import Deployer, Progress, Replica, plan
 from .images import ImageDistributor
 from .keyed_lock import KeyedLocks
 from .replicas import free_indexes, replica_index, scale_down_victims
@@ -49,17 +49,17 @@ class AppManager:
         return parse_app_spec(app.spec, source=f"app {name}")
 
     # -- deploy --------------------------------------------------------------------------
-    def dry_run(self, spec: AppSpec, count: int) -> dict[str, Any]:
+    def dry_run(self, spec: AppSpec, count: int) -> DryRunPlan:
         the_plan = plan(self.cluster, spec, count)
         if not the_plan.complete:
             raise PlacementError(the_plan.failure_message() or "no placement", where=spec.name)
-        return {"app": spec.name, "count": count, "dry_run": True, "strategy": the_plan.strategy,
-                "plan": [{"replica": a.replica_index, "host": a.host_id, "score": a.score,
-                          "cpu": a.cpu_term, "memory": a.mem_term} for a in the_plan.assignments],
-                "explanation": the_plan.explain_table()}
+        return DryRunPlan(app=spec.name, count=count, strategy=the_plan.strategy,
+                          plan=[PlannedReplica(replica=a.replica_index, host=a.host_id, score=a.score,
+                                               cpu=a.cpu_term, memory=a.mem_term) for a in the_plan.assignments],
+                          explanation=[HostExplanation(**row) for row in the_plan.explain_table()])
 
     def deploy(self, spec: AppSpec, count: int | None = None, *, user: str | None = None,
-               progress: Progress = lambda _: None) -> dict[str, Any]:
+               progress: Progress = lambda _: None) -> DeployResult:
         """Make the app run `count` replicas of `spec`; a changed spec replaces the old replicas."""
         count = spec.count if count is None else count
         if count < 0:
@@ -82,9 +82,10 @@ class AppManager:
             self.cluster.record("deploy-app", user=user, app=spec.name,
                                 message=f"deployed {spec.name}: {sum(r.status == 'running' for r in replicas)}"
                                         f"/{count} running", data={"deployment": deployment})
-            return {"app": spec.name, "deployment": deployment, "spec_hash": new_hash, "count": count,
-                    "replicas": [_public(r) for r in replicas], "removed": [c.id for c in old] if ok else [],
-                    "ok": ok}
+            return DeployResult(app=spec.name, deployment=deployment, spec_hash=new_hash, count=count,
+                                replicas=[r.result() for r in replicas], ok=ok,
+                                removed=[RemovedReplica(id=c.id, name=c.name, host=c.engine_id) for c in old]
+                                if ok else [])
 
     def start_replicas(self, spec: AppSpec, deployment: str, count: int, *, user: str | None = None,
                        progress: Progress = lambda _: None) -> list[Replica]:
@@ -101,14 +102,14 @@ class AppManager:
 
     # -- scale ---------------------------------------------------------------------------
     def scale(self, name: str, count: int, *, user: str | None = None,
-              progress: Progress = lambda _: None) -> dict[str, Any]:
+              progress: Progress = lambda _: None) -> DeployResult:
         if count < 0:
             raise UserInputError(f"count must be >= 0, got {count}", where="count")
         with self.locked(name):
             spec = self.spec_of(name)
             return self._scale(spec, self.cluster.store.get_app(name), count, user, progress)
 
-    def _scale(self, spec: AppSpec, app: App, count: int, user, progress) -> dict[str, Any]:
+    def _scale(self, spec: AppSpec, app: App, count: int, user, progress) -> DeployResult:
         current = self.replicas(spec.name, app.spec_hash)
         started, removed = [], []
         if count > len(current):
@@ -120,14 +121,13 @@ class AppManager:
             for victim in scale_down_victims(current, order):
                 host = victim.engine_id
                 self.cluster.operate("destroy", victim.id, user=user)
-                removed.append({"id": victim.id, "name": victim.name, "host": host})
+                removed.append(RemovedReplica(id=victim.id, name=victim.name, host=host))
                 progress({"event": "removed", "id": victim.id, "host": host})
         app.count = count
         self.cluster.store.put_app(app)
         running = len(current) + sum(r.status == "running" for r in started) - len(removed)
         self.cluster.record("scale-container", user=user, app=spec.name,
                             message=f"scaled {spec.name} from {len(current)} to {count} ({running} running)")
-        return {"app": spec.name, "deployment": app.deployment_id, "spec_hash": app.spec_hash,
-                "count": count, "before": len(current), "running": running,
-                "replicas": [_public(r) for r in started], "removed": removed,
-                "ok": all(r.status == "running" for r in started)}
+        return DeployResult(app=spec.name, deployment=app.deployment_id, spec_hash=app.spec_hash, count=count,
+                            before=len(current), running=running, replicas=[r.result() for r in started],
+                            removed=removed, ok=all(r.status == "running" for r in started))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from ..placement import Weights
+from ..results import ClusterInfo
 from ..store.base import Store
 from ..vocabulary import UP
 from .container_ops import ContainerOps
@@ -52,17 +53,17 @@ class Cluster:
     def on_engines_changed(self, callback: Callable[[], None]) -> None:
         self.pool.on_engines_changed = callback
 
-    def info(self) -> dict[str, Any]:
+    def info(self) -> ClusterInfo:
         """Capacity and use of the engines, with each engine's view."""
-        hosts = [h.to_dict() for h in list(self.pool.engines.values())]
-        up = [h for h in hosts if h["status"] == UP]
-        return {
-            "engines": len(hosts), "engines_up": len(up),
-            "cpus": sum(h["cpus"] for h in up), "memory_mb": sum(h["memory_mb"] for h in up),
-            "reserved_cpus": round(sum(h["reserved_cpus"] for h in hosts), 6),
-            "reserved_memory_mb": sum(h["reserved_memory_mb"] for h in hosts),
-            "containers": sum(h["containers"] for h in hosts),
-            "running": sum(h["running"] for h in hosts),
-            "images": sum(h["images"] for h in hosts),
-            "hosts": hosts, "time": time.time(),
-        }
+        hosts = [h.view() for h in list(self.pool.engines.values())]
+        up = [h for h in hosts if h.status == UP]
+        return ClusterInfo(
+            engines=len(hosts), engines_up=len(up),
+            cpus=sum(h.cpus for h in up), memory_mb=sum(h.memory_mb for h in up),
+            reserved_cpus=round(sum(h.reserved_cpus for h in hosts), 6),
+            reserved_memory_mb=sum(h.reserved_memory_mb for h in hosts),
+            containers=sum(h.containers for h in hosts),
+            running=sum(h.running for h in hosts),
+            images=sum(h.images for h in hosts),
+            hosts=hosts, time=time.time(),
+        )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Iterator
 
 from ..errors import UserInputError
+from ..results import ContainerDetail
 from .containers import ContainerView, match_container
 from .engine import EngineHandle, engine_error
 from .engine_pool import EnginePool
@@ -30,13 +31,13 @@ class ContainerOps:
         view = match_container(prefix, [c for handle in handles for c in handle.views()])
         return next(h for h in handles if h.id == view.engine_id), view
 
-    def inspect(self, prefix: str) -> dict[str, Any]:
+    def inspect(self, prefix: str) -> ContainerDetail:
         handle, view = self.find(prefix)
         try:
             details = handle.client.api.inspect_container(view.id)
         except Exception as exc:
             raise engine_error(handle.id, exc) from None
-        return {"engine": handle.id, **view.to_dict(), "inspect": details}
+        return ContainerDetail(**{**view.info().model_dump(), "engine": handle.id, "inspect": details})
 
     def operate(self, action: str, prefix: str, *, user: str | None = None, timeout: int = 10) -> ContainerView | None:
         """start | stop | restart | destroy (kill, then remove) one container; records its event."""

@@ -15,6 +15,7 @@ from ..vocabulary import (
     LABEL_PORTS,
     LABEL_SPEC_HASH,
 )
+from ..results import ContainerInfo, Port
 
 MIN_PREFIX = 3  # an id prefix shorter than this only matches a whole name or id
 # States in which a container holds its reservation on its host.
@@ -64,11 +65,12 @@ class ContainerView:
         asked = {int(p) for p in self.labels.get(LABEL_PORTS, "").split(",") if p}
         return published | (asked if self.state in RESERVING else set())
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "engine": self.engine_id, "image": self.image,
-                "state": self.state, "status": self.status, "created": self.created,
-                "app": self.app, "deployment": self.deployment, "spec_hash": self.spec_hash,
-                "cpus": self.cpus, "memory_mb": self.memory_mb, "labels": self.labels, "ports": self.ports}
+    def info(self) -> ContainerInfo:
+        """The container as the API shows it."""
+        return ContainerInfo(id=self.id, name=self.name, engine=self.engine_id, image=self.image, state=self.state,
+                             status=self.status, created=self.created, app=self.app, deployment=self.deployment,
+                             spec_hash=self.spec_hash, cpus=self.cpus, memory_mb=self.memory_mb, labels=self.labels,
+                             ports=[Port(**p) for p in self.ports])
 
 
 def from_sparse(engine_id: str, entry: dict[str, Any]) -> ContainerView:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..errors import PaasopsError, PlacementError
 from ..placement import Plan, place
+from ..results import Port, ReplicaResult
 from ..spec import AppSpec, docker_run_kwargs
 from .cluster import Cluster
 from .engine import engine_error
@@ -31,6 +32,12 @@ class Replica:
     status: str = "pending"  # pending | running | failed
     error: str = ""
     attempts: list[str] = field(default_factory=list)  # hosts tried, in order
+
+    def result(self) -> ReplicaResult:
+        """The replica as the service answers it (`id` is the container's)."""
+        return ReplicaResult(index=self.index, host=self.host, name=self.name, ports=[Port(**p) for p in self.ports],
+                             status=self.status, error=self.error, attempts=list(self.attempts),
+                             id=self.container_id)
 
 
 def plan(cluster: Cluster, spec: AppSpec, count: int, exclude: set[str] = frozenset()) -> Plan:
@@ -81,7 +88,7 @@ class Deployer:
             try:
                 self.start_replica(spec, deployment_id, replica, host, progress)
                 replica.status, replica.error = "running", ""
-                progress({"event": "running", **_public(replica)})
+                progress({"event": "running", **replica.result().model_dump()})
                 return
             except PaasopsError as exc:
                 replica.error = str(exc)
@@ -128,9 +135,3 @@ class Deployer:
             handle.client.api.remove_container(name, force=True)
         except Exception:  # nothing was created
             pass
-
-
-def _public(replica: Replica) -> dict[str, Any]:
-    out = asdict(replica)
-    out["id"] = out.pop("container_id")
-    return out

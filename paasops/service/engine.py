@@ -14,6 +14,7 @@ import requests
 
 from ..engines.client import client_for
 from ..errors import ConnectionFailed
+from ..results import EngineView
 from ..store.records import Engine
 from ..vocabulary import (
     HOST_STATUSES,
@@ -181,13 +182,14 @@ class EngineHandle:
                     replicas[c.app] = replicas.get(c.app, 0) + 1
         return cpu, mem, ports, replicas
 
-    def to_dict(self) -> dict[str, Any]:
+    def view(self) -> EngineView:
+        """The engine as the API shows it: health, capacity, reservations, containers."""
         cpu, mem, _, _ = self.reserved()
         with self.lock:
             running = sum(1 for c in self.containers.values() if c.state == "running")
-            return {"id": self.id, "address": self.record.address, "docker_url": self.record.docker_url,
-                    "status": self.status, "source": self.record.source, "labels": self.record.labels,
-                    "cpus": self.cpus, "memory_mb": self.memory_mb, "reserved_cpus": round(cpu, 6),
-                    "reserved_memory_mb": mem, "containers": len(self.containers),
-                    "running": running, "images": len({i for i in self.images if not i.startswith("sha256:")}),
-                    "docker_version": self.docker_info.get("ServerVersion", ""), "error": self.last_error}
+            return EngineView(id=self.id, address=self.record.address, docker_url=self.record.docker_url,
+                              status=self.status, source=self.record.source, labels=self.record.labels,
+                              cpus=self.cpus, memory_mb=self.memory_mb, reserved_cpus=round(cpu, 6),
+                              reserved_memory_mb=mem, containers=len(self.containers), running=running,
+                              images=len({i for i in self.images if not i.startswith("sha256:")}),
+                              docker_version=self.docker_info.get("ServerVersion", ""), error=self.last_error)

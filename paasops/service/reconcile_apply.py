@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NotFoundError, PaasopsError
+from ..results import ActionOutcome, AppSync, ReconcileAction, ReconcileResult
 from ..vocabulary import UP, data_dir
 from .apps import AppManager
 from .cluster import Cluster
-from .deploy import _public
 from .reconcile import CREATED_GRACE, Change, ReconcilePlan, diff
 from .reconcile_lock import EtcdLock, FileLock
 from .registration import parse_etcd_endpoint
@@ -70,7 +70,7 @@ class Reconciler:
     def for_service(cls, service) -> "Reconciler":
         return cls(service.cluster, service.apps, lambda: lock_for(service))
 
-    def run(self, *, dry_run: bool = False, user: str | None = None, apps: list[str] | None = None) -> dict[str, Any]:
+    def run(self, *, dry_run: bool = False, user: str | None = None, apps: list[str] | None = None) -> ReconcileResult:
         """The plan (dry run), or the plan applied: every action with its outcome, and whether all is in sync.
 
         A second run while one is going raises ConflictError. Apps being deployed or scaled right
@@ -95,9 +95,9 @@ class Reconciler:
                     app_lock.release()
         result = self._result(plan, outcomes, after, dry_run=False, busy=sorted(busy), down=down)
         if plan.actions:
-            self.cluster.record("reconcile", user=user, message=result["message"],
-                                data={"summary": result["summary"], "in_sync": result["in_sync"],
-                                      "actions": result["actions"]})
+            self.cluster.record("reconcile", user=user, message=result.message,
+                                data={"summary": result.summary, "in_sync": result.in_sync,
+                                      "actions": [a.model_dump() for a in result.actions]})
         return result
 
     # -- observe ----------------------------------------------------------------------------
@@ -136,8 +136,8 @@ class Reconciler:
         return diff(desired, observed, hosts, now=self.clock(), weights=self.cluster.weights, grace=self.grace)
 
     # -- apply ------------------------------------------------------------------------------
-    def _apply(self, plan: ReconcilePlan, user: str | None) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
+    def _apply(self, plan: ReconcilePlan, user: str | None) -> list[ActionOutcome]:
+        out: list[ActionOutcome] = []
         short: set[str] = set()  # apps whose new replicas did not all start
         for action in plan.actions:
             if action.kind == "create":
@@ -148,7 +148,7 @@ class Reconciler:
                 entry = {"outcome": "skipped", "error": f"kept: {action.app}'s new replicas did not all start"}
             else:
                 entry = self._destroy(action, user)
-            out.append({**action.to_dict(), **entry})
+            out.append(ActionOutcome(**action.to_dict(), **entry))
         return out
 
     def _create(self, action: Change, user: str | None) -> dict[str, Any]:
@@ -160,7 +160,7 @@ class Reconciler:
         except PaasopsError as exc:
             return {"outcome": "failed", "error": str(exc), "replicas": []}
         failed = [r for r in replicas if r.status != "running"]
-        return {"outcome": "failed" if failed else "ok", "replicas": [_public(r) for r in replicas],
+        return {"outcome": "failed" if failed else "ok", "replicas": [r.result() for r in replicas],
                 "error": "; ".join(f"replica {r.index}: {r.error}" for r in failed)}
 
     def _destroy(self, action: Change, user: str | None) -> dict[str, Any]:
@@ -174,10 +174,10 @@ class Reconciler:
 
     # -- report -----------------------------------------------------------------------------
     @staticmethod
-    def _result(plan: ReconcilePlan, outcomes: list[dict[str, Any]], after: ReconcilePlan, *, dry_run: bool, busy: list[str],
-                down: set[str]) -> dict[str, Any]:
-        actions = outcomes or [{**a.to_dict(), "outcome": "planned", "error": ""} for a in plan.actions]
-        failed = sum(a["outcome"] != "ok" for a in outcomes)
+    def _result(plan: ReconcilePlan, outcomes: list[ActionOutcome], after: ReconcilePlan, *, dry_run: bool, busy: list[str],
+                down: set[str]) -> ReconcileResult:
+        actions = outcomes or [ActionOutcome(**a.to_dict(), outcome="planned") for a in plan.actions]
+        failed = sum(a.outcome != "ok" for a in outcomes)
         summary = {**plan.summary(), "failed": failed}
         if not plan.actions:
             message = "in sync: nothing to do"
@@ -186,8 +186,9 @@ class Reconciler:
         else:
             message = (f"reconcile: {describe(plan.summary(), done=True)}; {failed} failed; "
                        f"{'now in sync' if after.in_sync and not failed else 'still out of sync'}")
-        return {"dry_run": dry_run, "changed": any(a["outcome"] == "ok" for a in outcomes),
-                "in_sync": after.in_sync and not failed, "message": message, "summary": summary, "actions": actions,
-                "remaining": [a.to_dict() for a in after.actions] if not dry_run else [],
-                "apps": [s.to_dict() for s in after.apps], "busy": busy,
-                "unreachable_hosts": sorted(down), "unreachable_containers": after.unreachable}
+        return ReconcileResult(
+            dry_run=dry_run, changed=any(a.outcome == "ok" for a in outcomes), in_sync=after.in_sync and not failed,
+            message=message, summary=summary, actions=actions,
+            remaining=[ReconcileAction(**a.to_dict()) for a in after.actions] if not dry_run else [],
+            apps=[AppSync(**s.to_dict()) for s in after.apps], busy=busy, unreachable_hosts=sorted(down),
+            unreachable_containers=after.unreachable)

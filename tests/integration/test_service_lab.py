@@ -56,7 +56,7 @@ def service(lab, bootstrapped, cli_env, tmp_path_factory):
 
     def all_up():
         try:
-            return sorted(e["id"] for e in api.engines() if e["status"] == "up") == ["lab1", "lab2", "lab3"]
+            return sorted(e.id for e in api.engines() if e.status == "up") == ["lab1", "lab2", "lab3"]
         except Exception:
             return False
     assert _wait(all_up, 20) is not None, state.with_suffix(".log").read_text()[-3000:]
@@ -116,20 +116,20 @@ def test_deploy_places_by_score_and_every_replica_answers(service):
     for r in replicas:
         assert _http_ok(address[r["host"]], r["ports"][0]["host_port"])
     listed = api.containers(app="hello")
-    assert len(listed) == 8 and {c["spec_hash"] for c in listed} == {result["spec_hash"]}
-    assert all({"paasops.app", "paasops.deployment", "paasops.spec-hash"} <= set(c["labels"]) for c in listed)
+    assert len(listed) == 8 and {c.spec_hash for c in listed} == {result["spec_hash"]}
+    assert all({"paasops.app", "paasops.deployment", "paasops.spec-hash"} <= set(c.labels) for c in listed)
 
 
 def _per_host(api) -> dict[str, int]:
     counts: dict[str, int] = {}
     for c in api.containers(app="hello", all=False):
-        counts[c["engine"]] = counts.get(c["engine"], 0) + 1
+        counts[c.engine] = counts.get(c.engine, 0) + 1
     return counts
 
 
 def _load(api, host: str) -> float:
     e = api.engine(host)
-    return (e["reserved_cpus"] / e["cpus"]) * 65 + (e["reserved_memory_mb"] / e["memory_mb"]) * 35
+    return (e.reserved_cpus / e.cpus) * 65 + (e.reserved_memory_mb / e.memory_mb) * 35
 
 
 def test_scale_down_takes_from_the_most_loaded_hosts_then_up_again(service):
@@ -144,11 +144,11 @@ def test_scale_down_takes_from_the_most_loaded_hosts_then_up_again(service):
     done = paasops("scale", "hello", "6", "-o", "json", env=env)
     assert done.returncode == 0, done.stderr
     running = api.containers(app="hello", all=False)
-    assert len(running) == 6 and len({c["spec_hash"] for c in running}) == 1
+    assert len(running) == 6 and len({c.spec_hash for c in running}) == 1
 
 
 def _status(api, host: str) -> str:
-    return api.engine(host)["status"]
+    return api.engine(host).status
 
 
 def test_cut_host_goes_down_takes_no_placement_and_comes_back(service):
@@ -166,7 +166,7 @@ def test_cut_host_goes_down_takes_no_placement_and_comes_back(service):
         lab_exec(lab, "lab2", f"ip link set eth0 up && ip route replace default via {gateway}")
     took = _wait(lambda: _status(api, "lab2") == "up", 10)
     assert took is not None and took < 5.0, f"lab2 up after {took}"
-    types = [e["type"] for e in api.events(host="lab2", limit=20)]
+    types = [e.type for e in api.events(host="lab2", limit=20)]
     assert "host-down" in types and "host-up" in types and types.index("host-up") < types.index("host-down")
 
 
@@ -184,10 +184,10 @@ def test_registration_in_etcd_adds_and_removes_engines(service):
     api, env, lab = service
     lab_exec(lab, "lab3", "systemctl stop paasops-register")  # revokes its lease: the key goes
     try:
-        assert _wait(lambda: "lab3" not in [e["id"] for e in api.engines()], 5) is not None
+        assert _wait(lambda: "lab3" not in [e.id for e in api.engines()], 5) is not None
     finally:
         lab_exec(lab, "lab3", "systemctl start paasops-register")
-    took = _wait(lambda: any(e["id"] == "lab3" and e["status"] == "up" for e in api.engines()), 10)
+    took = _wait(lambda: any(e.id == "lab3" and e.status == "up" for e in api.engines()), 10)
     assert took is not None
     # placeable again: a plan for many replicas uses it
     dry = paasops("deploy", str(APP), "--count", "12", "--dry-run", "-o", "json", env=env)
@@ -211,18 +211,18 @@ def test_no_flapping_in_two_minutes_with_5_percent_icmp_loss(service):
     finally:
         subprocess.run(["iptables", "-D", *rule], check=True)
     assert statuses == {"up"}
-    flaps = [e for e in api.events(host="lab3", since=since, limit=100) if e["type"].startswith("host-")]
+    flaps = [e for e in api.events(host="lab3", since=since, limit=100) if e.type.startswith("host-")]
     assert flaps == []
 
 
 def test_events_hold_docker_and_operation_events_newest_first(service):
     api, env, lab = service
     events = api.events(limit=500)
-    times = [e["time"] for e in events]
+    times = [e.time for e in events]
     assert times == sorted(times, reverse=True)
-    types = {e["type"] for e in events}
+    types = {e.type for e in events}
     assert {"start", "die", "run-container", "scale-container", "destroy-container", "add-engine"} <= types
-    assert all(e["tag"] == "docker" for e in events if e["type"] in ("start", "die"))
+    assert all(e.tag == "docker" for e in events if e.type in ("start", "die"))
 
 
 def test_bad_deploys_are_refused_and_start_nothing(service, tmp_path):

@@ -6,10 +6,19 @@ import io
 from datetime import datetime
 
 import pytest
+from pydantic import TypeAdapter
 from rich.console import Console
 
 from paasops.cli import render
 from paasops.errors import PaasopsError, UserInputError
+from paasops.results import (
+    AppView, ClusterInfo, ContainerDetail, ContainerGone, ContainerInfo, DeployResult, DryRunPlan, EventView, Port,
+)
+
+
+def parse(shape, answer):
+    """A sample API answer as the client hands it to the renderers."""
+    return TypeAdapter(shape).validate_python(answer)
 
 NOW = 1_700_000_000.0
 CID = "abcfb741bad0dcae214d5edc2e0658dc4b7d75a80b64a31cb09f3a14a2f03510"
@@ -73,7 +82,7 @@ def test_fmt_ports_like_docker_ps():
              {"container": 8080, "protocol": "tcp", "host_ip": "::", "host_port": 32769},
              {"container": 53, "protocol": "udp", "host_ip": "", "host_port": None},
              {"container": 9000, "protocol": "tcp", "host_ip": "", "host_port": 9000}]
-    assert render.fmt_ports(ports) == ("0.0.0.0:32768->8080/tcp, [::]:32769->8080/tcp, 53/udp, "
+    assert render.fmt_ports(parse(list[Port], ports)) == ("0.0.0.0:32768->8080/tcp, [::]:32769->8080/tcp, 53/udp, "
                                        "0.0.0.0:9000->9000/tcp")
     assert render.fmt_ports([]) == render.fmt_ports(None) == ""
 
@@ -107,12 +116,12 @@ CONTAINERS = [
 
 
 def test_containers_table_shows_short_ids_and_ages_not_the_stale_status():
-    rows = lines(render.containers_table(CONTAINERS, now=NOW))
+    rows = lines(render.containers_table(parse(list[ContainerInfo], CONTAINERS), now=NOW))
     assert rows[0] == ["CONTAINER", "ID", "NAME", "APP", "HOST", "IMAGE", "STATE", "CREATED", "PORTS"]
     assert rows[1] == [CID[:12], "hello-1", "hello", "lab1", "paasops/hello:latest", "running", "2", "minutes",
                        "ago", "[::]:32772->8080/tcp"]
     assert rows[2] == ["44e6769ad5e4", "db", "lab2", "postgres:16", "exited", "2", "hours", "ago"]
-    assert CID not in text(render.containers_table(CONTAINERS, now=NOW))
+    assert CID not in text(render.containers_table(parse(list[ContainerInfo], CONTAINERS), now=NOW))
 
 
 DRY_RUN = {
@@ -133,7 +142,7 @@ DRY_RUN = {
 
 
 def test_plan_view_numbers_replicas_from_one_and_explains_each_host():
-    out = text(render.plan_view(DRY_RUN))
+    out = text(render.plan_view(parse(DryRunPlan, DRY_RUN)))
     rows = [line.split() for line in out.splitlines() if line.strip()]
     assert rows[0] == ["plan:", "3", "replicas", "of", "hello", "(thesis)"]
     assert rows[2:5] == [["1", "lab3", "85.44", "50.94", "34.50"], ["2", "lab3", "81.38", "46.88", "34.50"],
@@ -150,11 +159,11 @@ DEPLOYED = {"app": "hello", "deployment": "4763ae2c716f0000", "spec_hash": "e806
                  "attempts": ["lab1"]},
                 {"index": 2, "host": None, "id": None, "name": None, "status": "failed", "ports": [],
                  "error": "engine lab2: unreachable", "attempts": ["lab2", "lab1"]}],
-            "removed": ["0123456789abcdef"], "ok": False}
+            "removed": [{"id": "0123456789abcdef"}], "ok": False}
 
 
 def test_result_view_lists_replicas_and_removed():
-    out = text(render.result_view(DEPLOYED))
+    out = text(render.result_view(parse(DeployResult, DEPLOYED)))
     rows = [line.split() for line in out.splitlines() if line.strip()]
     assert rows[0] == ["hello:", "2", "replicas,", "1", "running", "(deployment", "4763ae2c716f)"]
     assert rows[1] == ["INDEX", "HOST", "CONTAINER", "ID", "NAME", "PORTS", "STATUS"]
@@ -164,17 +173,18 @@ def test_result_view_lists_replicas_and_removed():
 
 
 def test_result_view_of_a_scale():
-    scaled = {"app": "hello", "deployment": "d1", "count": 1, "before": 3, "running": 1, "replicas": [],
+    scaled = {"app": "hello", "deployment": "d1", "spec_hash": "e80696d8e278", "count": 1, "before": 3,
+              "running": 1, "replicas": [],
               "removed": [{"id": CID, "name": "hello-3", "host": "lab2"}], "ok": True}
-    rows = [line.split() for line in text(render.result_view(scaled)).splitlines() if line.strip()]
+    rows = [line.split() for line in text(render.result_view(parse(DeployResult, scaled))).splitlines() if line.strip()]
     assert rows == [["hello:", "3", "->", "1", "replicas,", "1", "running", "(deployment", "d1)"],
                     ["removed", CID[:12], "(hello-3", "on", "lab2)"]]
 
 
 def test_check_result_raises_naming_the_failed_replicas():
     with pytest.raises(PaasopsError, match=r"^hello: 1 of 2 replicas did not start: replica 2: engine lab2"):
-        render.check_result(DEPLOYED)
-    render.check_result({**DEPLOYED, "replicas": DEPLOYED["replicas"][:1]})
+        render.check_result(parse(DeployResult, DEPLOYED))
+    render.check_result(parse(DeployResult, {**DEPLOYED, "replicas": DEPLOYED["replicas"][:1]}))
 
 
 INFO = {"engines": 3, "engines_up": 2, "cpus": 12.0, "memory_mb": 12288, "reserved_cpus": 1.5,
@@ -188,7 +198,7 @@ INFO = {"engines": 3, "engines_up": 2, "cpus": 12.0, "memory_mb": 12288, "reserv
 
 
 def test_cluster_view():
-    rows = lines(render.cluster_view(INFO))
+    rows = lines(render.cluster_view(parse(ClusterInfo, INFO)))
     assert rows[:5] == [["engines", "2", "up", "of", "3"], ["cpus", "1.5", "reserved", "of", "12"],
                         ["memory", "384", "MiB", "reserved", "of", "12.0", "GiB"],
                         ["containers", "4", "running", "of", "5"], ["images", "7"]]
@@ -206,35 +216,47 @@ EVENTS = [
 
 
 def test_events_table_and_follow_lines():
-    rows = lines(render.events_table(EVENTS))
+    rows = lines(render.events_table(parse(list[EventView], EVENTS)))
     stamp = render.fmt_time(NOW).split()
     assert rows[1][:2] == stamp
     assert rows[1][2:] == ["die", "docker", "hello", "lab1", CID[:12], "hello-1", "die"]
     assert rows[2][2:] == ["run-container", "api", "hello", "lab1", CID[:12], "local", "hello-1", "on", "lab1"]
-    assert render.event_line(EVENTS[0]) == f"{render.fmt_time(NOW)} docker die app=hello host=lab1 " \
+    assert render.event_line(parse(EventView, EVENTS[0])) == f"{render.fmt_time(NOW)} docker die app=hello host=lab1 " \
                                            f"container={CID[:12]}  hello-1 die"
-    assert render.event_line({"type": "host-down", "tag": "health", "time": NOW}) == \
+    assert render.event_line(EventView(type="host-down", tag="health", time=NOW)) == \
         f"{render.fmt_time(NOW)} health host-down"
 
 
 def test_apps_table_desired_versus_running():
     apps = [{"name": "hello", "spec": {"image": "paasops/hello:latest"}, "count": 3, "replicas": 2,
              "hosts": ["lab1", "lab3"], "deployment_id": "4763ae2c716f0000", "updated_at": NOW}]
-    assert lines(render.apps_table(apps))[1][:6] == ["hello", "paasops/hello:latest", "3", "2", "lab1,lab3",
-                                                     "4763ae2c716f"]
+    assert lines(render.apps_table(parse(list[AppView], apps)))[1][:6] == \
+        ["hello", "paasops/hello:latest", "3", "2", "lab1,lab3", "4763ae2c716f"]
 
 
 def test_container_pairs_take_details_from_the_engines_inspect():
     detail = {**CONTAINERS[0], "inspect": {"Config": {"Cmd": ["httpd", "-f", "-p", "8080"]},
                                            "NetworkSettings": {"IPAddress": "172.17.0.2"},
                                            "State": {"StartedAt": "2023-11-14T22:13:20Z"}, "RestartCount": 1}}
-    pairs = dict(render.container_pairs(detail))
+    pairs = dict(render.container_pairs(parse(ContainerDetail, detail)))
     assert pairs["command"] == "httpd -f -p 8080"
     assert pairs["ip address"] == "172.17.0.2"
     assert pairs["started"] == "2023-11-14T22:13:20Z"
     assert pairs["memory"] == "128 MiB"
     assert pairs["ports"] == "[::]:32772->8080/tcp"
     assert "paasops.app=hello" in pairs["labels"]
+
+
+def test_action_line_of_a_container_and_of_one_gone():
+    assert render.action_line("stopped", parse(ContainerInfo, CONTAINERS[0])) == \
+        f"stopped {CID[:12]} (hello-1 on lab1): running"
+    assert render.action_line("restarted", ContainerGone(id=CID)) == f"restarted {CID[:12]}"
+
+
+def test_engine_pairs_in_the_apis_order():
+    pairs = render.engine_pairs(parse(ClusterInfo, INFO).hosts[0])
+    assert [k for k, _ in pairs][:4] == ["id", "address", "docker_url", "status"]
+    assert dict(pairs)["labels"] == {"zone": "a"}
 
 
 def test_deploy_progress_follows_the_stream():

@@ -13,6 +13,13 @@ from paasops.errors import (
     AuthError, ConflictError, ConnectionFailed, ForbiddenError, NotFoundError, PaasopsError, PlacementError,
     SpecError, UserInputError,
 )
+from paasops.results import ContainerGone, DeployResult, DryRunPlan, EngineView
+
+SCALED = {"app": "hello", "deployment": "d1", "spec_hash": "h", "count": 3, "before": 1, "running": 3,
+          "replicas": [], "removed": [], "ok": True}
+# What each route answers (enough of it for the result models).
+ANSWERS = {"/api/containers": [], "/api/events": [], "/api/engines": {"id": "n1", "address": "10.0.0.5"},
+           "/api/apps/hello/scale": SCALED, "/api/containers/abc/../x/stop": {"id": "abc/../x", "state": "gone"}}
 
 
 @pytest.fixture(autouse=True)
@@ -59,14 +66,15 @@ def test_routes_params_and_body():
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append((request.method, request.url.path, dict(request.url.params),
                      json.loads(request.content) if request.content else None, request.url.raw_path))
-        return httpx.Response(200, json={"ok": True})
+        return httpx.Response(200, json=ANSWERS[request.url.path])
 
     api = api_with(handler)
-    api.containers(all=False, app="hello")
-    api.events(type="die", since=12.5, limit=3)
-    api.add_engine("10.0.0.5", id="n1", labels={"zone": "a"}, cpus=2)
-    api.scale_app("hello", 3)
-    api.stop("abc/../x")
+    assert api.containers(all=False, app="hello") == []
+    assert api.events(type="die", since=12.5, limit=3) == []
+    assert api.add_engine("10.0.0.5", id="n1", labels={"zone": "a"}, cpus=2) == EngineView(id="n1",
+                                                                                            address="10.0.0.5")
+    assert api.scale_app("hello", 3) == DeployResult(**SCALED)
+    assert api.stop("abc/../x") == ContainerGone(id="abc/../x")
     assert seen[0][:4] == ("GET", "/api/containers", {"all": "false", "app": "hello"}, None)
     assert seen[1][:4] == ("GET", "/api/events", {"type": "die", "since": "12.5", "limit": "3"}, None)
     assert seen[2][:2] == ("POST", "/api/engines")
@@ -80,7 +88,7 @@ def test_deploy_reads_the_ndjson_stream():
     lines = [{"event": "planned", "total": 2, "hosts": {"local": 2}},
              {"event": "running", "index": 1, "host": "local"},
              {"event": "running", "index": 2, "host": "local"},
-             {"event": "result", "result": {"app": "hello", "ok": True}}]
+             {"event": "result", "result": {"app": "hello", "deployment": "d1", "spec_hash": "h", "count": 2}}]
 
     def handler(request):
         assert request.url.params["stream"] == "true"
@@ -88,8 +96,8 @@ def test_deploy_reads_the_ndjson_stream():
         return httpx.Response(200, content="".join(json.dumps(x) + "\n" for x in lines).encode())
 
     progress = []
-    assert api_with(handler).deploy({"name": "hello"}, 2, on_progress=progress.append) == {"app": "hello",
-                                                                                        "ok": True}
+    assert api_with(handler).deploy({"name": "hello"}, 2, on_progress=progress.append) == \
+        DeployResult(app="hello", deployment="d1", spec_hash="h", count=2)
     assert [p["event"] for p in progress] == ["planned", "running", "running"]
 
 
@@ -111,9 +119,19 @@ def test_deploy_stream_error_and_truncation():
 def test_dry_run_is_a_plain_post():
     def handler(request):
         assert "stream" not in request.url.params
-        return httpx.Response(200, json={"dry_run": True, "plan": []})
+        return httpx.Response(200, json={"app": "hello", "count": 1, "dry_run": True, "strategy": "thesis",
+                                         "plan": []})
 
-    assert api_with(handler).deploy({"name": "hello"}, 1, dry_run=True)["dry_run"] is True
+    planned = api_with(handler).plan({"name": "hello"}, 1)
+    assert isinstance(planned, DryRunPlan) and planned.dry_run is True
+
+
+def test_an_answer_of_another_shape_is_a_clear_error():
+    def handler(request):
+        return httpx.Response(200, json={"engines": "many"})
+
+    with pytest.raises(ConnectionFailed, match="answered an unexpected shape"):
+        api_with(handler).cluster_info()
 
 
 def test_errors_from_streamed_routes():
@@ -158,11 +176,11 @@ def test_token_is_sent_as_bearer(tmp_path):
     (tmp_path / "token").chmod(0o600)
 
     def handler(request):
-        return httpx.Response(200, json=[request.headers.get("authorization")])
+        return httpx.Response(200, json={"id": str(request.headers.get("authorization"))})
 
-    assert api_with(handler).apps() == ["Bearer alice:s3cret"]
+    assert api_with(handler).engine("n1").id == "Bearer alice:s3cret"
     (tmp_path / "token").unlink()
-    assert api_with(handler).apps() == [None]
+    assert api_with(handler).engine("n1").id == "None"
 
 
 def test_a_broken_connection_is_not_called_unreachable():

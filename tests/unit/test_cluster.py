@@ -65,7 +65,7 @@ def test_snapshot_and_info_sum_the_engines(cluster):
     assert (host.id, host.reserved_cpu, host.reserved_mem_mb, host.replicas, host.healthy) == \
         ("a", 0.5, 128, {"web": 1}, True)
     info = cluster.info()
-    assert (info["engines"], info["engines_up"], info["cpus"], info["reserved_cpus"], info["running"]) == \
+    assert (info.engines, info.engines_up, info.cpus, info.reserved_cpus, info.running) == \
         (1, 1, 4.0, 0.5, 1)
 
 

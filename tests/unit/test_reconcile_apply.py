@@ -10,6 +10,7 @@ import pytest
 from paasops.cli.ops import exit_code
 from paasops.errors import ConflictError, ConnectionFailed, NotFoundError
 from paasops.placement import HostSnapshot
+from paasops.results import ActionOutcome, ReconcileResult
 from paasops.service.containers import ContainerView
 from paasops.service.deploy import Replica
 from paasops.service.reconcile_apply import Reconciler, describe, lock_for, matcher
@@ -98,9 +99,9 @@ def test_dry_run_plans_and_changes_nothing():
     cluster = FakeCluster([WEB], [ctr("w1", "web", "new"), ctr("x", "ghost", "h")])
     apps = FakeApps(cluster)
     result = reconciler(cluster, apps).run(dry_run=True)
-    assert [(a["kind"], a["reason"], a["outcome"]) for a in result["actions"]] == \
+    assert [(a.kind, a.reason, a.outcome) for a in result.actions] == \
         [("create", "missing", "planned"), ("destroy", "orphan", "planned")]
-    assert result["message"] == "plan: create 1 replica (missing), destroy 1 (1 orphan)"
+    assert result.message == "plan: create 1 replica (missing), destroy 1 (1 orphan)"
     assert cluster.destroyed == [] and apps.started == [] and cluster.events == []
     assert exit_code(result) == 10
 
@@ -109,14 +110,14 @@ def test_apply_converges_and_records_one_event():
     cluster = FakeCluster([WEB], [ctr("w1", "web", "new"), ctr("old", "web", "old"), ctr("d", "web", "new", "exited")])
     apps = FakeApps(cluster)
     result = reconciler(cluster, apps).run(user="ops")
-    assert [(a["reason"], a["outcome"]) for a in result["actions"]] == [("dead", "ok"), ("missing", "ok"),
+    assert [(a.reason, a.outcome) for a in result.actions] == [("dead", "ok"), ("missing", "ok"),
                                                                        ("orphan", "ok")]
     assert cluster.destroyed == ["d", "old"] and apps.started == [("web", 1)]
-    assert result["in_sync"] is True and result["remaining"] == [] and exit_code(result) == 10
-    assert result["message"] == ("reconcile: created 1 replica (missing), destroyed 2 (1 dead, 1 orphan); "
+    assert result.in_sync is True and result.remaining == [] and exit_code(result) == 10
+    assert result.message == ("reconcile: created 1 replica (missing), destroyed 2 (1 dead, 1 orphan); "
                                  "0 failed; now in sync")
     [event] = cluster.events
-    assert event["type"] == "reconcile" and event["user"] == "ops" and event["message"] == result["message"]
+    assert event["type"] == "reconcile" and event["user"] == "ops" and event["message"] == result.message
     assert not any(lock.locked() for lock in apps.locks.values())  # every app lock given back
 
 
@@ -124,19 +125,19 @@ def test_old_replicas_stay_when_the_new_ones_do_not_start():
     cluster = FakeCluster([WEB], [ctr("old1", "web", "old"), ctr("old2", "web", "old")])
     apps = FakeApps(cluster, start_ok=False)
     result = reconciler(cluster, apps).run()
-    assert [(a["reason"], a["outcome"]) for a in result["actions"]] == \
+    assert [(a.reason, a.outcome) for a in result.actions] == \
         [("missing", "failed"), ("orphan", "skipped"), ("orphan", "skipped")]
-    assert "replica 1: no room" in result["actions"][0]["error"]
-    assert cluster.destroyed == [] and result["in_sync"] is False and exit_code(result) == 11
-    assert result["summary"]["failed"] == 3
+    assert "replica 1: no room" in result.actions[0].error
+    assert cluster.destroyed == [] and result.in_sync is False and exit_code(result) == 11
+    assert result.summary["failed"] == 3
 
 
 def test_a_failed_destroy_is_reported_and_the_rest_goes_on():
     cluster = FakeCluster([], [ctr("x1", "ghost", "h"), ctr("x2", "ghost", "h")], fail={"x1"})
     result = reconciler(cluster, FakeApps(cluster)).run()
-    assert [(a["container"], a["outcome"]) for a in result["actions"]] == [("x1", "failed"), ("x2", "ok")]
-    assert "engine a: unreachable" in result["actions"][0]["error"]
-    assert [a["container"] for a in result["remaining"]] == ["x1"] and exit_code(result) == 11
+    assert [(a.container, a.outcome) for a in result.actions] == [("x1", "failed"), ("x2", "ok")]
+    assert "engine a: unreachable" in result.actions[0].error
+    assert [a.container for a in result.remaining] == ["x1"] and exit_code(result) == 11
 
 
 def test_an_app_being_deployed_is_left_alone():
@@ -145,7 +146,7 @@ def test_an_app_being_deployed_is_left_alone():
     apps.app_lock("web").acquire()  # a deploy of web is running
     apps.app_lock("first-deploy").acquire()  # and the very first deploy of another app
     result = reconciler(cluster, apps).run()
-    assert result["busy"] == ["first-deploy", "web"] and result["actions"] == [] and exit_code(result) == 0
+    assert result.busy == ["first-deploy", "web"] and result.actions == [] and exit_code(result) == 0
     assert cluster.events == []
 
 
@@ -153,7 +154,7 @@ def test_a_scope_limits_the_run():
     cluster = FakeCluster([WEB], [ctr("x", "ghost", "h")])
     apps = FakeApps(cluster)
     result = reconciler(cluster, apps).run(apps=["gh*"])
-    assert [(a["app"], a["reason"]) for a in result["actions"]] == [("ghost", "orphan")]
+    assert [(a.app, a.reason) for a in result.actions] == [("ghost", "orphan")]
     assert apps.started == []
     assert matcher(None)("anything") and matcher(["web-*", "db"])("db") and not matcher(["web-*"])("web")
 
@@ -164,9 +165,9 @@ def test_the_lock_is_taken_and_a_held_one_refuses(tmp_path):
     with FileLock(path):
         with pytest.raises(ConflictError, match="another reconcile is running"):
             reconciler(cluster, FakeApps(cluster), lambda: FileLock(path)).run()
-        assert reconciler(cluster, FakeApps(cluster), lambda: FileLock(path)).run(dry_run=True)["actions"]
+        assert reconciler(cluster, FakeApps(cluster), lambda: FileLock(path)).run(dry_run=True).actions
     result = reconciler(cluster, FakeApps(cluster), lambda: FileLock(path)).run()
-    assert result["in_sync"] is True
+    assert result.in_sync is True
     with FileLock(path):  # given back after the run
         pass
 
@@ -188,12 +189,18 @@ def test_describe():
     assert describe({"missing": 0, "dead": 0, "duplicate": 1, "orphan": 0}, done=True) == "destroyed 1 (1 duplicate)"
 
 
+def result_of(dry_run: bool, actions: int, in_sync: bool = True) -> ReconcileResult:
+    planned = [ActionOutcome(kind="create", app="a", reason="missing", count=1, outcome="planned")] * actions
+    return ReconcileResult(dry_run=dry_run, changed=False, in_sync=in_sync, message="", summary={},
+                           actions=planned)
+
+
 @pytest.mark.parametrize("result, code", [
-    ({"dry_run": True, "actions": []}, 0),
-    ({"dry_run": True, "actions": [{}], "in_sync": False}, 10),
-    ({"dry_run": False, "actions": []}, 0),
-    ({"dry_run": False, "actions": [{}], "in_sync": True}, 10),
-    ({"dry_run": False, "actions": [{}], "in_sync": False}, 11),
+    (result_of(True, 0), 0),
+    (result_of(True, 1, in_sync=False), 10),
+    (result_of(False, 0), 0),
+    (result_of(False, 1, in_sync=True), 10),
+    (result_of(False, 1, in_sync=False), 11),
 ])
 def test_exit_codes(result, code):
     assert exit_code(result) == code

@@ -10,6 +10,7 @@ from rich.console import Console
 from paasops.cli.ops import reconcile_view, report_view
 from paasops.cli.report_html import render
 from paasops.placement import HostSnapshot
+from paasops.results import ClusterInfo, ReconcileResult, Report
 from paasops.service.containers import ContainerView
 from paasops.service.reconcile import diff
 from paasops.service.report import EVENTS_WINDOW, build_report
@@ -36,18 +37,18 @@ def ctr(id_: str, app: str, host: str) -> ContainerView:
                          labels={"paasops.app": app, "paasops.spec-hash": "h"})
 
 
-def report() -> dict:
+def report() -> Report:
     apps = [App("web", {}, 3, "d", "h"), App(EVIL, {}, 1, "d", "h")]
     hosts = [HostSnapshot(id=h, total_cpu=4, total_mem_mb=4096, healthy=h != "n3") for h in ("n1", "n2", "n3")]
     plan = diff(apps, [ctr("a", "web", "n1"), ctr("b", "web", "n2"), ctr("c", EVIL, "n2")], hosts, now=NOW)
     events = [Event("reconcile", message=f"done {EVIL}", time=NOW - 10, id="2"),
               Event("run-container", app="web", time=NOW - 100, id="1"),
               Event("old", time=NOW - EVENTS_WINDOW - 1, id="0")]
-    return build_report(INFO, plan, events, now=NOW)
+    return build_report(ClusterInfo.model_validate(INFO), plan, events, now=NOW)
 
 
 def test_build_report():
-    r = report()
+    r = report().model_dump(mode="json")  # the JSON the API answers
     assert r["generated_at"] == NOW
     assert [h["id"] for h in r["hosts"]] == ["n1", "n2", "n3"]
     n2 = r["hosts"][1]
@@ -76,8 +77,8 @@ def test_html_is_self_contained_and_escaped():
 
 
 def test_html_without_hosts_apps_or_events():
-    page = render({"generated_at": NOW, "totals": {}, "hosts": [], "apps": [], "events": [], "hosts_down": [],
-                   "reconcile": {"in_sync": True, "pending": 0}})
+    page = render(Report.model_validate({"generated_at": NOW, "totals": {}, "hosts": [], "apps": [], "events": [],
+                                         "hosts_down": [], "reconcile": {"in_sync": True, "pending": 0}}))
     assert "No engines." in page and "No apps deployed." in page and "No events." in page and "in sync" in page
 
 
@@ -96,14 +97,15 @@ def test_report_table():
 
 
 def test_reconcile_table():
-    result = {"message": "plan: create 1 replica (missing), destroy 1 (1 orphan)", "busy": ["db"],
+    result = {"dry_run": True, "changed": False, "in_sync": False, "summary": {},
+              "message": "plan: create 1 replica (missing), destroy 1 (1 orphan)", "busy": ["db"],
               "unreachable_hosts": [],
               "actions": [{"kind": "create", "app": "web", "reason": "missing", "count": 1, "container": "",
                            "name": "", "host": "", "detail": "2 of 3 replicas run", "outcome": "planned", "error": ""},
                           {"kind": "destroy", "app": "ghost", "reason": "orphan", "count": 0,
                            "container": "0123456789abcdef", "name": "ghost-1", "host": "n1",
                            "detail": "app 'ghost' is not deployed", "outcome": "failed", "error": "engine n1: gone"}]}
-    shown = text_of(reconcile_view(result))
+    shown = text_of(reconcile_view(ReconcileResult.model_validate(result)))
     assert shown.splitlines()[0] == result["message"]
     assert re.search(r"create\s+web\s+1 replica\s+missing\s+2 of 3 replicas run\s+planned", shown)
     assert re.search(r"destroy\s+ghost\s+0123456789ab ghost-1\s+n1\s+orphan\s+.*failed engine n1: gone", shown)

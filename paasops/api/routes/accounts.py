@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ...auth.passwords import MAX_LENGTH, MIN_LENGTH
 from ...errors import AuthError
+from ...results import AccountDeleted, AccountView, LoggedOut, LoginResult, PasswordChanged, WhoAmI
 from ..deps import Caller, Service
 
 router = APIRouter(prefix="/api", tags=["accounts"])
@@ -45,53 +46,53 @@ def _token(request: Request):
     return token
 
 
-@router.post("/login")
+@router.post("/login", response_model=LoginResult)
 def login(body: LoginIn, service: Service) -> dict:
     """User name and password -> a token `user:TOKEN` for `X-Access-Token` or `Authorization: Bearer`."""
     return service.accounts.login(body.username, body.password)
 
 
-@router.post("/logout")
+@router.post("/logout", response_model=LoggedOut)
 def logout(request: Request, service: Service, caller: Caller) -> dict:
     """Revoke the token this request carries."""
     return service.accounts.logout(caller.name, _token(request).token_hash)
 
 
-@router.post("/passwd")
+@router.post("/passwd", response_model=PasswordChanged)
 def passwd(body: PasswdIn, request: Request, service: Service, caller: Caller) -> dict:
     """Change your own password; your other tokens are revoked, this one stays."""
     return service.accounts.change_own(caller.name, body.old_password, body.new_password,
                                        keep_token_hash=_token(request).token_hash)
 
 
-@router.get("/account")
+@router.get("/account", response_model=WhoAmI)
 def whoami(request: Request, service: Service, caller: Caller) -> dict:
     """The calling account and when its token expires."""
     return {**service.accounts.get(caller.name), "token_expires_at": _token(request).expires_at}
 
 
-@router.get("/accounts")
+@router.get("/accounts", response_model=list[AccountView])
 def list_accounts(service: Service, caller: Caller) -> list[dict]:
     return service.accounts.list()
 
 
-@router.post("/accounts", status_code=status.HTTP_201_CREATED)
+@router.post("/accounts", status_code=status.HTTP_201_CREATED, response_model=AccountView)
 def add_account(body: AccountIn, service: Service, caller: Caller) -> dict:
     return service.accounts.add(body.name, body.password, body.role, by=caller.name)
 
 
-@router.get("/accounts/{name}")
+@router.get("/accounts/{name}", response_model=AccountView)
 def get_account(name: str, service: Service, caller: Caller) -> dict:
     return service.accounts.get(name)
 
 
-@router.delete("/accounts/{name}")
+@router.delete("/accounts/{name}", response_model=AccountDeleted)
 def delete_account(name: str, service: Service, caller: Caller) -> dict:
     """Delete an account and revoke its tokens (the last admin cannot go)."""
     return service.accounts.remove(name, by=caller.name)
 
 
-@router.post("/accounts/{name}/password")
+@router.post("/accounts/{name}/password", response_model=PasswordChanged)
 def set_password(name: str, body: PasswordIn, service: Service, caller: Caller) -> dict:
     """Set another account's password; its tokens are revoked."""
     return service.accounts.set_password(name, body.password, by=caller.name)

@@ -7,31 +7,31 @@ from dataclasses import asdict
 from fastapi import APIRouter
 
 from ...errors import NotFoundError
+from ...results import AppView, DeployResult
 from ..deps import Caller, Service
 from ..models import ScaleIn
 
 router = APIRouter(prefix="/api/apps", tags=["apps"])
 
 
-def _with_replicas(service, app) -> dict:
+def _with_replicas(service, app) -> AppView:
     running = service.apps.replicas(app.name, app.spec_hash)
-    return {**asdict(app), "replicas": len(running),
-            "hosts": sorted({c.engine_id for c in running})}
+    return AppView(**asdict(app), replicas=len(running), hosts=sorted({c.engine_id for c in running}))
 
 
-@router.get("")
-def list_apps(service: Service, caller: Caller) -> list[dict]:
+@router.get("", response_model=list[AppView])
+def list_apps(service: Service, caller: Caller) -> list[AppView]:
     return [_with_replicas(service, a) for a in service.store.list_apps()]
 
 
-@router.get("/{name}")
-def get_app(name: str, service: Service, caller: Caller) -> dict:
+@router.get("/{name}", response_model=AppView)
+def get_app(name: str, service: Service, caller: Caller) -> AppView:
     app = service.store.get_app(name)
     if app is None:
         raise NotFoundError(f"no app {name!r}", where="apps")
     return _with_replicas(service, app)
 
 
-@router.post("/{name}/scale")
-def scale_app(name: str, body: ScaleIn, service: Service, caller: Caller) -> dict:
+@router.post("/{name}/scale", response_model=DeployResult)
+def scale_app(name: str, body: ScaleIn, service: Service, caller: Caller) -> DeployResult:
     return service.apps.scale(name, body.count, user=caller.name)

@@ -11,20 +11,25 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from ...errors import PaasopsError
+from ...results import ContainerDetail, ContainerGone, ContainerInfo, DeployResult, Destroyed, DryRunPlan
 from ...spec import parse_app_spec
 from ..deps import Caller, Service
 from ..errors import error_body
 from ..models import DeployIn, ScaleIn
 
 router = APIRouter(prefix="/api/containers", tags=["containers"])
+NDJSON = {"description": "With `stream=true`: progress events, then `{\"event\": \"result\", \"result\": ...}` "
+                         "or `{\"event\": \"error\", ...}`, one JSON object a line.",
+          "content": {"application/x-ndjson": {"schema": {"type": "object"}}}}
 
 
-@router.get("")
-def list_containers(service: Service, caller: Caller, all: bool = True, app: str | None = None) -> list[dict]:
-    return [c.to_dict() for c in service.cluster.containers(all_=all, app=app)]
+@router.get("", response_model=list[ContainerInfo])
+def list_containers(service: Service, caller: Caller, all: bool = True,
+                    app: str | None = None) -> list[ContainerInfo]:
+    return [c.info() for c in service.cluster.containers(all_=all, app=app)]
 
 
-@router.post("")
+@router.post("", response_model=DeployResult | DryRunPlan, responses={200: NDJSON})
 def run_containers(body: DeployIn, service: Service, caller: Caller, stream: bool = False):
     """Deploy an app spec (app.yml as JSON) to `count` replicas; `stream=true` answers NDJSON progress."""
     spec = parse_app_spec(body.spec, source="spec")
@@ -44,7 +49,7 @@ def _progress(work) -> Iterator[bytes]:
 
     def run():
         try:
-            lines.put({"event": "result", "result": work(lines.put)})
+            lines.put({"event": "result", "result": work(lines.put).model_dump(mode="json")})
         except PaasopsError as exc:
             lines.put({"event": "error", "status": exc.http_status, **error_body(exc)})
         except Exception as exc:  # reported to the client rather than dropping the stream
@@ -56,33 +61,33 @@ def _progress(work) -> Iterator[bytes]:
         yield (json.dumps(item) + "\n").encode()
 
 
-@router.get("/{container_id}")
-def inspect_container(container_id: str, service: Service, caller: Caller) -> dict:
+@router.get("/{container_id}", response_model=ContainerDetail)
+def inspect_container(container_id: str, service: Service, caller: Caller) -> ContainerDetail:
     return service.cluster.inspect(container_id)
 
 
-@router.delete("/{container_id}")
-def destroy_container(container_id: str, service: Service, caller: Caller) -> dict:
+@router.delete("/{container_id}", response_model=Destroyed)
+def destroy_container(container_id: str, service: Service, caller: Caller) -> Destroyed:
     _, view = service.cluster.find(container_id)
     service.cluster.operate("destroy", container_id, user=caller.name)
-    return {"destroyed": view.id}
+    return Destroyed(destroyed=view.id)
 
 
 def _action(action: str):
-    def handler(container_id: str, service: Service, caller: Caller) -> dict:
+    def handler(container_id: str, service: Service, caller: Caller) -> ContainerInfo | ContainerGone:
         view = service.cluster.operate(action, container_id, user=caller.name)
-        return view.to_dict() if view else {"id": container_id, "state": "gone"}
+        return view.info() if view else ContainerGone(id=container_id)
     handler.__name__ = f"{action}_container"
     return handler
 
 
 for _name in ("start", "stop", "restart"):
     router.add_api_route(f"/{{container_id}}/{_name}", _action(_name), methods=["POST"],
-                         summary=f"{_name.capitalize()} a container")
+                         response_model=ContainerInfo | ContainerGone, summary=f"{_name.capitalize()} a container")
 
 
-@router.post("/{container_id}/scale")
-def scale_container(container_id: str, body: ScaleIn, service: Service, caller: Caller) -> dict:
+@router.post("/{container_id}/scale", response_model=DeployResult)
+def scale_container(container_id: str, body: ScaleIn, service: Service, caller: Caller) -> DeployResult:
     """Scale the app this container belongs to (its identical containers share the spec hash)."""
     _, view = service.cluster.find(container_id)
     if not view.app:
@@ -90,7 +95,9 @@ def scale_container(container_id: str, body: ScaleIn, service: Service, caller: 
     return service.apps.scale(view.app, body.count, user=caller.name)
 
 
-@router.get("/{container_id}/logs")
+@router.get("/{container_id}/logs", response_class=StreamingResponse,
+            responses={200: {"description": "The container's output.",
+                             "content": {"text/plain": {"schema": {"type": "string"}}}}})
 def container_logs(container_id: str, service: Service, caller: Caller, follow: bool = False,
                    tail: str = Query("all", pattern=r"^(all|\d+)$"), stdout: bool = True, stderr: bool = True):
     chunks = service.cluster.logs(container_id, follow=follow, tail=int(tail) if tail.isdigit() else tail,

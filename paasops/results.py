@@ -1,0 +1,378 @@
+"""Typed results, declared once: what the service returns, the API answers, the client parses and the CLI renders."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
+
+from .vocabulary import UNKNOWN
+
+__all__ = [
+    "AccountDeleted", "AccountView", "ActionOutcome", "AppSync", "AppView", "ClusterInfo", "ContainerDetail",
+    "ContainerGone", "ContainerInfo", "DeployResult", "Destroyed", "DryRunPlan", "EngineDeleted", "EngineView",
+    "EventView", "Healthz", "HostDown", "HostExplanation", "HostRow", "LoggedOut", "LoginResult",
+    "PasswordChanged", "PlannedReplica", "Port", "ReconcileAction", "ReconcileResult", "RemovedReplica",
+    "ReplicaResult", "Report", "ReportReconcile", "ReportTotals", "Result", "Totals", "WhoAmI",
+]
+
+
+class Result(BaseModel):
+    """A result of the service. Keys in OMIT_NONE are left out of the JSON when None (they belong to some
+    answers only, e.g. a scale's `before`), so the wire stays what it was before results were typed."""
+
+    model_config = ConfigDict(extra="ignore")
+    OMIT_NONE: ClassVar[frozenset[str]] = frozenset()
+
+    @model_serializer(mode="wrap")
+    def _omit_none(self, handler):
+        out = handler(self)
+        for key in self.OMIT_NONE:
+            if out.get(key, 0) is None:
+                del out[key]
+        return out
+
+
+# -- containers --------------------------------------------------------------------------------
+class Port(Result):
+    """One port of a container: `host_port` is None when it is not published."""
+
+    container: int | None = None
+    protocol: str = "tcp"
+    host_ip: str = ""
+    host_port: int | None = None
+
+
+class ContainerInfo(Result):
+    """What the service knows of one container (from the engine's list and its paasops labels)."""
+
+    id: str
+    name: str
+    engine: str
+    image: str = ""
+    state: str = ""
+    status: str = ""
+    created: float = 0.0
+    app: str | None = None
+    deployment: str | None = None
+    spec_hash: str | None = None
+    cpus: float = 0.0
+    memory_mb: int = 0
+    labels: dict[str, str] = {}
+    ports: list[Port] = []
+
+
+class ContainerDetail(ContainerInfo):
+    """One container with the engine's full `docker inspect`."""
+
+    inspect: dict[str, Any] = {}
+
+
+class ContainerGone(Result):
+    """A container that no longer exists after the operation."""
+
+    id: str
+    state: Literal["gone"] = "gone"
+
+
+class Destroyed(Result):
+    destroyed: str
+
+
+# -- deploy and scale --------------------------------------------------------------------------
+class ReplicaResult(Result):
+    """One replica a deploy, scale or reconcile started (or failed to): where, and the hosts tried."""
+
+    index: int
+    host: str | None = None
+    name: str | None = None
+    ports: list[Port] = []
+    status: str = "pending"  # pending | running | failed
+    error: str = ""
+    attempts: list[str] = []
+    id: str | None = None
+
+
+class RemovedReplica(Result):
+    """A replica a deploy (old spec) or a scale down destroyed."""
+
+    id: str
+    name: str = ""
+    host: str = ""
+
+
+class DeployResult(Result):
+    """A deploy or a scale; `before` and `running` are set (and sent) by a scale only."""
+
+    OMIT_NONE: ClassVar[frozenset[str]] = frozenset({"before", "running"})
+
+    app: str
+    deployment: str
+    spec_hash: str
+    count: int
+    before: int | None = None
+    running: int | None = None
+    replicas: list[ReplicaResult] = []
+    removed: list[RemovedReplica] = []
+    ok: bool = True
+
+    @property
+    def failed(self) -> list[ReplicaResult]:
+        return [r for r in self.replicas if r.status != "running"]
+
+    @property
+    def running_now(self) -> int:
+        """Replicas running: the scale's count, else those this deploy started."""
+        return self.running if self.running is not None else len(self.replicas) - len(self.failed)
+
+
+class PlannedReplica(Result):
+    replica: int  # 0-based within the batch
+    host: str
+    score: float
+    cpu: float
+    memory: float
+
+
+class HostExplanation(Result):
+    """One host's score split into its CPU and memory terms, or the filter that rejected it."""
+
+    host: str
+    status: str  # fits | rejected
+    score: float | None = None
+    cpu: float | None = None
+    memory: float | None = None
+    replicas: int = 0
+    placed: int = 0
+    filter: str | None = None
+    reason: str | None = None
+
+
+class DryRunPlan(Result):
+    """A deploy's dry run: where each replica would go, and why."""
+
+    app: str
+    count: int
+    dry_run: bool = True
+    strategy: str
+    plan: list[PlannedReplica] = []
+    explanation: list[HostExplanation] = []
+
+
+# -- apps --------------------------------------------------------------------------------------
+class AppView(Result):
+    """An app's desired state, with the replicas of its current spec running now and their hosts."""
+
+    name: str
+    spec: dict[str, Any]
+    count: int
+    deployment_id: str
+    spec_hash: str = ""
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    replicas: int = 0
+    hosts: list[str] = []
+
+
+class AppSync(Result):
+    """One desired app as reconcile observed it: replicas running versus desired."""
+
+    name: str
+    desired: int
+    running: int
+    stale: int = 0
+    unreachable: int = 0
+    hosts: dict[str, int] = {}
+    missing: int = 0
+    extra: int = 0
+    in_sync: bool = True
+
+
+# -- reconcile ---------------------------------------------------------------------------------
+class ReconcileAction(Result):
+    """Create `count` replicas of `app`, or destroy one container, and why."""
+
+    kind: str  # create | destroy
+    app: str
+    reason: str  # missing | duplicate | orphan | dead
+    count: int = 0
+    container: str = ""
+    name: str = ""
+    host: str = ""
+    detail: str = ""
+
+
+class ActionOutcome(ReconcileAction):
+    """An action with what came of it: planned | ok | failed | skipped."""
+
+    OMIT_NONE: ClassVar[frozenset[str]] = frozenset({"replicas", "note"})
+
+    outcome: str
+    error: str = ""
+    replicas: list[ReplicaResult] | None = None  # create only
+    note: str | None = None
+
+
+class ReconcileResult(Result):
+    """A reconcile run: the plan (dry run) or every action with its outcome, and whether all is in sync."""
+
+    dry_run: bool
+    changed: bool
+    in_sync: bool
+    message: str
+    summary: dict[str, int]
+    actions: list[ActionOutcome] = []
+    remaining: list[ReconcileAction] = []
+    apps: list[AppSync] = []
+    busy: list[str] = []
+    unreachable_hosts: list[str] = []
+    unreachable_containers: list[str] = []
+
+
+# -- engines and cluster -----------------------------------------------------------------------
+class EngineView(Result):
+    """One engine: where it is, its health, capacity, reservations and containers."""
+
+    id: str
+    address: str = ""
+    docker_url: str = ""
+    status: str = UNKNOWN
+    source: str = ""
+    labels: dict[str, str] = {}
+    cpus: float = 0.0
+    memory_mb: int = 0
+    reserved_cpus: float = 0.0
+    reserved_memory_mb: int = 0
+    containers: int = 0
+    running: int = 0
+    images: int = 0
+    docker_version: str = ""
+    error: str = ""
+
+
+class EngineDeleted(Result):
+    deleted: str
+
+
+class Totals(Result):
+    """Totals over the engines: capacity counts the engines up only, reservations and containers all."""
+
+    engines: int = 0
+    engines_up: int = 0
+    cpus: float = 0.0
+    memory_mb: int = 0
+    reserved_cpus: float = 0.0
+    reserved_memory_mb: int = 0
+    containers: int = 0
+    running: int = 0
+
+
+class ClusterInfo(Totals):
+    """The totals, and each engine."""
+
+    images: int = 0
+    hosts: list[EngineView] = []
+    time: float = 0.0
+
+
+class Healthz(Result):
+    ok: bool
+    engines: int
+
+
+class EventView(Result):
+    """One thing that happened; ids sort like times."""
+
+    type: str
+    tag: str = "api"
+    app: str | None = None
+    host: str | None = None
+    container: str | None = None
+    user: str | None = None
+    message: str = ""
+    data: dict[str, Any] = {}
+    time: float = 0.0
+    id: str = ""
+
+
+# -- report ------------------------------------------------------------------------------------
+class ReportTotals(Totals):
+    cpu_percent: float = 0.0
+    memory_percent: float = 0.0
+
+
+class HostRow(Result):
+    """One host of the report, its reservations as a share of its capacity (over 100 when overcommitted)."""
+
+    id: str
+    address: str = ""
+    status: str = UNKNOWN
+    cpus: float = 0.0
+    reserved_cpus: float = 0.0
+    cpu_percent: float = 0.0
+    memory_mb: int = 0
+    reserved_memory_mb: int = 0
+    memory_percent: float = 0.0
+    containers: int = 0
+    running: int = 0
+    error: str = ""
+
+
+class HostDown(Result):
+    id: str
+    address: str = ""
+    status: str = UNKNOWN
+    error: str = ""
+
+
+class ReportReconcile(Result):
+    in_sync: bool = True
+    summary: dict[str, int] = {}
+    pending: int = 0
+
+
+class Report(Result):
+    """`paasops report`: capacity and use per host, replicas per app, hosts down, the last day's events."""
+
+    generated_at: float
+    totals: ReportTotals = Field(default_factory=ReportTotals)
+    hosts: list[HostRow] = []
+    hosts_down: list[HostDown] = []
+    apps: list[AppSync] = []
+    apps_out_of_sync: list[str] = []
+    reconcile: ReportReconcile = Field(default_factory=ReportReconcile)
+    events: list[EventView] = []
+
+
+# -- accounts and tokens -----------------------------------------------------------------------
+class LoginResult(Result):
+    token: str  # `user:TOKEN`, for `X-Access-Token` or `Authorization: Bearer`
+    user: str
+    role: str
+    expires_at: float
+
+
+class LoggedOut(Result):
+    logged_out: str | None
+
+
+class AccountView(Result):
+    """What the API shows of an account: never its hash."""
+
+    name: str
+    role: str
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+
+class WhoAmI(AccountView):
+    token_expires_at: float
+
+
+class AccountDeleted(Result):
+    deleted: str
+
+
+class PasswordChanged(Result):
+    account: str
+    tokens_revoked: int
