@@ -7,17 +7,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from .. import bootstrap as boot
-from ..errors import PaasopsError, UserInputError
-from ..inventory import Inventory, load_inventory
-from ..pki import default_pki_dir
-from .errors import report_errors
-from .main import app
+from ...errors import PaasopsError, UserInputError
+from ..common import output_option
+from ..errors import report_errors
 
-err = Console(stderr=True)
+app = typer.Typer()
 
 INVENTORY = typer.Option(None, "--inventory", "-i", help="Ansible-style inventory (INI or YAML). "
                          "Names not in it are taken as addresses.")
@@ -30,6 +25,8 @@ FORKS = typer.Option(10, "--forks", "-f", min=1, help="Hosts worked on at once."
 
 
 def _hosts(inventory: Path | None, patterns: list[str]):
+    from ...inventory import Inventory, load_inventory
+
     inv = load_inventory(inventory) if inventory else Inventory()
     hosts = inv.resolve(patterns)
     if not hosts:
@@ -38,7 +35,7 @@ def _hosts(inventory: Path | None, patterns: list[str]):
 
 
 def _connect(known_hosts: Path | None, accept_new: bool):
-    from ..connectors.ssh import connector_for
+    from ...connectors.ssh import connector_for
 
     def connect(host):
         path = known_hosts or host.vars.get("paasops_known_hosts")
@@ -47,14 +44,17 @@ def _connect(known_hosts: Path | None, accept_new: bool):
     return connect
 
 
-OUTPUT = typer.Option("table", "--output", "-o", help="table, or json: the recap (and checks) as JSON "
-                      "on stdout, progress on stderr.")
+RECAP_OUTPUT = output_option("table", "table, or json: the recap (and checks) as JSON on stdout, progress "
+                             "on stderr.")
 
 
 def _run(playbook: Path, hosts, connect, *, check: bool, diff: bool, forks: int, verbose: bool,
          output: str = "table"):
-    from ..automation.runner import run_playbook
-    from .progress import PlaybookProgress
+    from rich.console import Console
+
+    from ... import bootstrap as boot
+    from ...automation.runner import run_playbook
+    from ..progress import PlaybookProgress
 
     console = Console(stderr=True) if output == "json" else None
     with PlaybookProgress([h.name for h in hosts], console, verbose=verbose, diff=diff) as progress:
@@ -85,7 +85,7 @@ def bootstrap(hosts: list[str] = typer.Argument(..., help="Host names, groups or
                                            "(default: $PAASOPS_PKI_DIR or the user data dir)."),
               verify: bool = typer.Option(True, "--verify/--no-verify", help="Run the verify checks after."),
               verbose: bool = typer.Option(False, "--verbose", "-v", help="A line per task and host."),
-              output: str = OUTPUT):
+              output: str = RECAP_OUTPUT):
     """Turn bare Debian/Ubuntu servers into TLS-secured Docker hosts registered in etcd.
 
     Runs playbooks/bootstrap.yml on every host in parallel: installs docker.io, writes
@@ -93,6 +93,9 @@ def bootstrap(hosts: list[str] = typer.Argument(..., help="Host names, groups or
     installs a server certificate from the cluster CA (created once, kept on this machine),
     installs and starts the etcd registration agent, then verifies each host.
     """
+    from ... import bootstrap as boot
+    from ...pki import default_pki_dir
+
     targets = _hosts(inventory, hosts)
     pki_dir = pki_dir or default_pki_dir()
     boot.prepare_hosts(targets, pki_dir, etcd)
@@ -119,9 +122,11 @@ def verify(hosts: list[str] = typer.Argument(..., help="Host names, groups or ad
                                           "registration in."),
            forks: int = FORKS, known_hosts: Path = KNOWN_HOSTS, accept_new: bool = ACCEPT_NEW,
            pki_dir: Path = typer.Option(None, "--pki-dir", help="Cluster CA and client certificate."),
-           output: str = typer.Option("table", "--output", "-o", help="table or json")):
+           output: str = output_option("table", "table or json")):
     """Check bootstrapped hosts: Docker running, API over mutual TLS (and refused without a
     client cert or without TLS), registration agent running, engine key present in etcd."""
+    from ...pki import default_pki_dir
+
     targets = _hosts(inventory, hosts)
     failed, _ = _verify(targets, _connect(known_hosts, accept_new), pki_dir or default_pki_dir(), etcd,
                         forks, output=output)
@@ -131,7 +136,11 @@ def verify(hosts: list[str] = typer.Argument(..., help="Host names, groups or ad
 
 def _verify(hosts, connect, pki_dir: Path, etcd, forks: int, output: str = "table"):
     """Check hosts in parallel; print them (table/json/none); returns (failed names, checks as data)."""
-    from ..verify import Check, verify_host
+    from rich.console import Console
+    from rich.table import Table
+
+    from ... import bootstrap as boot
+    from ...verify import Check, verify_host
 
     def one(host):
         try:
@@ -164,7 +173,7 @@ def play(playbook: Path = typer.Argument(..., exists=True, dir_okay=False, help=
          diff: bool = typer.Option(False, "--diff", help="Show file differences."),
          forks: int = FORKS, known_hosts: Path = KNOWN_HOSTS, accept_new: bool = ACCEPT_NEW,
          verbose: bool = typer.Option(False, "--verbose", "-v", help="A line per task and host."),
-         output: str = OUTPUT):
+         output: str = RECAP_OUTPUT):
     """Run any playbook on hosts (what bootstrap does with playbooks/bootstrap.yml)."""
     targets = _hosts(inventory, hosts)
     report = _run(playbook, targets, _connect(known_hosts, accept_new), check=check, diff=diff,
