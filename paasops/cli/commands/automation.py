@@ -21,7 +21,11 @@ KNOWN_HOSTS = typer.Option(None, "--known-hosts", help="known_hosts file to chec
 ACCEPT_NEW = typer.Option(False, "--accept-new-host-keys",
                           help="Trust and record keys of hosts never seen before (a changed key is "
                                "always refused).")
+HOSTS = typer.Argument(..., help="Host names, groups or addresses.")
 FORKS = typer.Option(10, "--forks", "-f", min=1, help="Hosts worked on at once.")
+CHECK = typer.Option(False, "--check", help="Change nothing; say what would change.")
+DIFF = typer.Option(False, "--diff", help="Show file differences.")
+VERBOSE = typer.Option(False, "--verbose", "-v", help="A line per task and host.")
 
 
 def _hosts(inventory: Path | None, patterns: list[str]):
@@ -74,17 +78,16 @@ def _report_json(report, checks: dict | None = None) -> None:
 
 @app.command()
 @report_errors
-def bootstrap(hosts: list[str] = typer.Argument(..., help="Host names, groups or addresses."),
+def bootstrap(hosts: list[str] = HOSTS,
               inventory: Path = INVENTORY,
               etcd: list[str] = typer.Option(None, "--etcd", help="etcd client URL(s) the hosts register "
                                              "in (default: the paasops_etcd_endpoints inventory var)."),
-              check: bool = typer.Option(False, "--check", help="Change nothing; say what would change."),
-              diff: bool = typer.Option(False, "--diff", help="Show file differences."),
+              check: bool = CHECK, diff: bool = DIFF,
               forks: int = FORKS, known_hosts: Path = KNOWN_HOSTS, accept_new: bool = ACCEPT_NEW,
               pki_dir: Path = typer.Option(None, "--pki-dir", help="Cluster CA and certificates "
                                            "(default: $PAASOPS_PKI_DIR or the user data dir)."),
               verify: bool = typer.Option(True, "--verify/--no-verify", help="Run the verify checks after."),
-              verbose: bool = typer.Option(False, "--verbose", "-v", help="A line per task and host."),
+              verbose: bool = VERBOSE,
               output: str = RECAP_OUTPUT):
     """Turn bare Debian/Ubuntu servers into TLS-secured Docker hosts registered in etcd.
 
@@ -116,7 +119,7 @@ def bootstrap(hosts: list[str] = typer.Argument(..., help="Host names, groups or
 
 @app.command()
 @report_errors
-def verify(hosts: list[str] = typer.Argument(..., help="Host names, groups or addresses."),
+def verify(hosts: list[str] = HOSTS,
            inventory: Path = INVENTORY,
            etcd: list[str] = typer.Option(None, "--etcd", help="etcd client URL(s) to look for the "
                                           "registration in."),
@@ -167,12 +170,11 @@ def _verify(hosts, connect, pki_dir: Path, etcd, forks: int, output: str = "tabl
 @app.command()
 @report_errors
 def play(playbook: Path = typer.Argument(..., exists=True, dir_okay=False, help="A YAML playbook."),
-         hosts: list[str] = typer.Argument(..., help="Host names, groups or addresses."),
+         hosts: list[str] = HOSTS,
          inventory: Path = INVENTORY,
-         check: bool = typer.Option(False, "--check", help="Change nothing; say what would change."),
-         diff: bool = typer.Option(False, "--diff", help="Show file differences."),
+         check: bool = CHECK, diff: bool = DIFF,
          forks: int = FORKS, known_hosts: Path = KNOWN_HOSTS, accept_new: bool = ACCEPT_NEW,
-         verbose: bool = typer.Option(False, "--verbose", "-v", help="A line per task and host."),
+         verbose: bool = VERBOSE,
          output: str = RECAP_OUTPUT):
     """Run any playbook on hosts (what bootstrap does with playbooks/bootstrap.yml)."""
     targets = _hosts(inventory, hosts)
