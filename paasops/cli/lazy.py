@@ -24,7 +24,7 @@ def load_command(name: str, entry: Entry) -> Any:
     return group.commands[name]
 
 
-class LazyCommands(MutableMapping):
+class LazyCommands(MutableMapping[str, Any]):
     """name -> command, listed from the static table; a command is built the first time it is looked up."""
 
     def __init__(self, table: dict[str, Entry]):
@@ -61,14 +61,15 @@ class LazyGroup(TyperGroup):
 
     def __init__(self, **attrs: Any):
         super().__init__(**attrs)
-        self.commands = LazyCommands(self.table)
+        self.lazy_commands = LazyCommands(self.table)
+        self.commands = self.lazy_commands  # typer's own lookups (suggestions for a typo) go through it too
         self._listing = False
 
     def list_commands(self, ctx: Any) -> list[str]:
         return list(self.commands)
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        if self._listing and cmd_name in self.table and cmd_name not in self.commands.loaded:
+        if self._listing and cmd_name in self.table and cmd_name not in self.lazy_commands.loaded:
             # Listing for --help: a stand-in with the table's line, the module stays unimported.
             return TyperCommand(name=cmd_name, help=self.table[cmd_name].help)
         return self.commands.get(cmd_name)

@@ -57,7 +57,7 @@ def test_help_lists_from_the_table_without_importing_a_command(capsys, monkeypat
     group = typer.main.get_command(app)
     assert isinstance(group, LazyGroup)
     group.main(["--help"], prog_name="paasops", standalone_mode=False)
-    assert group.commands.loaded == {}
+    assert group.lazy_commands.loaded == {}
     shown = capsys.readouterr().out
     for name, entry in COMMANDS.items():
         assert f" {name} " in shown and entry.help.split()[-1] in shown

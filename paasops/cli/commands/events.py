@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -33,7 +33,7 @@ def events(type_: str = typer.Option(None, "--type", help="e.g. run-container, h
     from .. import render
     from ..flags import parse_since
 
-    filters = {"type": type_, "tag": tag, "app": app_name, "host": host}
+    filters: dict[str, Any] = {"type": type_, "tag": tag, "app": app_name, "host": host}
     start = parse_since(since, time.time())
     with api_client(server) as api:
         found = api.events(**filters, since=start, limit=limit)
