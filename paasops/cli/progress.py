@@ -49,7 +49,7 @@ class PlaybookProgress:
         self._live: Live | None = None
         self._recap_shown = False
 
-    def __enter__(self) -> "PlaybookProgress":
+    def __enter__(self) -> PlaybookProgress:
         self._live = Live(get_renderable=self.table, console=self.console, refresh_per_second=8,
                           transient=True)
         self._live.__enter__()

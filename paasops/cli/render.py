@@ -1,11 +1,8 @@
-"""Rendering the API's answers for people (rich tables, a deploy progress bar) and parsing CLI flags: pure helpers."""
+"""Rendering the API's JSON for people: rich tables, views and a deploy progress bar (pure helpers)."""
 
 from __future__ import annotations
 
-import ipaddress
-import re
 import time
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group
@@ -14,107 +11,21 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 from rich.text import Text
 
-from ..errors import PaasopsError, UserInputError
+from ..errors import PaasopsError
+from .formats import fmt_age, fmt_mb, fmt_num, fmt_ports, fmt_time
 
 if TYPE_CHECKING:  # the models are only annotations here: rendering imports no pydantic
     from ..results import (
         AppView, ClusterInfo, ContainerDetail, ContainerGone, ContainerInfo, DeployResult, DryRunPlan, EngineView,
-        EventView, HostExplanation, Port, ReplicaResult,
+        EventView, HostExplanation, ReplicaResult,
     )
 
 STATE_STYLE = {"running": "green", "up": "green", "fits": "green", "exited": "yellow", "created": "yellow",
                "degraded": "yellow", "down": "red", "dead": "red", "failed": "red", "rejected": "red"}
-SINCE_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])$")
-SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def parse_weights(text: str) -> tuple[float, float]:
-    """'65,35' -> (65.0, 35.0): the CPU and memory weights of the score."""
-    try:
-        cpu, mem = (float(part) for part in text.split(","))
-    except ValueError:
-        raise UserInputError(f"expected CPU,MEMORY weights such as 65,35, got {text!r}", where="--weights") from None
-    if cpu < 0 or mem < 0 or cpu + mem == 0:
-        raise UserInputError(f"weights must be >= 0 and not both 0, got {text!r}", where="--weights")
-    return cpu, mem
-
-
-def parse_labels(items: list[str] | None) -> dict[str, str]:
-    labels = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise UserInputError(f"expected KEY=VALUE, got {item!r}", where="--label")
-        labels[key.strip()] = value.strip()
-    return labels
-
-
-def parse_since(text: str | None, now: float) -> float | None:
-    """'90s', '10m', '2h', '1d' ago, an epoch number, or an ISO date/time -> epoch seconds."""
-    if text is None:
-        return None
-    text = text.strip()
-    if m := SINCE_RE.match(text):
-        return now - float(m.group(1)) * SECONDS[m.group(2)]
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        raise UserInputError(f"expected a duration (10m, 2h, 1d), an epoch time or an ISO date, got {text!r}",
-                             where="--since") from None
-
-
-def fmt_time(ts: float | None) -> str:
-    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else ""
-
-
-def fmt_age(ts: float | None, now: float) -> str:
-    """'3 minutes ago', as `docker ps` says it (computed here: the engine's status text goes stale)."""
-    if not ts:
-        return ""
-    seconds = max(0, int(now - ts))
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            n = seconds // size
-            return f"{n} {unit}{'s' if n > 1 else ''} ago"
-    return f"{seconds} seconds ago"
-
-
-def fmt_mb(mb: float | None) -> str:
-    mb = mb or 0
-    return f"{mb / 1024:.1f} GiB" if mb >= 1024 else f"{mb:g} MiB"
-
-
-def fmt_num(value: float | None, digits: int = 2) -> str:
-    return "" if value is None else f"{value:.{digits}f}"
-
-
-def fmt_ports(ports: list[Port] | None) -> str:
-    """Docker's notation: 0.0.0.0:32768->8080/tcp, or 8080/tcp when not published."""
-    shown = []
-    for p in ports or []:
-        inner = f"{p.container}/{p.protocol or 'tcp'}"
-        if p.host_port:
-            ip = p.host_ip or "0.0.0.0"
-            shown.append(f"{f'[{ip}]' if ':' in ip else ip}:{p.host_port}->{inner}")
-        else:
-            shown.append(inner)
-    return ", ".join(shown)
-
-
-def _styled(value: Any, style: str | None = None) -> Text:
+def styled(value: Any, style: str | None = None) -> Text:
+    """A cell's text in `style`, else in the colour of its state (running green, down red …: STATE_STYLE)."""
     text = "" if value is None else str(value)
     return Text(text, style=style or STATE_STYLE.get(text, ""))
 
@@ -123,13 +34,14 @@ def _cell(value: Any) -> Text:
     return value if isinstance(value, Text) else Text("" if value is None else str(value))
 
 
-def _table(columns: list[str], rows: list[list[Any]], title: str | None = None) -> Table:
-    table = Table(title=title, title_justify="left", box=None, header_style="bold", pad_edge=False)
+def table(columns: list[str], rows: list[list[Any]], title: str | None = None) -> Table:
+    """The CLI's table: bold headers, no borders, ids and times never wrapped; cells are text or `styled`."""
+    grid = Table(title=title, title_justify="left", box=None, header_style="bold", pad_edge=False)
     for col in columns:
-        table.add_column(col, overflow="fold", no_wrap=col in ("ID", "CONTAINER ID", "CONTAINER", "TIME"))
+        grid.add_column(col, overflow="fold", no_wrap=col in ("ID", "CONTAINER ID", "CONTAINER", "TIME"))
     for row in rows:
-        table.add_row(*(_cell(v) for v in row))
-    return table
+        grid.add_row(*(_cell(v) for v in row))
+    return grid
 
 
 def kv_table(pairs: list[tuple[str, Any]]) -> Table:
@@ -143,39 +55,39 @@ def kv_table(pairs: list[tuple[str, Any]]) -> Table:
 
 def containers_table(rows: list[ContainerInfo], now: float | None = None) -> Table:
     now = time.time() if now is None else now
-    return _table(["CONTAINER ID", "NAME", "APP", "HOST", "IMAGE", "STATE", "CREATED", "PORTS"],
+    return table(["CONTAINER ID", "NAME", "APP", "HOST", "IMAGE", "STATE", "CREATED", "PORTS"],
                   [[c.id[:12], c.name, c.app or "", c.engine, c.image,
-                    _styled(c.state), fmt_age(c.created, now), fmt_ports(c.ports)]
+                    styled(c.state), fmt_age(c.created, now), fmt_ports(c.ports)]
                    for c in rows])
 
 
 def replicas_table(replicas: list[ReplicaResult], title: str | None = None) -> Table:
-    return _table(["INDEX", "HOST", "CONTAINER ID", "NAME", "PORTS", "STATUS"],
+    return table(["INDEX", "HOST", "CONTAINER ID", "NAME", "PORTS", "STATUS"],
                   [[r.index, r.host or "", (r.id or "")[:12], r.name or "",
                     fmt_ports(r.ports),
-                    _styled(r.status) + (" " + r.error if r.error else "")]
+                    styled(r.status) + (" " + r.error if r.error else "")]
                    for r in replicas], title)
 
 
 def plan_table(result: DryRunPlan) -> Table:
     rows = [[a.replica + 1, a.host, fmt_num(a.score), fmt_num(a.cpu), fmt_num(a.memory)]
             for a in result.plan]
-    return _table(["REPLICA", "HOST", "SCORE", "CPU TERM", "MEMORY TERM"], rows,
+    return table(["REPLICA", "HOST", "SCORE", "CPU TERM", "MEMORY TERM"], rows,
                   f"plan: {result.count} replicas of {result.app} ({result.strategy})")
 
 
 def explanation_table(rows: list[HostExplanation]) -> Table:
     """Each host's score split into its CPU and memory terms, or the filter that rejected it."""
-    body = [[e.host, _styled(e.status), fmt_num(e.score), fmt_num(e.cpu),
+    body = [[e.host, styled(e.status), fmt_num(e.score), fmt_num(e.cpu),
              fmt_num(e.memory), e.replicas, e.placed,
              f"{e.filter}: {e.reason or ''}" if e.filter else ""] for e in rows]
-    return _table(["HOST", "STATUS", "SCORE", "CPU TERM", "MEMORY TERM", "REPLICAS", "PLACED", "REJECTED BY"],
+    return table(["HOST", "STATUS", "SCORE", "CPU TERM", "MEMORY TERM", "REPLICAS", "PLACED", "REJECTED BY"],
                   body, "why: each host's score before the plan (higher wins)")
 
 
 def engines_table(rows: list[EngineView]) -> Table:
-    return _table(["ID", "ADDRESS", "STATUS", "SOURCE", "CPUS", "MEMORY", "RUNNING/ALL", "LABELS", "ERROR"],
-                  [[h.id, h.address, _styled(h.status), h.source,
+    return table(["ID", "ADDRESS", "STATUS", "SOURCE", "CPUS", "MEMORY", "RUNNING/ALL", "LABELS", "ERROR"],
+                  [[h.id, h.address, styled(h.status), h.source,
                     f"{h.reserved_cpus:g}/{h.cpus:g}",
                     f"{fmt_mb(h.reserved_memory_mb)}/{fmt_mb(h.memory_mb)}",
                     f"{h.running}/{h.containers}",
@@ -199,7 +111,7 @@ def cluster_summary(info: ClusterInfo) -> Table:
 
 
 def events_table(events: list[EventView]) -> Table:
-    return _table(["TIME", "TYPE", "TAG", "APP", "HOST", "CONTAINER", "USER", "MESSAGE"],
+    return table(["TIME", "TYPE", "TAG", "APP", "HOST", "CONTAINER", "USER", "MESSAGE"],
                   [[fmt_time(e.time), e.type, e.tag, e.app or "", e.host or "",
                     (e.container or "")[:12], e.user or "", e.message or ""] for e in events])
 
@@ -216,9 +128,9 @@ def event_line(e: EventView) -> str:
 
 
 def apps_table(rows: list[AppView]) -> Table:
-    return _table(["APP", "IMAGE", "DESIRED", "RUNNING", "HOSTS", "DEPLOYMENT", "UPDATED"],
+    return table(["APP", "IMAGE", "DESIRED", "RUNNING", "HOSTS", "DEPLOYMENT", "UPDATED"],
                   [[a.name, a.spec.get("image", ""), a.count,
-                    _styled(a.replicas, "green" if a.replicas == a.count else "yellow"),
+                    styled(a.replicas, "green" if a.replicas == a.count else "yellow"),
                     ",".join(a.hosts),
                     (a.deployment_id or "")[:12], fmt_time(a.updated_at)] for a in rows])
 

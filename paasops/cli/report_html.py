@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import html
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..results import AppSync, HostRow, Report
+
+from .formats import fmt_mb, fmt_time
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:1100px;
@@ -35,15 +36,6 @@ def esc(value: Any) -> str:
 def clip(text: str, size: int = 24) -> str:
     """A chart label short enough for its column (the tables show it in full)."""
     return text if len(text) <= size else text[:size - 1] + "…"
-
-
-def fmt_time(ts: float | None) -> str:
-    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else ""
-
-
-def fmt_mb(mb: float | None) -> str:
-    mb = mb or 0
-    return f"{mb / 1024:.1f} GiB" if mb >= 1024 else f"{mb:g} MiB"
 
 
 def _svg(title: str, rows: list[str], height: int) -> str:

@@ -1,18 +1,17 @@
-"""The CLI's pure helpers: flags parsed, and the API's JSON rendered as tables, from sample answers."""
+"""The CLI's renderers: the API's JSON rendered as tables and views, from sample answers."""
 
 from __future__ import annotations
 
 import io
-from datetime import datetime
 
 import pytest
 from pydantic import TypeAdapter
 from rich.console import Console
 
 from paasops.cli import render
-from paasops.errors import PaasopsError, UserInputError
+from paasops.errors import PaasopsError
 from paasops.results import (
-    AppView, ClusterInfo, ContainerDetail, ContainerGone, ContainerInfo, DeployResult, DryRunPlan, EventView, Port,
+    AppView, ClusterInfo, ContainerDetail, ContainerGone, ContainerInfo, DeployResult, DryRunPlan, EventView,
 )
 
 
@@ -32,76 +31,6 @@ def text(renderable) -> str:
 
 def lines(renderable) -> list[list[str]]:
     return [line.split() for line in text(renderable).splitlines() if line.strip()]
-
-
-# -- flags ----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("given, expected", [
-    ("90s", NOW - 90), ("10m", NOW - 600), ("2h", NOW - 7200), ("1d", NOW - 86400), ("1.5h", NOW - 5400),
-    ("1690000000", 1_690_000_000.0), ("1690000000.5", 1_690_000_000.5),
-    ("2023-11-14T22:13:20", datetime(2023, 11, 14, 22, 13, 20).timestamp()),
-    (None, None),
-])
-def test_parse_since(given, expected):
-    assert render.parse_since(given, NOW) == expected
-
-
-@pytest.mark.parametrize("bad", ["yesterday", "10 minutes", "-", "5w"])
-def test_parse_since_refuses_and_names_the_flag(bad):
-    with pytest.raises(UserInputError, match=r"^--since: expected a duration"):
-        render.parse_since(bad, NOW)
-
-
-def test_parse_weights():
-    assert render.parse_weights("65,35") == (65.0, 35.0)
-    assert render.parse_weights("1,0") == (1.0, 0.0)
-    for bad in ("65", "65,35,1", "a,b", "-1,5", "0,0"):
-        with pytest.raises(UserInputError, match="^--weights: "):
-            render.parse_weights(bad)
-
-
-def test_parse_labels():
-    assert render.parse_labels(["zone=a", " disk = ssd ", "empty="]) == {"zone": "a", "disk": "ssd", "empty": ""}
-    assert render.parse_labels(None) == {}
-    with pytest.raises(UserInputError, match="--label: expected KEY=VALUE, got 'zone'"):
-        render.parse_labels(["zone"])
-    with pytest.raises(UserInputError):
-        render.parse_labels(["=a"])
-
-
-@pytest.mark.parametrize("host, loopback", [
-    ("127.0.0.1", True), ("127.1.2.3", True), ("::1", True), ("[::1]", True), ("localhost", True),
-    ("0.0.0.0", False), ("::", False), ("10.0.0.5", False), ("example.com", False),
-])
-def test_is_loopback(host, loopback):
-    assert render.is_loopback(host) is loopback
-
-
-# -- small formats --------------------------------------------------------------------------------
-def test_fmt_ports_like_docker_ps():
-    ports = [{"container": 8080, "protocol": "tcp", "host_ip": "0.0.0.0", "host_port": 32768},
-             {"container": 8080, "protocol": "tcp", "host_ip": "::", "host_port": 32769},
-             {"container": 53, "protocol": "udp", "host_ip": "", "host_port": None},
-             {"container": 9000, "protocol": "tcp", "host_ip": "", "host_port": 9000}]
-    assert render.fmt_ports(parse(list[Port], ports)) == ("0.0.0.0:32768->8080/tcp, [::]:32769->8080/tcp, 53/udp, "
-                                       "0.0.0.0:9000->9000/tcp")
-    assert render.fmt_ports([]) == render.fmt_ports(None) == ""
-
-
-@pytest.mark.parametrize("ago, shown", [
-    (0, "0 seconds ago"), (59, "59 seconds ago"), (60, "1 minute ago"), (150, "2 minutes ago"),
-    (3600, "1 hour ago"), (3 * 86400 + 5, "3 days ago"), (-5, "0 seconds ago"),
-])
-def test_fmt_age(ago, shown):
-    assert render.fmt_age(NOW - ago, NOW) == shown
-    assert render.fmt_age(0, NOW) == ""
-
-
-def test_fmt_mb_and_num():
-    assert render.fmt_mb(128) == "128 MiB"
-    assert render.fmt_mb(24105) == "23.5 GiB"
-    assert render.fmt_mb(None) == "0 MiB"
-    assert render.fmt_num(32.499999) == "32.50"
-    assert render.fmt_num(None) == ""
 
 
 # -- tables from sample API answers ---------------------------------------------------------------------

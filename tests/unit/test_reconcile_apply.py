@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from paasops.cli.ops import exit_code
+from paasops.cli.commands.ops import exit_code
 from paasops.errors import ConflictError, ConnectionFailed, NotFoundError
 from paasops.placement import HostSnapshot
 from paasops.results import ActionOutcome, ReconcileResult

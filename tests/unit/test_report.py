@@ -7,7 +7,7 @@ from io import StringIO
 
 from rich.console import Console
 
-from paasops.cli.ops import reconcile_view, report_view
+from paasops.cli.commands.ops import reconcile_view, report_view
 from paasops.cli.report_html import render
 from paasops.placement import HostSnapshot
 from paasops.results import ClusterInfo, ReconcileResult, Report

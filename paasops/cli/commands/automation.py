@@ -7,17 +7,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from .. import bootstrap as boot
-from ..errors import PaasopsError, UserInputError
-from ..inventory import Inventory, load_inventory
-from ..pki import default_pki_dir
-from .errors import report_errors
-from .main import app
+from ...errors import PaasopsError, UserInputError
+from ..common import output_option
+from ..errors import report_errors
 
-err = Console(stderr=True)
+app = typer.Typer()
 
 INVENTORY = typer.Option(None, "--inventory", "-i", help="Ansible-style inventory (INI or YAML). "
                          "Names not in it are taken as addresses.")
@@ -26,10 +21,16 @@ KNOWN_HOSTS = typer.Option(None, "--known-hosts", help="known_hosts file to chec
 ACCEPT_NEW = typer.Option(False, "--accept-new-host-keys",
                           help="Trust and record keys of hosts never seen before (a changed key is "
                                "always refused).")
+HOSTS = typer.Argument(..., help="Host names, groups or addresses.")
 FORKS = typer.Option(10, "--forks", "-f", min=1, help="Hosts worked on at once.")
+CHECK = typer.Option(False, "--check", help="Change nothing; say what would change.")
+DIFF = typer.Option(False, "--diff", help="Show file differences.")
+VERBOSE = typer.Option(False, "--verbose", "-v", help="A line per task and host.")
 
 
 def _hosts(inventory: Path | None, patterns: list[str]):
+    from ...inventory import Inventory, load_inventory
+
     inv = load_inventory(inventory) if inventory else Inventory()
     hosts = inv.resolve(patterns)
     if not hosts:
@@ -38,7 +39,7 @@ def _hosts(inventory: Path | None, patterns: list[str]):
 
 
 def _connect(known_hosts: Path | None, accept_new: bool):
-    from ..connectors.ssh import connector_for
+    from ...connectors.ssh import connector_for
 
     def connect(host):
         path = known_hosts or host.vars.get("paasops_known_hosts")
@@ -47,14 +48,17 @@ def _connect(known_hosts: Path | None, accept_new: bool):
     return connect
 
 
-OUTPUT = typer.Option("table", "--output", "-o", help="table, or json: the recap (and checks) as JSON "
-                      "on stdout, progress on stderr.")
+RECAP_OUTPUT = output_option("table", "table, or json: the recap (and checks) as JSON on stdout, progress "
+                             "on stderr.")
 
 
 def _run(playbook: Path, hosts, connect, *, check: bool, diff: bool, forks: int, verbose: bool,
          output: str = "table"):
-    from ..automation.runner import run_playbook
-    from .progress import PlaybookProgress
+    from rich.console import Console
+
+    from ... import bootstrap as boot
+    from ...automation.runner import run_playbook
+    from ..progress import PlaybookProgress
 
     console = Console(stderr=True) if output == "json" else None
     with PlaybookProgress([h.name for h in hosts], console, verbose=verbose, diff=diff) as progress:
@@ -74,18 +78,17 @@ def _report_json(report, checks: dict | None = None) -> None:
 
 @app.command()
 @report_errors
-def bootstrap(hosts: list[str] = typer.Argument(..., help="Host names, groups or addresses."),
+def bootstrap(hosts: list[str] = HOSTS,
               inventory: Path = INVENTORY,
               etcd: list[str] = typer.Option(None, "--etcd", help="etcd client URL(s) the hosts register "
                                              "in (default: the paasops_etcd_endpoints inventory var)."),
-              check: bool = typer.Option(False, "--check", help="Change nothing; say what would change."),
-              diff: bool = typer.Option(False, "--diff", help="Show file differences."),
+              check: bool = CHECK, diff: bool = DIFF,
               forks: int = FORKS, known_hosts: Path = KNOWN_HOSTS, accept_new: bool = ACCEPT_NEW,
               pki_dir: Path = typer.Option(None, "--pki-dir", help="Cluster CA and certificates "
                                            "(default: $PAASOPS_PKI_DIR or the user data dir)."),
               verify: bool = typer.Option(True, "--verify/--no-verify", help="Run the verify checks after."),
-              verbose: bool = typer.Option(False, "--verbose", "-v", help="A line per task and host."),
-              output: str = OUTPUT):
+              verbose: bool = VERBOSE,
+              output: str = RECAP_OUTPUT):
     """Turn bare Debian/Ubuntu servers into TLS-secured Docker hosts registered in etcd.
 
     Runs playbooks/bootstrap.yml on every host in parallel: installs docker.io, writes
@@ -93,6 +96,9 @@ def bootstrap(hosts: list[str] = typer.Argument(..., help="Host names, groups or
     installs a server certificate from the cluster CA (created once, kept on this machine),
     installs and starts the etcd registration agent, then verifies each host.
     """
+    from ... import bootstrap as boot
+    from ...pki import default_pki_dir
+
     targets = _hosts(inventory, hosts)
     pki_dir = pki_dir or default_pki_dir()
     boot.prepare_hosts(targets, pki_dir, etcd)
@@ -113,15 +119,17 @@ def bootstrap(hosts: list[str] = typer.Argument(..., help="Host names, groups or
 
 @app.command()
 @report_errors
-def verify(hosts: list[str] = typer.Argument(..., help="Host names, groups or addresses."),
+def verify(hosts: list[str] = HOSTS,
            inventory: Path = INVENTORY,
            etcd: list[str] = typer.Option(None, "--etcd", help="etcd client URL(s) to look for the "
                                           "registration in."),
            forks: int = FORKS, known_hosts: Path = KNOWN_HOSTS, accept_new: bool = ACCEPT_NEW,
            pki_dir: Path = typer.Option(None, "--pki-dir", help="Cluster CA and client certificate."),
-           output: str = typer.Option("table", "--output", "-o", help="table or json")):
+           output: str = output_option("table", "table or json")):
     """Check bootstrapped hosts: Docker running, API over mutual TLS (and refused without a
     client cert or without TLS), registration agent running, engine key present in etcd."""
+    from ...pki import default_pki_dir
+
     targets = _hosts(inventory, hosts)
     failed, _ = _verify(targets, _connect(known_hosts, accept_new), pki_dir or default_pki_dir(), etcd,
                         forks, output=output)
@@ -131,7 +139,11 @@ def verify(hosts: list[str] = typer.Argument(..., help="Host names, groups or ad
 
 def _verify(hosts, connect, pki_dir: Path, etcd, forks: int, output: str = "table"):
     """Check hosts in parallel; print them (table/json/none); returns (failed names, checks as data)."""
-    from ..verify import Check, verify_host
+    from rich.console import Console
+    from rich.table import Table
+
+    from ... import bootstrap as boot
+    from ...verify import Check, verify_host
 
     def one(host):
         try:
@@ -158,13 +170,12 @@ def _verify(hosts, connect, pki_dir: Path, etcd, forks: int, output: str = "tabl
 @app.command()
 @report_errors
 def play(playbook: Path = typer.Argument(..., exists=True, dir_okay=False, help="A YAML playbook."),
-         hosts: list[str] = typer.Argument(..., help="Host names, groups or addresses."),
+         hosts: list[str] = HOSTS,
          inventory: Path = INVENTORY,
-         check: bool = typer.Option(False, "--check", help="Change nothing; say what would change."),
-         diff: bool = typer.Option(False, "--diff", help="Show file differences."),
+         check: bool = CHECK, diff: bool = DIFF,
          forks: int = FORKS, known_hosts: Path = KNOWN_HOSTS, accept_new: bool = ACCEPT_NEW,
-         verbose: bool = typer.Option(False, "--verbose", "-v", help="A line per task and host."),
-         output: str = OUTPUT):
+         verbose: bool = VERBOSE,
+         output: str = RECAP_OUTPUT):
     """Run any playbook on hosts (what bootstrap does with playbooks/bootstrap.yml)."""
     targets = _hosts(inventory, hosts)
     report = _run(playbook, targets, _connect(known_hosts, accept_new), check=check, diff=diff,

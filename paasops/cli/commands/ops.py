@@ -14,14 +14,15 @@ import typer
 from rich.console import Console, Group
 from rich.markup import escape
 
-from ..errors import ConflictError, UserInputError
-from . import render
-from .errors import report_errors
-from .main import app
-from .service import OUTPUT, SERVER, Output, emit, err, out
+from ...errors import ConflictError, UserInputError
+from .. import render
+from ..common import OUTPUT, SERVER, Output, api_client, emit, err, out, output_option
+from ..errors import report_errors
+
+app = typer.Typer()
 
 if TYPE_CHECKING:
-    from ..results import ActionOutcome, AppSync, HostRow, ReconcileResult, Report
+    from ...results import ActionOutcome, AppSync, HostRow, ReconcileResult, Report
 
 # Exit codes of `paasops reconcile` (5, 2 and 4 come from the error hierarchy, as for every command).
 IN_SYNC, APPLIED, OUT_OF_SYNC, BUSY = 0, 10, 11, 12
@@ -53,12 +54,6 @@ def exit_code(result: ReconcileResult) -> int:
     return APPLIED if result.in_sync else OUT_OF_SYNC
 
 
-def _client(server: str | None, timeout: float = 30.0):
-    from ..client import ApiClient  # imported on use: other commands start faster without httpx
-
-    return ApiClient(server, timeout=timeout)
-
-
 # -- reconcile -----------------------------------------------------------------------------------
 def _what(a: ActionOutcome) -> str:
     if a.kind == "create":
@@ -69,11 +64,11 @@ def _what(a: ActionOutcome) -> str:
 def reconcile_view(result: ReconcileResult) -> Group:
     """The plan (or what was done): one line per action, with its reason and outcome."""
     rows = [[a.kind, a.app, _what(a), a.host or "", a.reason, a.detail or "",
-             render._styled(a.outcome, {"ok": "green", "planned": "cyan", "skipped": "yellow"}.get(a.outcome))
+             render.styled(a.outcome, {"ok": "green", "planned": "cyan", "skipped": "yellow"}.get(a.outcome))
              + (f" {a.error}" if a.error else "")] for a in result.actions]
     parts: list[Any] = [f"[bold]{escape(result.message)}[/]"]
     if rows:
-        parts.append(render._table(["ACTION", "APP", "WHAT", "HOST", "REASON", "DETAIL", "OUTCOME"], rows))
+        parts.append(render.table(["ACTION", "APP", "WHAT", "HOST", "REASON", "DETAIL", "OUTCOME"], rows))
     for names, text in ((result.busy, "left alone, being deployed or scaled now"),
                         (result.unreachable_hosts, "hosts that did not answer (their containers were not touched)")):
         if names:
@@ -91,7 +86,7 @@ def reconcile(dry_run: bool = typer.Option(False, "--dry-run", help="Print the p
     loaded hosts first), orphans (unknown app or old spec) and dead containers. Only containers
     labelled paasops.app are touched. The service runs one reconcile at a time."""
     try:
-        with _client(server, RECONCILE_TIMEOUT) as api:
+        with api_client(server, RECONCILE_TIMEOUT) as api:
             result = api.reconcile(dry_run=dry_run, apps=apps or None)
     except ConflictError as exc:  # the service's lock is held by another run
         typer.secho(f"error: {exc}", fg="red", err=True)
@@ -102,19 +97,19 @@ def reconcile(dry_run: bool = typer.Option(False, "--dry-run", help="Print the p
 
 # -- report --------------------------------------------------------------------------------------
 def hosts_table(hosts: list[HostRow]):
-    return render._table(
+    return render.table(
         ["HOST", "STATUS", "CPUS", "CPU %", "MEMORY", "MEMORY %", "RUNNING/ALL", "ERROR"],
-        [[h.id, render._styled(h.status), f"{h.reserved_cpus:g}/{h.cpus:g}", f"{h.cpu_percent:g}",
+        [[h.id, render.styled(h.status), f"{h.reserved_cpus:g}/{h.cpus:g}", f"{h.cpu_percent:g}",
           f"{render.fmt_mb(h.reserved_memory_mb)}/{render.fmt_mb(h.memory_mb)}", f"{h.memory_percent:g}",
           f"{h.running}/{h.containers}", h.error or ""] for h in hosts], "hosts: reserved of capacity")
 
 
-def apps_table(apps: list[AppSync]):
-    return render._table(
+def app_sync_table(apps: list[AppSync]):
+    return render.table(
         ["APP", "DESIRED", "RUNNING", "MISSING", "EXTRA", "OLD SPEC", "ON HOSTS DOWN", "HOSTS", "STATE"],
         [[a.name, a.desired, a.running, a.missing, a.extra, a.stale, a.unreachable,
           ",".join(f"{k}({v})" for k, v in a.hosts.items()),
-          render._styled("in sync" if a.in_sync else "out of sync", "green" if a.in_sync else "yellow")]
+          render.styled("in sync" if a.in_sync else "out of sync", "green" if a.in_sync else "yellow")]
          for a in apps], "apps: replicas running versus desired")
 
 
@@ -130,7 +125,7 @@ def report_view(report: Report) -> Group:
     parts: list[Any] = [head, "", hosts_table(report.hosts), ""]
     if down:
         parts += [escape("hosts down or degraded: " + ", ".join(f"{h.id} ({h.status})" for h in down)), ""]
-    parts += [apps_table(report.apps), "", "[bold]events of the last 24 hours[/] (newest first)",
+    parts += [app_sync_table(report.apps), "", "[bold]events of the last 24 hours[/] (newest first)",
               render.events_table(report.events)]
     return Group(*parts)
 
@@ -154,23 +149,22 @@ def write_atomically(path: Path, text: str) -> None:
 
 @app.command()
 @report_errors
-def report(output: ReportOutput = typer.Option(ReportOutput.table, "--output", "-o",
-                                               help="table for people, json for scripts, html: one "
-                                                    "self-contained page with charts."),
+def report(output: ReportOutput = output_option(ReportOutput.table, "table for people, json for scripts, "
+                                                "html: one self-contained page with charts."),
            out_file: Path = typer.Option(None, "--out", metavar="FILE",
                                          help="Write to FILE (replaced atomically) instead of stdout."),
            server: str = SERVER):
     """Capacity and utilisation per host, replicas per app versus desired, hosts down, the last day's events."""
-    with _client(server) as api:
+    with api_client(server) as api:
         data = api.report()
     if output == ReportOutput.json:
         text = json.dumps(data.model_dump(mode="json"), indent=2, default=str) + "\n"
     elif output == ReportOutput.html:
-        from .report_html import render as render_html
+        from ..report_html import render as render_html
 
         text = render_html(data)
     elif out_file is None:
-        return out.print(report_view(data))
+        return out().print(report_view(data))
     else:
         buffer = StringIO()
         Console(file=buffer, width=160, no_color=True, highlight=False).print(report_view(data))
@@ -179,4 +173,4 @@ def report(output: ReportOutput = typer.Option(ReportOutput.table, "--output", "
         typer.echo(text, nl=False)
     else:
         write_atomically(out_file, text)
-        err.print(f"report written to {escape(str(out_file))}")
+        err().print(f"report written to {escape(str(out_file))}")

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from ..lab import Lab, parse_capacities
-from .errors import report_errors
+from ..common import output_option
+from ..errors import report_errors
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 app = typer.Typer(help="Local lab hosts (Debian containers with sshd and systemd) to try paasops on.",
                   no_args_is_help=True)
-err = Console(stderr=True)
 
 INVENTORY = typer.Option(Path("inventory/lab.ini"), "--inventory", "-i",
                          help="Where to write the lab's Ansible-style inventory.")
@@ -32,6 +33,9 @@ def up(hosts: int = typer.Option(3, "--hosts", "-n", help="How many lab hosts to
     Lab hosts have sshd, python3 and systemd, and no Docker: `paasops bootstrap` installs it.
     Running `up` again keeps existing hosts, adds missing ones and removes extra ones.
     """
+    from ...lab import Lab, parse_capacities
+
+    err = _stderr()
     lab = Lab(inventory_path=inventory, log=lambda msg: err.print(f"[dim]lab:[/] {msg}"))
     result = lab.up(hosts, parse_capacities(capacities))
     _print_hosts(result)
@@ -43,14 +47,18 @@ def up(hosts: int = typer.Option(3, "--hosts", "-n", help="How many lab hosts to
 @report_errors
 def down(inventory: Path = INVENTORY):
     """Remove every lab host, its Docker volume, the lab network, the lab etcd and the inventory."""
+    from ...lab import Lab
+
     removed = Lab(inventory_path=inventory).down()
-    err.print(f"removed {removed} lab host(s)")
+    _stderr().print(f"removed {removed} lab host(s)")
 
 
 @app.command()
 @report_errors
-def status(output: str = typer.Option("table", "--output", "-o", help="table or json")):
+def status(output: str = output_option("table", "table or json")):
     """Show the lab hosts: address, declared capacity, state, and whether sshd answers."""
+    from ...lab import Lab
+
     hosts = Lab().hosts()
     if output == "json":
         typer.echo(json.dumps([h.__dict__ for h in hosts], indent=2))
@@ -58,7 +66,18 @@ def status(output: str = typer.Option("table", "--output", "-o", help="table or 
         _print_hosts(hosts)
 
 
+def _stderr() -> Console:
+    from rich.console import (
+        Console,  # on use: the lab's commands are rarely the ones run
+    )
+
+    return Console(stderr=True)
+
+
 def _print_hosts(hosts) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table("name", "address", "cpus", "memory MB", "state", "sshd")
     for h in hosts:
         table.add_row(h.name, h.address, f"{h.cpus:g}", str(h.memory_mb), h.state, "yes" if h.ssh else "no")

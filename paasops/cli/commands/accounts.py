@@ -1,0 +1,75 @@
+"""`paasops accounts list|whoami|add|rm|passwd`: the service's accounts (admins manage them)."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import typer
+
+from ..common import OUTPUT, SERVER, Output, api_client, emit
+from ..errors import report_errors
+from .session import PASSWORD_STDIN, new_password
+
+app = typer.Typer(help="Accounts of the service (admins): list, add, remove, set passwords.",
+                  no_args_is_help=True)
+
+
+def _accounts_table(rows: list[dict]):
+    from .. import render
+    from ..formats import fmt_time
+
+    return render.table(["NAME", "ROLE", "CREATED", "UPDATED"],
+                        [[a["name"], a["role"], fmt_time(a["created_at"]), fmt_time(a["updated_at"])] for a in rows])
+
+
+@app.command("list")
+@report_errors
+def accounts_list(output: Output = OUTPUT, server: str = SERVER):
+    """Every account and its role."""
+    with api_client(server) as api:
+        emit(api.request("GET", "/api/accounts"), output, _accounts_table)
+
+
+@app.command("whoami")
+@report_errors
+def accounts_whoami(output: Output = OUTPUT, server: str = SERVER):
+    """The account you are logged in as."""
+    from ..formats import fmt_time
+
+    with api_client(server) as api:
+        emit(api.request("GET", "/api/account"), output,
+             lambda a: f"{a['name']} (role {a['role']}), token valid until {fmt_time(a['token_expires_at'])}")
+
+
+@app.command("add")
+@report_errors
+def accounts_add(name: str = typer.Argument(..., metavar="NAME"),
+                 role: str = typer.Option("user", "--role", help="admin, or user (containers, apps, events, "
+                                          "cluster info, reading engines)."),
+                 password_stdin: bool = PASSWORD_STDIN, output: Output = OUTPUT, server: str = SERVER):
+    """Add an account (its password is asked twice, or read from stdin)."""
+    password = new_password(password_stdin, f"Password for {name}")
+    with api_client(server) as api:
+        added = api.request("POST", "/api/accounts", body={"name": name, "password": password, "role": role})
+    emit(added, output, lambda a: f"added account {a['name']} (role {a['role']})")
+
+
+@app.command("rm")
+@report_errors
+def accounts_rm(name: str = typer.Argument(..., metavar="NAME"), output: Output = OUTPUT, server: str = SERVER):
+    """Delete an account; its tokens stop working at once."""
+    with api_client(server) as api:
+        deleted = api.request("DELETE", f"/api/accounts/{quote(name, safe='')}")
+    emit(deleted, output, lambda r: f"deleted account {r['deleted']}")
+
+
+@app.command("passwd")
+@report_errors
+def accounts_passwd(name: str = typer.Argument(..., metavar="NAME"), password_stdin: bool = PASSWORD_STDIN,
+                    output: Output = OUTPUT, server: str = SERVER):
+    """Set another account's password (admins); that account's sessions end."""
+    password = new_password(password_stdin, f"New password for {name}")
+    with api_client(server) as api:
+        answer = api.request("POST", f"/api/accounts/{quote(name, safe='')}/password",
+                             body={"password": password})
+    emit(answer, output, lambda a: f"password of {a['account']} set; {a['tokens_revoked']} session(s) logged out")

@@ -1,0 +1,58 @@
+"""`paasops deploy`, `scale` and `apps`: an app's replicas across the engines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ..common import OUTPUT, SERVER, Output, api_client, emit, err
+from ..errors import report_errors
+
+app = typer.Typer()
+
+
+@app.command()
+@report_errors
+def deploy(app_yml: Path = typer.Argument(..., help="The app's app.yml."),
+           count: int = typer.Option(None, "--count", "-n", min=0, help="Replicas (default: the file's count)."),
+           dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan and why; start nothing."),
+           output: Output = OUTPUT, server: str = SERVER):
+    """Place and start an app's replicas across the engines (a changed spec replaces the old replicas)."""
+    from ...spec import load_app_spec
+    from .. import render
+
+    spec = load_app_spec(app_yml, overrides={"count": count})
+    with api_client(server) as api:
+        if dry_run:
+            return emit(api.plan(spec.to_dict(), count), output, render.plan_view)
+        if output == Output.json:
+            result = api.deploy(spec.to_dict(), count)
+        else:
+            with render.DeployProgress(err()) as progress:
+                result = api.deploy(spec.to_dict(), count, on_progress=progress)
+    emit(result, output, render.result_view)
+    render.check_result(result)
+
+
+@app.command()
+@report_errors
+def scale(app_name: str = typer.Argument(..., metavar="APP"), count: int = typer.Argument(..., min=0),
+          output: Output = OUTPUT, server: str = SERVER):
+    """Run COUNT identical replicas of APP (scaling down takes from the most loaded hosts first)."""
+    from .. import render
+
+    with api_client(server) as api:
+        result = api.scale_app(app_name, count)
+    emit(result, output, render.result_view)
+    render.check_result(result)
+
+
+@app.command("apps")
+@report_errors
+def apps_(output: Output = OUTPUT, server: str = SERVER):
+    """Deployed apps: desired versus running replicas."""
+    from .. import render
+
+    with api_client(server) as api:
+        emit(api.apps(), output, render.apps_table)

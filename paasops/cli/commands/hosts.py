@@ -1,0 +1,59 @@
+"""`paasops hosts list|add|rm|inspect`: the Docker engines the service places on."""
+
+from __future__ import annotations
+
+import typer
+
+from ..common import OUTPUT, SERVER, Output, api_client, emit
+from ..errors import report_errors
+
+app = typer.Typer(help="Docker engines the service places on: list, add by hand, inspect, remove.",
+                  no_args_is_help=True)
+
+
+@app.command("list")
+@report_errors
+def hosts_list(output: Output = OUTPUT, server: str = SERVER):
+    """Engines with their status, capacity and reservations."""
+    from .. import render
+
+    with api_client(server) as api:
+        emit(api.engines(), output, render.engines_table)
+
+
+@app.command("add")
+@report_errors
+def hosts_add(address: str = typer.Argument(..., help="IP or name of a Docker host (TLS on --port), or 'local'."),
+              engine_id: str = typer.Option(None, "--id", help="Engine id (default: the address)."),
+              port: int = typer.Option(2376, "--port", min=1, max=65535),
+              label: list[str] = typer.Option(None, "--label", help="KEY=VALUE for constraints (repeatable)."),
+              cpus: float = typer.Option(None, "--cpus", help="Declared CPUs (default: what Docker reports)."),
+              memory_mb: int = typer.Option(None, "--memory-mb", help="Declared memory (default: Docker's)."),
+              output: Output = OUTPUT, server: str = SERVER):
+    """Add an engine by hand; it must answer over its TLS API first, else nothing changes."""
+    from .. import render
+    from ..flags import parse_labels
+
+    labels = parse_labels(label)
+    with api_client(server) as api:
+        added = api.add_engine(address, id=engine_id, port=port, labels=labels, cpus=cpus, memory_mb=memory_mb)
+    emit(added, output, lambda h: render.engines_table([h]))
+
+
+@app.command("rm")
+@report_errors
+def hosts_rm(engine_id: str = typer.Argument(..., metavar="ID"), output: Output = OUTPUT, server: str = SERVER):
+    """Remove an engine (its containers keep running; nothing new is placed there)."""
+    with api_client(server) as api:
+        emit(api.delete_engine(engine_id), output, lambda r: f"removed engine {r.deleted}")
+
+
+@app.command("inspect")
+@report_errors
+def hosts_inspect(engine_id: str = typer.Argument(..., metavar="ID"), output: Output = OUTPUT,
+                  server: str = SERVER):
+    """One engine in detail."""
+    from .. import render
+
+    with api_client(server) as api:
+        emit(api.engine(engine_id), output, lambda h: render.kv_table(render.engine_pairs(h)))
