@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +19,12 @@ def wheel_venv(tmp_path_factory) -> Path:
     """One venv per session with only the wheel and the dependencies it declares (from PyPI,
     through the pip cache): no --system-site-packages, so a missing runtime dependency shows."""
     work = tmp_path_factory.mktemp("wheel")
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(work), str(ROOT)],
+    # pip builds in the source tree, and a build/ left there from an older build can slip stale
+    # modules into the wheel: build from a clean copy of the repository instead.
+    source = work / "src"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", ".lab"))
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(work), str(source)],
                            capture_output=True, text=True, timeout=600, check=False)
     assert build.returncode == 0, build.stderr[-3000:]
     wheel = next(work.glob("paasops-*.whl"))
