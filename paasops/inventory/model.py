@@ -41,7 +41,8 @@ class Group:
 
 
 class Inventory:
-    """Hosts and groups; `resolve` turns command-line patterns into hosts (unknown = an address)."""
+    """Hosts and groups; `resolve` turns command-line patterns into hosts (a name it does not know
+    is taken as an address, which `warnings_for` reports)."""
 
     def __init__(self, hosts: list[Host] = (), groups: dict[str, Group] | None = None, *,
                  source: str | None = None, all_vars: dict | None = None, base_dir: str | None = None):

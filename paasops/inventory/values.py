@@ -12,7 +12,7 @@ _RANGE = re.compile(r"\[([^\[\]]*)\]")
 
 
 def to_bool(value) -> bool:
-    """Ansible's truthiness of a variable such as ansible_become ("yes", "1", "true", True)."""
+    """Ansible's truthiness (its `bool` filter, ansible_become): yes/y/on/true/t/1, True."""
     if isinstance(value, str):
         return value.strip().lower() in ("1", "y", "yes", "on", "true", "t")
     return bool(value)

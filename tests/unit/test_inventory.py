@@ -6,7 +6,7 @@ import pytest
 
 from paasops.errors import InventoryError
 from paasops.inventory import (Inventory, expand_range, load_inventory, parse_ini, parse_inventory,
-                               parse_value, parse_yaml, split_port)
+                               parse_value, parse_yaml, split_port, to_bool)
 
 
 def host_view(inv: Inventory, name: str) -> dict:
@@ -427,3 +427,10 @@ def test_match_is_hosts_groups_and_globs_only():
     assert [h.name for h in inv.match("*01")] == ["web01", "db01"]
     assert inv.match("wbe") is None and inv.match("nomatch*") is None
     assert inv.closest_group("dbb") == "db" and inv.closest_group("qqqq") is None
+
+
+@pytest.mark.parametrize("value, truth", [("yes", True), ("Y", True), ("on", True), ("true", True), ("t", True),
+                                          ("1", True), (True, True), (1, True), ("no", False), ("false", False),
+                                          ("off", False), ("0", False), ("", False), (False, False), (0, False)])
+def test_to_bool_is_ansible_truthiness(value, truth):
+    assert to_bool(value) is truth
