@@ -21,10 +21,13 @@ def children_of(inv: Inventory, group: str) -> list[str]:
 def ansible_list(inv: Inventory, pattern: str | None = None) -> dict:
     """`ansible-inventory --list` (with `--limit PATTERN` when given): each group's hosts and
     children (groups left empty are left out), and each host's merged vars under `_meta`."""
-    hosts = list(inv.hosts.values()) if not pattern else inv.match(pattern)
-    if hosts is None:
-        raise InventoryError(f"{pattern!r} is neither a host nor a group{_hint(inv, pattern)}",
-                             where=inv.source or "inventory")
+    hosts = list(inv.hosts.values())
+    if pattern:
+        matched = inv.match(pattern)
+        if matched is None:
+            raise InventoryError(f"{pattern!r} is neither a host nor a group{_hint(inv, pattern)}",
+                                 where=inv.source or "inventory")
+        hosts = matched
     shown = {h.name for h in hosts}
     result: dict = {}
     seen: set[str] = set()

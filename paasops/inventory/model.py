@@ -6,6 +6,7 @@ import difflib
 import fnmatch
 import ipaddress
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from paasops.errors import InventoryError
@@ -44,7 +45,7 @@ class Inventory:
     """Hosts and groups; `resolve` turns command-line patterns into hosts (a name it does not know
     is taken as an address, which `warnings_for` reports)."""
 
-    def __init__(self, hosts: list[Host] = (), groups: dict[str, Group] | None = None, *,
+    def __init__(self, hosts: Iterable[Host] = (), groups: dict[str, Group] | None = None, *,
                  source: str | None = None, all_vars: dict | None = None, base_dir: str | None = None):
         self.hosts: dict[str, Host] = {h.name: h for h in hosts}
         self.groups: dict[str, Group] = groups or {"all": Group("all"), "ungrouped": Group("ungrouped")}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import yaml
 
 from paasops.errors import InventoryError
@@ -62,7 +64,7 @@ def _yaml_group(b: Builder, loader, name: str, node, path: str, source: str, lin
                 b.add_child(name, sub, swhere)
                 _yaml_group(b, loader, sub, subnode, spath, source, sline)
                 continue
-            hvars = {} if subnode is None else loader.construct_document(subnode)
+            hvars: Any = {} if subnode is None else loader.construct_document(subnode)
             if not isinstance(hvars, dict | None):
                 raise InventoryError(f"{spath}: host variables must be a mapping, got {hvars!r}",
                                      where=swhere)
