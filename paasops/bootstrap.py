@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 from . import pki
 from .errors import UserInputError
 from .inventory import Host
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-PLAYBOOKS_DIR = PROJECT_DIR / "playbooks"
-TEMPLATES_DIR = PROJECT_DIR / "templates"
+
+def shipped_dir(name: str) -> Path:
+    """A top-level folder of the repository that ships as package data (playbooks, templates, bin).
+
+    Installed from a wheel it is `paasops/NAME` (setup.py maps it there); in a checkout (an
+    editable install, or PYTHONPATH on a worktree) it is the repository's own `NAME/`.
+    """
+    packaged = resources.files("paasops").joinpath(name)
+    if isinstance(packaged, Path) and packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / name
+
+
+PLAYBOOKS_DIR = shipped_dir("playbooks")
+TEMPLATES_DIR = shipped_dir("templates")
 BOOTSTRAP_PLAYBOOK = PLAYBOOKS_DIR / "bootstrap.yml"
 
 

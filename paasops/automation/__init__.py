@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from paasops.automation.playbook import Play, Playbook, Task, load_playbook, parse_playbook
-from paasops.automation.report import (
+from paasops.automation.recap import (
     Event, HostFinished, HostRecap, HostUnreachable, PlayStarted, RunFinished, RunReport, TaskFinished,
     TaskResult, TaskStarted,
 )

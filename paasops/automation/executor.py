@@ -14,7 +14,7 @@ import jinja2
 from paasops.automation.actions import Action, Command, WriteFile, describe, diff_all, summary
 from paasops.automation.modules import ModuleContext, Outcome, lookup
 from paasops.automation.playbook import Play, Task
-from paasops.automation.report import TaskResult
+from paasops.automation.recap import TaskResult
 from paasops.automation.templating import evaluate, render, template_error
 from paasops.connectors.base import CommandResult, Connector
 from paasops.errors import CommandFailed, ConnectionFailed, PaasopsError

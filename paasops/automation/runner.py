@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable
 from paasops.automation.executor import HostLike, HostState, LazyFacts, RunOptions, execute_task
 from paasops.automation.facts import host_facts_command, parse_host_facts
 from paasops.automation.playbook import Play, Playbook, Task, load_playbook
-from paasops.automation.report import (
+from paasops.automation.recap import (
     Event, HostFinished, HostRecap, HostUnreachable, PlayStarted, RunFinished, RunReport, TaskFinished,
     TaskResult, TaskStarted,
 )

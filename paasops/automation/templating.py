@@ -13,14 +13,9 @@ import jinja2
 import yaml
 
 from paasops.errors import PlaybookError
+from paasops.inventory.values import to_bool  # Ansible's truthiness, one definition
 
 _SINGLE_EXPR = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\{\{|\}\}).)*)\}\}\s*$", re.S)
-
-
-def _to_bool(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("yes", "true", "on", "1", "y")
-    return bool(value)
 
 
 def _mandatory(value: Any, msg: str | None = None) -> Any:
@@ -41,7 +36,7 @@ def make_env(loader: jinja2.BaseLoader | None = None) -> jinja2.Environment:
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, loader=loader,
                              autoescape=False)
     env.filters.update({
-        "bool": _to_bool,
+        "bool": to_bool,
         "to_json": lambda v, **kw: json.dumps(v, **kw),
         "to_nice_json": lambda v, indent=2: json.dumps(v, indent=indent, sort_keys=True),
         "to_yaml": lambda v: yaml.safe_dump(v, default_flow_style=False),
@@ -124,7 +119,7 @@ def evaluate(expr: Any, variables: dict[str, Any]) -> bool:
     result = ENV.compile_expression(_strip_braces(str(expr)), undefined_to_none=False)(**variables)
     if isinstance(result, jinja2.Undefined):
         str(result)
-    return _to_bool(result) if isinstance(result, str) else bool(result)
+    return to_bool(result) if isinstance(result, str) else bool(result)
 
 
 def render_template_file(templates_dir: str, name: str, variables: dict[str, Any]) -> str:

@@ -12,7 +12,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from paasops.automation.report import (
+from paasops.automation.recap import (
     Event, HostFinished, HostRecap, HostUnreachable, PlayStarted, RunFinished, RunReport, TaskFinished,
     TaskStarted,
 )

@@ -6,13 +6,13 @@ import pytest
 
 from paasops.errors import InventoryError
 from paasops.inventory import (Inventory, expand_range, load_inventory, parse_ini, parse_inventory,
-                               parse_value, parse_yaml, split_port)
+                               parse_value, parse_yaml, split_port, to_bool)
 
 
 def host_view(inv: Inventory, name: str) -> dict:
     h = inv.hosts[name]
     return {"address": h.address, "port": h.port, "user": h.user, "key_file": h.key_file,
-            "groups": h.groups, **{f"var:{k}": v for k, v in h.vars.items()}}
+            "groups": h.groups, "become": h.become, **{f"var:{k}": v for k, v in h.vars.items()}}
 
 
 def subset(view: dict, expected: dict) -> dict:
@@ -21,7 +21,8 @@ def subset(view: dict, expected: dict) -> dict:
 
 @pytest.mark.parametrize("raw, value", [
     ("42", 42), ("-3", -3), ("1.5", 1.5), ("010", "010"),  # 010 is not a Python literal
-    ("true", True), ("False", False), ("yes", True), ("NO", False), ("True", True),
+    # as `ansible-inventory --list` types them: only Python's True/False are booleans
+    ("true", "true"), ("False", False), ("yes", "yes"), ("NO", "NO"), ("True", True),
     ("'quoted string'", "quoted string"), ('"x y"', "x y"), ("plain words", "plain words"),
     ("[1, 'a']", [1, "a"]), ("{'k': 1}", {"k": 1}), ("(1, 2)", [1, 2]), ("None", None),
     ("1j", "1j"), ("...", "..."), ("/usr/bin/python3", "/usr/bin/python3"), ("", ""),
@@ -113,7 +114,7 @@ ntp = "pool.ntp.org"
     ("web02", {"port": 2222, "user": "deploy"}),
     # app's user (depth 1) beats all's (depth 0); web (depth 2) beats zzz (depth 1)
     ("db1", {"address": "10.0.0.5", "user": "appuser", "groups": ["app", "web", "zzz"],
-             "var:role": "web", "var:ansible_become": True, "var:x": 1, "var:y": "a b",
+             "var:role": "web", "var:ansible_become": "yes", "become": True, "var:x": 1, "var:y": "a b",
              "var:z": [1, 2], "key_file": "/inv/keys/db"}),
 ])
 def test_ini_hosts_and_precedence(name, expected):
@@ -393,3 +394,43 @@ def test_load_inventory_errors(tmp_path):
     (tmp_path / "d" / "ec2.py").write_text("#!/usr/bin/env python3\n")
     with pytest.raises(InventoryError, match="dynamic inventory scripts are not supported"):
         load_inventory(tmp_path / "d")
+
+
+# -- a name that is neither a host nor a group: a warning naming the closest group, as Ansible warns --
+
+WARN_INI = "[web]\nweb01\n[db]\ndb01\n[prod:children]\nweb\ndb\n"
+
+
+@pytest.mark.parametrize("patterns, warned", [
+    (["web", "db01", "prod", "web*"], []),                      # a group, a host, a parent group, a glob
+    (["10.0.0.7", "admin@10.0.0.8:2222", "web01:2200"], []),    # plain addresses; an inventory host with a port
+    (["wbe"], [("'wbe' is neither a host nor a group in hosts.ini, so it is taken as an address; "
+                "did you mean group 'web'?")]),
+    (["admin@prd"], [("'admin@prd' is neither a host nor a group in hosts.ini, so it is taken as an address; "
+                      "did you mean group 'prod'?")]),
+    (["zzzzzz"], [("'zzzzzz' is neither a host nor a group in hosts.ini, so it is taken as an address; "
+                   "its groups are all, web, db, prod")]),
+])
+def test_warnings_for_names_not_in_the_inventory(patterns, warned):
+    inv = parse_ini(WARN_INI, "hosts.ini")
+    assert inv.warnings_for(patterns) == warned
+    assert len(inv.resolve(patterns)) >= 1  # still taken as given: a warning, not an error
+
+
+def test_no_inventory_means_every_name_is_an_address_without_warning():
+    assert Inventory().warnings_for(["wbe", "lab1"]) == []
+
+
+def test_match_is_hosts_groups_and_globs_only():
+    inv = parse_ini(WARN_INI, "hosts.ini")
+    assert [h.name for h in inv.match("prod")] == ["web01", "db01"]
+    assert [h.name for h in inv.match("*01")] == ["web01", "db01"]
+    assert inv.match("wbe") is None and inv.match("nomatch*") is None
+    assert inv.closest_group("dbb") == "db" and inv.closest_group("qqqq") is None
+
+
+@pytest.mark.parametrize("value, truth", [("yes", True), ("Y", True), ("on", True), ("true", True), ("t", True),
+                                          ("1", True), (True, True), (1, True), ("no", False), ("false", False),
+                                          ("off", False), ("0", False), ("", False), (False, False), (0, False)])
+def test_to_bool_is_ansible_truthiness(value, truth):
+    assert to_bool(value) is truth
