@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 
 import pytest
-
 import rethinkdb_support
+
 from paasops.store import open_store
 
 SKIPPED: list[str] = []  # the reasons RethinkDB tests were skipped in this run

@@ -8,7 +8,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from paasops.store.rethinkdb_server import BINARY_ENV, ThrowawayServer, cannot_run, find_binary
+from paasops.store.rethinkdb_server import (
+    BINARY_ENV,
+    ThrowawayServer,
+    cannot_run,
+    find_binary,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 URL_ENV = "PAASOPS_RETHINKDB_URL"  # a server of your own instead of the throwaway one

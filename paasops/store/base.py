@@ -2,9 +2,69 @@
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from typing import Self
 
 from .records import Account, App, Engine, Event, Role, Token
+
+
+class EventFeed(ABC):
+    """The events written after the feed opened (by any process), in the order written.
+
+    `get` waits for the next one; iterating yields them until `close` (from any thread:
+    iteration then ends within `wait` seconds). A feed raises StoreUnavailable when the
+    store goes away; the caller opens a new one when it is back and catches up with
+    `list_events(since=...)`.
+    """
+
+    wait = 1.0  # seconds an iteration waits before looking whether the feed was closed
+
+    def __init__(self) -> None:
+        self.closed = False
+        self._reading = threading.Lock()
+
+    @abstractmethod
+    def _next(self, timeout: float | None) -> Event | None:
+        """The next matching event, or None when none came within `timeout` seconds."""
+
+    @abstractmethod
+    def _release(self) -> None:
+        """Free what the feed holds (a connection, a cursor); called once, by the reader."""
+
+    def get(self, timeout: float | None = None) -> Event | None:
+        """The next event, or None when none came within `timeout` seconds (None: wait on)."""
+        with self._reading:
+            if self.closed:
+                return None
+            try:
+                return self._next(timeout)
+            finally:
+                if self.closed:
+                    self._release()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self._reading.acquire(blocking=False):  # else the reader releases when it wakes
+            try:
+                self._release()
+            finally:
+                self._reading.release()
+
+    def __iter__(self) -> Iterator[Event]:
+        while not self.closed:
+            event = self.get(self.wait)
+            if event is not None:
+                yield event
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 class Store(ABC):
@@ -112,6 +172,13 @@ class Store(ABC):
     def delete_events(self, before: float) -> int:
         """Drop events older than `before` (retention); returns how many."""
 
+    @abstractmethod
+    def follow_events(
+        self, *, type: str | None = None, tag: str | None = None, app: str | None = None, host: str | None = None
+    ) -> EventFeed:
+        """A feed of the matching events written from now on, by this process or another
+        (RethinkDB: a changefeed; SQLite: polls the file every `poll_interval` seconds)."""
+
     # -- apps (desired state) ---------------------------------------------------------
     @abstractmethod
     def put_app(self, app: App) -> App:
@@ -128,6 +195,11 @@ class Store(ABC):
     def delete_app(self, name: str) -> bool: ...
 
     # -- lifecycle --------------------------------------------------------------------
+    @abstractmethod
+    def ping(self) -> float:
+        """Seconds a trivial round trip to the store takes; raises StoreUnavailable (naming
+        where) when it cannot be reached. For health checks."""
+
     @abstractmethod
     def close(self) -> None: ...
 

@@ -12,6 +12,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Self
 
 from ..errors import ConnectionFailed
 
@@ -44,7 +45,7 @@ def find_binary(root: Path | None = None) -> Path | None:
 def cannot_run(binary: Path) -> str | None:
     """Why `binary` cannot start here (a missing shared library, say), or None when it runs."""
     try:
-        done = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=30)
+        done = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=30, check=False)
     except OSError as exc:
         return f"{binary} cannot run: {exc}"
     if done.returncode == 0:
@@ -93,7 +94,7 @@ class ThrowawayServer:
         """The state URL of the server, without a database: add `/DB`."""
         return f"rethinkdb://{HOST}:{self.driver_port}"
 
-    def start(self) -> ThrowawayServer:
+    def start(self) -> Self:
         self.directory = Path(tempfile.mkdtemp(prefix="paasops-rethinkdb-"))
         for attempt in range(3):  # another process may take a free port before the server binds it
             self.driver_port, self.cluster_port, self.http_port = free_ports(3)
@@ -111,14 +112,15 @@ class ThrowawayServer:
 
     def _launch(self) -> bool:
         assert self.directory is not None and self._data is not None
-        log = open(self.directory / f"server-{time.time_ns()}.log", "wb")
         args = [str(self.binary), "--directory", str(self._data), "--bind", HOST,
                 "--driver-port", str(self.driver_port), "--cluster-port", str(self.cluster_port),
                 "--http-port", str(self.http_port), "--no-update-check", "--cache-size", str(self.cache_mb),
                 "--server-name", "paasops_throwaway"]
-        self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                      preexec_fn=_die_with_parent if sys.platform == "linux" else None)
-        log.close()
+        with open(self.directory / f"server-{time.time_ns()}.log", "wb") as log:
+            # preexec_fn only calls prctl, which is safe between fork and exec even with threads.
+            self._proc = subprocess.Popen(
+                args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None)  # noqa: PLW1509
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
@@ -164,7 +166,7 @@ class ThrowawayServer:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
-    def __enter__(self) -> ThrowawayServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc) -> None:

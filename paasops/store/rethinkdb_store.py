@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from rethinkdb import RethinkDB
-from rethinkdb.errors import ReqlDriverError, ReqlError, ReqlOpFailedError
+from rethinkdb.errors import (
+    ReqlAuthError,
+    ReqlAvailabilityError,
+    ReqlDriverError,
+    ReqlOpFailedError,
+    ReqlTimeoutError,
+)
 
-from ..errors import ConflictError, ConnectionFailed, NotFoundError
-from .base import Store
+from ..errors import ConflictError, ConnectionFailed, NotFoundError, StoreUnavailable
+from .base import EventFeed, Store
 from .records import (
     Account,
     App,
@@ -21,8 +28,10 @@ from .records import (
     event_id,
     from_dict,
     id_bound,
-    now as clock,
     to_dict,
+)
+from .records import (
+    now as clock,
 )
 
 r = RethinkDB()
@@ -36,54 +45,98 @@ TABLES = {
     "apps": ("name", ()),
     "events": ("id", ("time", "type", "tag", "app", "host")),
 }
+RETRY_AFTER = 1.0  # seconds a failed connection is trusted to stay down before trying again
 
 
 class RethinkStore(Store):
-    def __init__(self, host="localhost", port=28015, db="paasops", user="admin", password="", timeout=20.0):
+    def __init__(self, host="localhost", port=28015, db="paasops", user="admin", password="", timeout=20.0,
+                 ssl: dict | None = None):
         self.url = f"rethinkdb://{host}:{port}/{db}"
         self.db = db
+        self.where = f"{host}:{port}"
+        self._params = {"host": host, "port": port, "db": db, "user": user, "password": password,
+                        "timeout": timeout, "ssl": ssl or {}}
         self._lock = threading.RLock()
-        try:
-            self._conn = r.connect(host=host, port=port, db=db, user=user, password=password, timeout=timeout)
-        except ReqlError as exc:
-            raise ConnectionFailed(f"cannot reach RethinkDB: {exc}", where=f"{host}:{port}") from None
+        self._conn = None
+        self._down: tuple[float, str] | None = None  # (until when, why) after a failed connect
+        with self._lock:
+            self._conn = self.connect()
         self._ensure_schema()
 
-    def _run(self, query):
-        with self._lock:
+    def connect(self):
+        """A new driver connection; StoreUnavailable (naming host and port) when it cannot be had."""
+        try:
+            return r.connect(**self._params)
+        except ReqlAuthError as exc:
+            raise ConnectionFailed(f"RethinkDB refused user {self._params['user']!r}: {exc}",
+                                   where=self.where) from None
+        except (ReqlDriverError, OSError) as exc:
+            raise StoreUnavailable(f"cannot reach RethinkDB: {exc}", where=self.where) from None
+
+    def _unavailable(self, exc: Exception) -> StoreUnavailable:
+        # A ReqlError's str() carries the whole query; its message is what went wrong.
+        return StoreUnavailable(f"RethinkDB is unavailable: {getattr(exc, 'message', None) or exc}",
+                                where=self.where)
+
+    def _reconnect(self) -> None:
+        # While the server is down every call would wait on a connect: fail fast for a moment instead.
+        if self._down and time.monotonic() < self._down[0]:
+            raise StoreUnavailable(f"cannot reach RethinkDB: {self._down[1]}", where=self.where)
+        if self._conn is not None:
             try:
-                return query.run(self._conn)
-            except ReqlDriverError:
-                # The server went away and came back: one reconnect, then let errors through.
-                self._conn.reconnect(noreply_wait=False)
-                return query.run(self._conn)
+                self._conn.close(noreply_wait=False)
+            except (ReqlDriverError, OSError):
+                pass
+            self._conn = None
+        try:
+            self._conn = self.connect()
+            self._down = None
+        except StoreUnavailable as exc:
+            self._down = (time.monotonic() + RETRY_AFTER, str(exc).split("cannot reach RethinkDB: ", 1)[-1])
+            raise
+
+    def _run(self, query, *, rows: bool = False, exists_ok: bool = False):
+        """Run `query` (and read all its rows when `rows`) under the lock. A broken connection
+        is reopened once and the query retried; an unreachable server is StoreUnavailable."""
+        with self._lock:
+            for attempt in (0, 1):
+                try:
+                    if self._conn is None or not self._conn.is_open():
+                        self._reconnect()
+                    result = query.run(self._conn)
+                    return list(result) if rows else result
+                except ReqlOpFailedError as exc:
+                    if exists_ok and "already exists" in str(exc):  # another process created it first
+                        return None
+                    raise self._unavailable(exc) from None
+                except ReqlAvailabilityError as exc:
+                    raise self._unavailable(exc) from None
+                except (ReqlDriverError, OSError) as exc:
+                    # The server went away (and maybe came back): reopen once, then give up.
+                    if self._conn is not None and self._conn.is_open():
+                        self._conn.close(noreply_wait=False)
+                    if attempt:
+                        raise self._unavailable(exc) from None
 
     def _ensure_schema(self):
         if self.db not in self._run(r.db_list()):
-            self._ignore_exists(r.db_create(self.db))
+            self._run(r.db_create(self.db), exists_ok=True)
         d = r.db(self.db)
         existing = set(self._run(d.table_list()))
         for table, (pk, indexes) in TABLES.items():
             if table not in existing:
-                self._ignore_exists(d.table_create(table, primary_key=pk))
+                self._run(d.table_create(table, primary_key=pk), exists_ok=True)
             have = set(self._run(d.table(table).index_list()))
             for index in indexes:
                 if index not in have:
-                    self._ignore_exists(d.table(table).index_create(index))
+                    self._run(d.table(table).index_create(index), exists_ok=True)
             self._run(d.table(table).index_wait())
-
-    def _ignore_exists(self, query):
-        try:
-            self._run(query)
-        except ReqlOpFailedError as exc:  # another process created it first
-            if "already exists" not in str(exc):
-                raise
 
     def _t(self, table):
         return r.db(self.db).table(table)
 
     def _rows(self, query) -> list[dict]:
-        return list(self._run(query))
+        return self._run(query, rows=True)
 
     # -- accounts ---------------------------------------------------------------------
     def create_account(self, name, password_hash, role):
@@ -174,9 +227,9 @@ class RethinkStore(Store):
         doc = to_dict(record)
         doc["created_at"] = record.created_at or t
         doc["updated_at"] = t
-        keep_created = lambda _key, old, new: new.merge({"created_at": old["created_at"]})  # noqa: E731
-        self._run(self._t(table).insert(doc, conflict=keep_created))
-        return self._run(self._t(table).get(doc[TABLES[table][0]]))
+        keep_created = lambda _key, old, new: new.merge({"created_at": old["created_at"]})
+        result = self._run(self._t(table).insert(doc, conflict=keep_created, return_changes="always"))
+        return result["changes"][0]["new_val"]
 
     def put_engine(self, engine):
         return from_dict(Engine, self._put_doc("engines", engine))
@@ -233,6 +286,51 @@ class RethinkStore(Store):
         query = self._t("events").between(r.minval, before, index="time", right_bound="open")
         return self._run(query.delete())["deleted"]
 
+    def follow_events(self, *, type=None, tag=None, app=None, host=None):
+        fields = {k: v for k, v in (("type", type), ("tag", tag), ("app", app), ("host", host)) if v is not None}
+        query = self._t("events")
+        return Changefeed(self, (query.filter(fields) if fields else query).changes())
+
+    def ping(self):
+        start = time.perf_counter()
+        self._run(r.expr(1))
+        return time.perf_counter() - start
+
     def close(self):
         with self._lock:
-            self._conn.close(noreply_wait=False)
+            if self._conn is not None:
+                self._conn.close(noreply_wait=False)
+
+
+class Changefeed(EventFeed):
+    """A RethinkDB changefeed on the events table, on a connection of its own (a cursor
+    blocks its connection while it waits)."""
+
+    def __init__(self, store: RethinkStore, query):
+        super().__init__()
+        self.store = store
+        self.conn = store.connect()
+        try:
+            self.cursor = query.run(self.conn)
+        except (ReqlDriverError, ReqlAvailabilityError, OSError) as exc:
+            self.conn.close(noreply_wait=False)
+            raise store._unavailable(exc) from None
+
+    def _next(self, timeout):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            wait = True if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                change = self.cursor.next(wait=wait)
+            except ReqlTimeoutError:
+                return None
+            except (ReqlDriverError, ReqlAvailabilityError, OSError) as exc:
+                raise self.store._unavailable(exc) from None
+            if change.get("new_val") is not None and change.get("old_val") is None:  # inserts only
+                return from_dict(Event, change["new_val"])
+
+    def _release(self):
+        try:
+            self.conn.close(noreply_wait=False)
+        except (ReqlDriverError, OSError):
+            pass

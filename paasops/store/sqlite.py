@@ -6,10 +6,12 @@ import json
 import os
 import sqlite3
 import threading
+import time
+from collections import deque
 from pathlib import Path
 
 from ..errors import ConflictError, NotFoundError
-from .base import Store
+from .base import EventFeed, Store
 from .records import (
     Account,
     App,
@@ -21,8 +23,10 @@ from .records import (
     check_token_hash,
     event_id,
     from_dict,
-    now as clock,
     to_dict,
+)
+from .records import (
+    now as clock,
 )
 
 SCHEMA = """
@@ -46,7 +50,60 @@ CREATE INDEX IF NOT EXISTS events_host ON events(host, id);
 """
 
 
+def event_filters(type=None, tag=None, app=None, host=None) -> tuple[list[str], list]:
+    """WHERE terms and their arguments for the column filters of `list_events`."""
+    where, args = [], []
+    for column, value in (("type", type), ("tag", tag), ("app", app), ("host", host)):
+        if value is not None:
+            where.append(f"{column}=?")
+            args.append(value)
+    return where, args
+
+
+class PollingFeed(EventFeed):
+    """Events as written, found by polling the rowid (insertion order, whatever process wrote)."""
+
+    def __init__(self, store: SqliteStore, filters: dict, poll: float):
+        super().__init__()
+        self.store, self.poll = store, poll
+        self.where, self.args = event_filters(**filters)
+        self.last = self._max_rowid()
+        self.pending: deque[Event] = deque()
+
+    def _max_rowid(self) -> int:
+        return self.store._q("SELECT coalesce(max(rowid), 0) FROM events")[0][0]
+
+    def _fetch(self) -> None:
+        top = self._max_rowid()
+        if top < self.last:  # emptied (retention) and written again: rowids restarted
+            self.last = 0
+        if top == self.last:
+            return
+        where = " AND ".join(["rowid>?", *self.where])
+        rows = self.store._q(f"SELECT rowid, doc FROM events WHERE {where} ORDER BY rowid",
+                             (self.last, *self.args))
+        self.pending.extend(from_dict(Event, json.loads(r["doc"])) for r in rows)
+        self.last = top
+
+    def _next(self, timeout):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if not self.pending:
+                self._fetch()
+            if self.pending:
+                return self.pending.popleft()
+            left = self.poll if deadline is None else min(self.poll, deadline - time.monotonic())
+            if left <= 0 or self.closed:
+                return None
+            time.sleep(left)
+
+    def _release(self):
+        self.pending.clear()
+
+
 class SqliteStore(Store):
+    poll_interval = 0.1  # seconds between a follower's looks at the file
+
     def __init__(self, path: str | os.PathLike):
         self.path = str(path)
         self.url = f"sqlite://{self.path}"
@@ -201,11 +258,7 @@ class SqliteStore(Store):
         return from_dict(Event, doc)
 
     def list_events(self, *, type=None, tag=None, app=None, host=None, since=None, until=None, limit=100):
-        where, args = [], []
-        for column, value in (("type", type), ("tag", tag), ("app", app), ("host", host)):
-            if value is not None:
-                where.append(f"{column}=?")
-                args.append(value)
+        where, args = event_filters(type, tag, app, host)
         if since is not None:
             where.append("time>=?")
             args.append(since)
@@ -220,6 +273,14 @@ class SqliteStore(Store):
 
     def delete_events(self, before):
         return self._w("DELETE FROM events WHERE time<?", (before,))
+
+    def follow_events(self, *, type=None, tag=None, app=None, host=None):
+        return PollingFeed(self, {"type": type, "tag": tag, "app": app, "host": host}, self.poll_interval)
+
+    def ping(self):
+        start = time.perf_counter()
+        self._q("SELECT 1")
+        return time.perf_counter() - start
 
     def close(self):
         with self._lock:

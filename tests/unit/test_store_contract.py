@@ -15,8 +15,14 @@ import time
 import pytest
 from argon2 import PasswordHasher
 
-from paasops.errors import ConflictError, ConnectionFailed, NotFoundError, UserInputError
-from paasops.store import App, Engine, Event, Store, open_store
+from paasops.errors import (
+    ConflictError,
+    ConnectionFailed,
+    NotFoundError,
+    StoreUnavailable,
+    UserInputError,
+)
+from paasops.store import App, Engine, Event, Store, open_store, rethinkdb_options
 from paasops.store.sqlite import SqliteStore
 
 BACKENDS = ["sqlite", pytest.param("rethinkdb", marks=pytest.mark.rethinkdb)]
@@ -281,6 +287,75 @@ def test_delete_events(store):
     assert store.list_events() == ev[:1:-1]
 
 
+# -- following events -----------------------------------------------------------------
+
+
+def test_follow_sees_events_written_by_another_connection(opener):
+    writer, follower = opener(), opener()
+    writer.add_event(Event("before"))
+    with follower.follow_events() as feed:
+        assert feed.get(timeout=0.3) is None  # only what is written from now on
+        written = [writer.add_event(Event(f"e{n}", app="web" if n % 2 else "api")) for n in range(3)]
+        assert [feed.get(timeout=5) for _ in range(3)] == written  # in the order written
+        writer.delete_events(before=time.time() + 1)  # retention emptied the table
+        again = writer.add_event(Event("after-retention"))
+        assert feed.get(timeout=5) == again
+
+
+def test_follow_filters_and_closes_from_another_thread(opener):
+    writer, follower = opener(), opener()
+    feed = follower.follow_events(app="web", type="start")
+    feed.wait = 0.2
+    seen: list[Event] = []
+    reader = threading.Thread(target=lambda: seen.extend(feed))
+    reader.start()
+    writer.add_event(Event("start", app="api"))
+    wanted = writer.add_event(Event("start", app="web"))
+    writer.add_event(Event("die", app="web"))
+    deadline = time.time() + 5
+    while not seen and time.time() < deadline:
+        time.sleep(0.02)
+    feed.close()
+    reader.join(timeout=5)
+    assert not reader.is_alive() and seen == [wanted]
+    assert feed.get(timeout=0) is None  # a closed feed gives nothing
+
+
+def test_ping(store):
+    assert 0 <= store.ping() < 5
+
+
+@pytest.mark.rethinkdb
+def test_rethinkdb_outage_is_store_unavailable_and_recovers(rethinkdb_server):
+    import rethinkdb_support
+
+    if rethinkdb_server is None:
+        pytest.skip("needs a server binary to stop and start (PAASOPS_RETHINKDB_URL names a server of your own)")
+    with rethinkdb_support.start_server() as server:  # its own server: the run's one stays up
+        store = open_store(f"{server.url}/outage")
+        feed = store.follow_events()
+        where = f"127.0.0.1:{server.driver_port}: "
+        server.stop(remove=False)
+        with pytest.raises(StoreUnavailable, match=where):
+            store.add_event(Event("while-down"))
+        with pytest.raises(StoreUnavailable, match=where):
+            store.ping()
+        with pytest.raises(StoreUnavailable, match=where):
+            feed.get(timeout=5)
+        feed.close()
+        server.restart()
+        deadline = time.time() + 15
+        while True:  # the same store object reconnects by itself once the tables are back
+            try:
+                e = store.add_event(Event("back"))
+                break
+            except StoreUnavailable:
+                assert time.time() < deadline, "the store did not recover"
+                time.sleep(0.1)
+        assert store.list_events() == [e] and store.ping() >= 0
+        store.close()
+
+
 # -- shared use -----------------------------------------------------------------------
 
 
@@ -359,6 +434,19 @@ def test_open_store_rethinkdb_url(monkeypatch):
     assert (seen["port"], seen["db"], seen["user"], seen["password"]) == (28015, "paasops", "admin", "")
 
 
+def test_rethinkdb_url_tls_and_auth_key_options():
+    opts = rethinkdb_options("rethinkdb://db.example/ops?ca_certs=/etc/ssl/rdb-ca.pem&auth_key=s3cret&timeout=5")
+    assert opts == {"host": "db.example", "port": 28015, "db": "ops", "user": "admin", "password": "s3cret",
+                    "timeout": 5.0, "ssl": {"ca_certs": "/etc/ssl/rdb-ca.pem"}}
+    with pytest.raises(UserInputError, match="not both"):
+        rethinkdb_options("rethinkdb://admin:pw@db.example?auth_key=k")
+    with pytest.raises(UserInputError, match="unknown option"):
+        rethinkdb_options("rethinkdb://db.example?tls=yes")
+
+
 def test_unreachable_rethinkdb_is_a_clear_error():
     with pytest.raises(ConnectionFailed, match=r"127\.0\.0\.1:1: cannot reach RethinkDB"):
         open_store("rethinkdb://127.0.0.1:1/paasops?timeout=2")
+    with pytest.raises(StoreUnavailable) as caught:
+        open_store("rethinkdb://127.0.0.1:1/paasops?timeout=2")
+    assert caught.value.http_status == 503 and caught.value.where == "127.0.0.1:1"
