@@ -1,0 +1,148 @@
+"""Benchmark: the store operations the service does most, per second, SQLite beside RethinkDB, and
+the write-to-follower latency of each backend's event feed."""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from paasops.store import App, Engine, Event, Store, open_store  # noqa: E402
+from paasops.store.rethinkdb_server import ThrowawayServer, cannot_run, find_binary  # noqa: E402
+from paasops.store.sqlite import SqliteStore  # noqa: E402
+
+ENGINES = 20  # a cluster's worth of engines and apps in the store while listing
+APPS = 20
+EVENTS = 2_000  # history behind "events since"
+SPEC = {"name": "web", "image": "paasops/hello:latest", "ports": [{"host": 0, "container": 8080}], "cpus": 0.5}
+
+
+def seed(store: Store) -> None:
+    for i in range(ENGINES):
+        store.put_engine(Engine(id=f"host{i:02d}", address=f"10.0.0.{i}", docker_url=f"tcp://10.0.0.{i}:2376",
+                                cpus=8, memory_mb=16384, labels={"zone": "abc"[i % 3]}, status="up"))
+    for i in range(APPS):
+        store.put_app(App(f"app{i:02d}", {**SPEC, "name": f"app{i:02d}"}, 4, f"dep{i}", "abc123"))
+    t0 = time.time() - EVENTS
+    for i in range(EVENTS):
+        store.add_event(Event("start", tag="docker", app=f"app{i % APPS:02d}", host=f"host{i % ENGINES:02d}",
+                              container="c1", time=t0 + i))
+
+
+def operations(store: Store) -> dict:
+    """Name -> one call, as the service makes it."""
+    n = iter(range(10**9))
+    return {
+        "add event": lambda: store.add_event(Event("run-container", app="web", host="host01", data={"i": next(n)})),
+        "put app": lambda: store.put_app(App("web", SPEC, next(n) % 8 + 1, "dep1", "abc123")),
+        "put engine (status)": lambda: store.put_engine(Engine(id="host01", address="10.0.0.1", status="up")),
+        "get app": lambda: store.get_app("app07"),
+        f"list engines ({ENGINES})": store.list_engines,
+        f"list apps ({APPS})": store.list_apps,
+        "list events since (100)": lambda: store.list_events(since=time.time() - 600, limit=100),
+    }
+
+
+def rate(fn, count: int, seconds: float) -> float:
+    """Calls per second over at most `count` calls or `seconds` seconds."""
+    fn()  # warm
+    done, start = 0, time.perf_counter()
+    deadline = start + seconds
+    while done < count and time.perf_counter() < deadline:
+        fn()
+        done += 1
+    return done / (time.perf_counter() - start)
+
+
+def follow_latency(url: str, events: int, gap: float) -> list[float]:
+    """Seconds from add_event being called on one connection to the event coming out of a feed on
+    another (a RethinkDB feed can see the event before the writer has its acknowledgement)."""
+    writer, follower = open_store(url), open_store(url)
+    seen: dict[str, float] = {}
+    feed = follower.follow_events(type="bench-follow")
+    feed.wait = 0.1
+
+    def read():
+        for event in feed:
+            seen[event.id] = time.perf_counter()
+            if len(seen) == events:
+                return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    written = {}
+    for _ in range(events):
+        start = time.perf_counter()
+        written[writer.add_event(Event("bench-follow")).id] = start
+        time.sleep(gap)
+    reader.join(timeout=10)
+    feed.close()
+    writer.close()
+    follower.close()
+    return [seen[i] - t for i, t in written.items() if i in seen]
+
+
+def measure(url: str, count: int, seconds: float, events: int, gap: float) -> tuple[dict, list[float]]:
+    with open_store(url) as store:
+        seed(store)
+        rates = {name: rate(fn, count, seconds) for name, fn in operations(store).items()}
+    return rates, follow_latency(url, events, gap)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--count", type=int, default=3_000, help="calls per operation at most")
+    ap.add_argument("--seconds", type=float, default=2.0, help="seconds per operation at most")
+    ap.add_argument("--events", type=int, default=50, help="events for the follow latency")
+    ap.add_argument("--rethinkdb-url", help="a server of your own instead of a throwaway one")
+    args = ap.parse_args()
+    gap = 0.02
+
+    with tempfile.TemporaryDirectory() as tmp:
+        results = {"SQLite": measure(f"sqlite://{tmp}/state.db", args.count, args.seconds, args.events, gap)}
+    server = None
+    if args.rethinkdb_url:
+        base = args.rethinkdb_url.rstrip("/")
+    else:
+        binary = find_binary()
+        why = "no RethinkDB server binary" if binary is None else cannot_run(binary)
+        if why:
+            print(f"RethinkDB: cannot run: {why}")
+            return 1
+        server = ThrowawayServer(binary).start()
+        base = server.url
+    db = f"bench_{uuid.uuid4().hex[:8]}"
+    try:
+        results["RethinkDB"] = measure(f"{base}/{db}", args.count, args.seconds, args.events, gap)
+    finally:
+        if server is not None:
+            server.stop()
+
+    (sq, sq_lat), (rd, rd_lat) = results["SQLite"], results["RethinkDB"]
+    print(f"store operations per second (at most {args.count} calls or {args.seconds:g} s each; "
+          f"{ENGINES} engines, {APPS} apps, {EVENTS} events stored)")
+    print(f"{'operation':<26} {'SQLite /s':>10} {'RethinkDB /s':>13} {'SQLite/RethinkDB':>17}")
+    for name in sq:
+        print(f"{name:<26} {sq[name]:>10,.0f} {rd[name]:>13,.0f} {sq[name] / rd[name]:>16.1f}x")
+    print(f"\nevent follow latency, add_event called -> seen by a feed on another connection ({args.events} events):")
+    print(f"{'backend':<26} {'median ms':>10} {'p95 ms':>8} {'max ms':>8} {'seen':>6}")
+    polls = f"SQLite (polls {SqliteStore.poll_interval:g} s)"
+    for name, lat in ((polls, sq_lat), ("RethinkDB (changefeed)", rd_lat)):
+        ms = sorted(x * 1000 for x in lat)
+        if not ms:
+            print(f"{name:<26} {'-':>10} {'-':>8} {'-':>8} {0:>6}")
+            continue
+        p95 = ms[min(len(ms) - 1, int(len(ms) * 0.95))]
+        print(f"{name:<26} {statistics.median(ms):>10.1f} {p95:>8.1f} {ms[-1]:>8.1f} {len(ms):>6}")
+    return 0 if len(sq_lat) == len(rd_lat) == args.events else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
