@@ -14,9 +14,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from paasops.store import App, Engine, Event, Store, open_store  # noqa: E402
-from paasops.store.rethinkdb_server import ThrowawayServer, cannot_run, find_binary  # noqa: E402
-from paasops.store.sqlite import SqliteStore  # noqa: E402
+from paasops.store import App, Engine, Event, Store, open_store
+from paasops.store.rethinkdb_server import ThrowawayServer, cannot_run, find_binary
+from paasops.store.sqlite import SqliteStore
 
 ENGINES = 20  # a cluster's worth of engines and apps in the store while listing
 APPS = 20
