@@ -73,6 +73,18 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
     ctypes.CDLL(None).prctl(1, signal.SIGTERM)
 
 
+def _end_group(pgid: int, timeout: float = 10.0) -> None:
+    """Wait for the processes of a group we started to end; SIGKILL what is left after `timeout`
+    (and give up 2 s later: a zombie nobody reaps still counts as a member)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline + 2:
+        try:
+            os.killpg(pgid, signal.SIGKILL if time.monotonic() > deadline else 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.02)
+
+
 class ThrowawayServer:
     """One RethinkDB server this process starts and stops: never one it did not start.
 
@@ -95,6 +107,9 @@ class ThrowawayServer:
         return f"rethinkdb://{HOST}:{self.driver_port}"
 
     def start(self) -> Self:
+        """Start the server (a no-op when this object's server already runs)."""
+        if self.running:
+            return self
         self.directory = Path(tempfile.mkdtemp(prefix="paasops-rethinkdb-"))
         for attempt in range(3):  # another process may take a free port before the server binds it
             self.driver_port, self.cluster_port, self.http_port = free_ports(3)
@@ -120,7 +135,8 @@ class ThrowawayServer:
             # preexec_fn only calls prctl, which is safe between fork and exec even with threads.
             self._proc = subprocess.Popen(
                 args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None)  # noqa: PLW1509
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+                start_new_session=True)
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
@@ -149,15 +165,18 @@ class ThrowawayServer:
         return " | ".join(text[-lines:]) or "no output"
 
     def stop(self, remove: bool = True) -> None:
-        """Stop the server this object started (SIGTERM, then SIGKILL) and drop its data."""
+        """Stop the server this object started (its process group: SIGTERM, then SIGKILL) and drop its data."""
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        if proc is not None:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            # The server forks helpers of its own: the data may only go once they are gone too.
+            _end_group(proc.pid)
         if remove and self.directory is not None:
             shutil.rmtree(self.directory, ignore_errors=True)
             self.directory = None
