@@ -6,15 +6,18 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..errors import UserInputError
-from .base import EventFeed, Store
-from .records import Account, App, Engine, Event, Role, Token
+from .base import AppFeed, EventFeed, Feed, Store
+from .records import Account, App, AppChange, Engine, Event, Role, Token
 
 __all__ = [
     "Account",
     "App",
+    "AppChange",
+    "AppFeed",
     "Engine",
     "Event",
     "EventFeed",
+    "Feed",
     "Role",
     "Store",
     "Token",

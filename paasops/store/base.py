@@ -5,60 +5,69 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from typing import Self
+from typing import Generic, Self, TypeVar
 
-from .records import Account, App, Engine, Event, Role, Token
+from .records import Account, App, AppChange, Engine, Event, Role, Token
+
+T = TypeVar("T")
 
 
-class EventFeed(ABC):
-    """The events written after the feed opened (by any process), in the order written.
+class Feed(ABC, Generic[T]):
+    """Changes written after the feed opened (by any process), in the order written.
 
     `get` waits for the next one; iterating yields them until `close` (from any thread:
     iteration then ends within `wait` seconds). A feed raises StoreUnavailable when the
-    store goes away; the caller opens a new one when it is back and catches up with
-    `list_events(since=...)`.
+    store goes away; the caller opens a new one when it is back and catches up from the
+    store (`list_events(since=...)`, `list_apps()`).
     """
 
     wait = 1.0  # seconds an iteration waits before looking whether the feed was closed
 
     def __init__(self) -> None:
         self.closed = False
+        self._released = False
         self._reading = threading.Lock()
 
     @abstractmethod
-    def _next(self, timeout: float | None) -> Event | None:
-        """The next matching event, or None when none came within `timeout` seconds."""
+    def _next(self, timeout: float | None) -> T | None:
+        """The next change, or None when none came within `timeout` seconds (None: wait on)."""
 
     @abstractmethod
     def _release(self) -> None:
         """Free what the feed holds (a connection, a cursor); called once, by the reader."""
 
-    def get(self, timeout: float | None = None) -> Event | None:
-        """The next event, or None when none came within `timeout` seconds (None: wait on)."""
+    def _release_once(self) -> None:
+        if not self._released:
+            self._released = True
+            self._release()
+
+    def get(self, timeout: float | None = None) -> T | None:
+        """The next change, or None when none came within `timeout` seconds (None: wait on)."""
         with self._reading:
-            if self.closed:
-                return None
             try:
-                return self._next(timeout)
+                return None if self.closed else self._next(timeout)
             finally:
                 if self.closed:
-                    self._release()
+                    self._release_once()
 
     def close(self) -> None:
-        if self.closed:
-            return
         self.closed = True
         if self._reading.acquire(blocking=False):  # else the reader releases when it wakes
             try:
-                self._release()
+                self._release_once()
             finally:
                 self._reading.release()
 
-    def __iter__(self) -> Iterator[Event]:
-        while not self.closed:
-            event = self.get(self.wait)
-            if event is not None:
-                yield event
+    def __iter__(self) -> Iterator[T]:
+        try:
+            while not self.closed:
+                change = self.get(self.wait)
+                if change is not None:
+                    yield change
+        finally:
+            with self._reading:
+                if self.closed:
+                    self._release_once()
 
     def __enter__(self) -> Self:
         return self
@@ -67,8 +76,13 @@ class EventFeed(ABC):
         self.close()
 
 
+EventFeed = Feed[Event]
+AppFeed = Feed[AppChange]
+
+
 class Store(ABC):
-    """Accounts, roles, tokens, engines, events and apps (desired state).
+    """Accounts, roles, tokens, engines, events and apps (desired state); feeds of new events
+    and app changes; a ping for health checks.
 
     Conventions: `get_*` returns None when absent; `delete_*` returns whether something
     was deleted; `create_account` raises ConflictError on an existing name; `update_*`
@@ -193,6 +207,11 @@ class Store(ABC):
 
     @abstractmethod
     def delete_app(self, name: str) -> bool: ...
+
+    @abstractmethod
+    def follow_apps(self) -> AppFeed:
+        """A feed of the apps put or deleted from now on, by this process or another: the
+        desired-state changes the service reacts to (RethinkDB: a changefeed; SQLite: polls)."""
 
     # -- lifecycle --------------------------------------------------------------------
     @abstractmethod

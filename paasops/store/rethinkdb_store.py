@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 from rethinkdb import RethinkDB
 from rethinkdb.errors import (
@@ -15,10 +16,11 @@ from rethinkdb.errors import (
 )
 
 from ..errors import ConflictError, ConnectionFailed, NotFoundError, StoreUnavailable
-from .base import EventFeed, Store
+from .base import Feed, Store, T
 from .records import (
     Account,
     App,
+    AppChange,
     Engine,
     Event,
     Role,
@@ -81,7 +83,7 @@ class RethinkStore(Store):
     def _reconnect(self) -> None:
         # While the server is down every call would wait on a connect: fail fast for a moment instead.
         if self._down and time.monotonic() < self._down[0]:
-            raise StoreUnavailable(f"cannot reach RethinkDB: {self._down[1]}", where=self.where)
+            raise StoreUnavailable(self._down[1], where=self.where)
         if self._conn is not None:
             try:
                 self._conn.close(noreply_wait=False)
@@ -92,7 +94,7 @@ class RethinkStore(Store):
             self._conn = self.connect()
             self._down = None
         except StoreUnavailable as exc:
-            self._down = (time.monotonic() + RETRY_AFTER, str(exc).split("cannot reach RethinkDB: ", 1)[-1])
+            self._down = (time.monotonic() + RETRY_AFTER, str(exc).removeprefix(f"{self.where}: "))
             raise
 
     def _run(self, query, *, rows: bool = False, exists_ok: bool = False):
@@ -257,6 +259,9 @@ class RethinkStore(Store):
     def delete_app(self, name):
         return self._run(self._t("apps").get(name).delete())["deleted"] > 0
 
+    def follow_apps(self):
+        return Changefeed(self, self._t("apps"), app_change)
+
     # -- events -----------------------------------------------------------------------
     def add_event(self, event):
         doc = to_dict(event)
@@ -289,7 +294,7 @@ class RethinkStore(Store):
     def follow_events(self, *, type=None, tag=None, app=None, host=None):
         fields = {k: v for k, v in (("type", type), ("tag", tag), ("app", app), ("host", host)) if v is not None}
         query = self._t("events")
-        return Changefeed(self, (query.filter(fields) if fields else query).changes())
+        return Changefeed(self, query.filter(fields) if fields else query, inserted_event)
 
     def ping(self):
         start = time.perf_counter()
@@ -302,16 +307,31 @@ class RethinkStore(Store):
                 self._conn.close(noreply_wait=False)
 
 
-class Changefeed(EventFeed):
-    """A RethinkDB changefeed on the events table, on a connection of its own (a cursor
-    blocks its connection while it waits)."""
+def inserted_event(change: dict) -> Event | None:
+    """The event a change on the events table adds, or None (retention deletes, updates)."""
+    if change.get("new_val") is not None and change.get("old_val") is None:
+        return from_dict(Event, change["new_val"])
+    return None
 
-    def __init__(self, store: RethinkStore, query):
+
+def app_change(change: dict) -> AppChange | None:
+    """The app a change on the apps table puts (or deletes: `app` None)."""
+    new, old = change.get("new_val"), change.get("old_val")
+    if new is not None:
+        return AppChange(new["name"], from_dict(App, new))
+    return AppChange(old["name"], None) if old is not None else None
+
+
+class Changefeed(Feed[T]):
+    """A RethinkDB changefeed on a connection of its own (a cursor blocks its connection while
+    it waits); `convert` turns each change into what the feed gives, or None to pass it over."""
+
+    def __init__(self, store: RethinkStore, query, convert: Callable[[dict], T | None]):
         super().__init__()
-        self.store = store
+        self.store, self.convert = store, convert
         self.conn = store.connect()
         try:
-            self.cursor = query.run(self.conn)
+            self.cursor = query.changes().run(self.conn)
         except (ReqlDriverError, ReqlAvailabilityError, OSError) as exc:
             self.conn.close(noreply_wait=False)
             raise store._unavailable(exc) from None
@@ -326,8 +346,9 @@ class Changefeed(EventFeed):
                 return None
             except (ReqlDriverError, ReqlAvailabilityError, OSError) as exc:
                 raise self.store._unavailable(exc) from None
-            if change.get("new_val") is not None and change.get("old_val") is None:  # inserts only
-                return from_dict(Event, change["new_val"])
+            converted = self.convert(change)
+            if converted is not None:
+                return converted
 
     def _release(self):
         try:

@@ -7,14 +7,16 @@ import os
 import sqlite3
 import threading
 import time
+from abc import abstractmethod
 from collections import deque
 from pathlib import Path
 
 from ..errors import ConflictError, NotFoundError
-from .base import EventFeed, Store
+from .base import Feed, Store, T
 from .records import (
     Account,
     App,
+    AppChange,
     Engine,
     Event,
     Role,
@@ -60,36 +62,23 @@ def event_filters(type=None, tag=None, app=None, host=None) -> tuple[list[str], 
     return where, args
 
 
-class PollingFeed(EventFeed):
-    """Events as written, found by polling the rowid (insertion order, whatever process wrote)."""
+class PollingFeed(Feed[T]):
+    """Changes found by looking at the file every `poll` seconds (whatever process wrote them)."""
 
-    def __init__(self, store: SqliteStore, filters: dict, poll: float):
+    def __init__(self, store: SqliteStore, poll: float):
         super().__init__()
         self.store, self.poll = store, poll
-        self.where, self.args = event_filters(**filters)
-        self.last = self._max_rowid()
-        self.pending: deque[Event] = deque()
+        self.pending: deque[T] = deque()
 
-    def _max_rowid(self) -> int:
-        return self.store._q("SELECT coalesce(max(rowid), 0) FROM events")[0][0]
-
-    def _fetch(self) -> None:
-        top = self._max_rowid()
-        if top < self.last:  # emptied (retention) and written again: rowids restarted
-            self.last = 0
-        if top == self.last:
-            return
-        where = " AND ".join(["rowid>?", *self.where])
-        rows = self.store._q(f"SELECT rowid, doc FROM events WHERE {where} ORDER BY rowid",
-                             (self.last, *self.args))
-        self.pending.extend(from_dict(Event, json.loads(r["doc"])) for r in rows)
-        self.last = top
+    @abstractmethod
+    def _fetch(self) -> list[T]:
+        """What changed since the last look."""
 
     def _next(self, timeout):
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             if not self.pending:
-                self._fetch()
+                self.pending.extend(self._fetch())
             if self.pending:
                 return self.pending.popleft()
             left = self.poll if deadline is None else min(self.poll, deadline - time.monotonic())
@@ -99,6 +88,56 @@ class PollingFeed(EventFeed):
 
     def _release(self):
         self.pending.clear()
+
+
+class EventPoll(PollingFeed[Event]):
+    """New events by rowid: insertion order, whichever process inserted."""
+
+    def __init__(self, store: SqliteStore, filters: dict, poll: float):
+        super().__init__(store, poll)
+        self.where, self.args = event_filters(**filters)
+        self.last = self._max_rowid()
+
+    def _max_rowid(self) -> int:
+        return self.store._q("SELECT coalesce(max(rowid), 0) FROM events")[0][0]
+
+    def _fetch(self):
+        top = self._max_rowid()
+        if top < self.last:  # emptied (retention) and written again: rowids restarted
+            self.last = 0
+        if top == self.last:
+            return []
+        where = " AND ".join(["rowid>?", *self.where])
+        rows = self.store._q(f"SELECT doc FROM events WHERE {where} AND rowid<=? ORDER BY rowid",
+                             (self.last, *self.args, top))
+        self.last = top
+        return [from_dict(Event, json.loads(r["doc"])) for r in rows]
+
+
+class AppPoll(PollingFeed[AppChange]):
+    """App changes by comparing `updated_at` with the last look (apps are few: tens, not millions)."""
+
+    def __init__(self, store: SqliteStore, poll: float):
+        super().__init__(store, poll)
+        self.seen = self._stamps()
+
+    def _stamps(self) -> dict[str, float]:
+        rows = self.store._q("SELECT name, json_extract(doc, '$.updated_at') AS t FROM apps")
+        return {r["name"]: r["t"] for r in rows}
+
+    def _fetch(self):
+        now = self._stamps()
+        changes = []
+        for name in sorted(now, key=now.__getitem__):  # oldest change first
+            if self.seen.get(name) != now[name]:
+                app = self.store.get_app(name)
+                changes.append(AppChange(name, app))
+                if app is None:  # deleted since the look
+                    del now[name]
+        changes += [AppChange(name, None) for name in sorted(self.seen.keys() - now.keys())
+                    if all(c.name != name for c in changes)]
+        self.seen = now
+        return changes
 
 
 class SqliteStore(Store):
@@ -248,6 +287,9 @@ class SqliteStore(Store):
     def delete_app(self, name):
         return self._w("DELETE FROM apps WHERE name=?", (name,)) > 0
 
+    def follow_apps(self):
+        return AppPoll(self, self.poll_interval)
+
     # -- events -----------------------------------------------------------------------
     def add_event(self, event):
         doc = to_dict(event)
@@ -275,7 +317,7 @@ class SqliteStore(Store):
         return self._w("DELETE FROM events WHERE time<?", (before,))
 
     def follow_events(self, *, type=None, tag=None, app=None, host=None):
-        return PollingFeed(self, {"type": type, "tag": tag, "app": app, "host": host}, self.poll_interval)
+        return EventPoll(self, {"type": type, "tag": tag, "app": app, "host": host}, self.poll_interval)
 
     def ping(self):
         start = time.perf_counter()

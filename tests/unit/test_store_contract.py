@@ -321,6 +321,24 @@ def test_follow_filters_and_closes_from_another_thread(opener):
     assert feed.get(timeout=0) is None  # a closed feed gives nothing
 
 
+def test_follow_apps_sees_puts_and_deletes_from_another_connection(opener):
+    writer, follower = opener(), opener()
+    writer.put_app(App("old", {"name": "old", "image": "x"}, 1, "dep0"))
+    with follower.follow_apps() as feed:
+        assert feed.get(timeout=0.3) is None  # only changes from now on
+        web = writer.put_app(App("web", {"name": "web", "image": "x"}, 2, "dep1"))
+        got = feed.get(timeout=5)
+        assert (got.name, got.app) == ("web", web)
+        time.sleep(0.01)
+        scaled = writer.put_app(App("web", {"name": "web", "image": "x"}, 5, "dep2"))
+        got = feed.get(timeout=5)
+        assert (got.name, got.app.count, got.app.deployment_id) == ("web", 5, "dep2") and got.app == scaled
+        writer.delete_app("old")
+        got = feed.get(timeout=5)
+        assert (got.name, got.app) == ("old", None)
+        assert feed.get(timeout=0.3) is None
+
+
 def test_ping(store):
     assert 0 <= store.ping() < 5
 
