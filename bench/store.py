@@ -61,46 +61,59 @@ def rate(fn, count: int, seconds: float) -> float:
     return done / (time.perf_counter() - start)
 
 
-def follow_latency(url: str, events: int, gap: float) -> list[float]:
-    """Seconds from add_event being called on one connection to the event coming out of a feed on
-    another (a RethinkDB feed can see the event before the writer has its acknowledgement)."""
+# what a feed follows -> (open the feed on a store, write change n on a store and return its key,
+# the key of a change the feed gives)
+FEEDS = {
+    "events": (lambda store: store.follow_events(type="bench-follow"),
+               lambda store, n: store.add_event(Event("bench-follow")).id,
+               lambda event: event.id),
+    "apps": (lambda store: store.follow_apps(),
+             lambda store, n: store.put_app(App(f"follow{n}", SPEC, 1, f"dep{n}")).name,
+             lambda change: change.name),
+}
+
+
+def follow_latency(url: str, what: str, changes: int, gap: float) -> list[float]:
+    """Seconds from the write being called on one connection to the change coming out of a feed on
+    another (a RethinkDB feed can see a write before the writer has its acknowledgement)."""
+    open_feed, write, key = FEEDS[what]
     writer, follower = open_store(url), open_store(url)
     seen: dict[str, float] = {}
-    feed = follower.follow_events(type="bench-follow")
+    feed = open_feed(follower)
     feed.wait = 0.1
 
     def read():
-        for event in feed:
-            seen[event.id] = time.perf_counter()
-            if len(seen) == events:
+        for change in feed:
+            seen[key(change)] = time.perf_counter()
+            if len(seen) == changes:
                 return
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     written = {}
-    for _ in range(events):
+    for n in range(changes):
         start = time.perf_counter()
-        written[writer.add_event(Event("bench-follow")).id] = start
+        written[write(writer, n)] = start
         time.sleep(gap)
     reader.join(timeout=10)
     feed.close()
     writer.close()
     follower.close()
-    return [seen[i] - t for i, t in written.items() if i in seen]
+    return [seen[k] - t for k, t in written.items() if k in seen]
 
 
-def measure(url: str, count: int, seconds: float, events: int, gap: float) -> tuple[dict, list[float]]:
+def measure(url: str, count: int, seconds: float, changes: int, gap: float) -> tuple[dict, dict]:
     with open_store(url) as store:
         seed(store)
         rates = {name: rate(fn, count, seconds) for name, fn in operations(store).items()}
-    return rates, follow_latency(url, events, gap)
+    return rates, {what: follow_latency(url, what, changes, gap) for what in FEEDS}
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--count", type=int, default=3_000, help="calls per operation at most")
     ap.add_argument("--seconds", type=float, default=2.0, help="seconds per operation at most")
-    ap.add_argument("--events", type=int, default=50, help="events for the follow latency")
+    ap.add_argument("--events", type=int, default=50, help="changes written per feed for its latency")
     ap.add_argument("--rethinkdb-url", help="a server of your own instead of a throwaway one")
     args = ap.parse_args()
     gap = 0.02
@@ -131,17 +144,20 @@ def main() -> int:
     print(f"{'operation':<26} {'SQLite /s':>10} {'RethinkDB /s':>13} {'SQLite/RethinkDB':>17}")
     for name in sq:
         print(f"{name:<26} {sq[name]:>10,.0f} {rd[name]:>13,.0f} {sq[name] / rd[name]:>16.1f}x")
-    print(f"\nevent follow latency, add_event called -> seen by a feed on another connection ({args.events} events):")
-    print(f"{'backend':<26} {'median ms':>10} {'p95 ms':>8} {'max ms':>8} {'seen':>6}")
+    print(f"\nfeed latency, write called -> change seen by a feed on another connection ({args.events} each):")
+    print(f"{'feed':<34} {'median ms':>10} {'p95 ms':>8} {'max ms':>8} {'seen':>6}")
     polls = f"SQLite (polls {SqliteStore.poll_interval:g} s)"
-    for name, lat in ((polls, sq_lat), ("RethinkDB (changefeed)", rd_lat)):
-        ms = sorted(x * 1000 for x in lat)
-        if not ms:
-            print(f"{name:<26} {'-':>10} {'-':>8} {'-':>8} {0:>6}")
-            continue
-        p95 = ms[min(len(ms) - 1, int(len(ms) * 0.95))]
-        print(f"{name:<26} {statistics.median(ms):>10.1f} {p95:>8.1f} {ms[-1]:>8.1f} {len(ms):>6}")
-    return 0 if len(sq_lat) == len(rd_lat) == args.events else 1
+    ok = True
+    for what in FEEDS:
+        for name, lat in ((polls, sq_lat[what]), ("RethinkDB (changefeed)", rd_lat[what])):
+            ms = sorted(x * 1000 for x in lat)
+            ok = ok and len(ms) == args.events
+            if not ms:
+                print(f"{what + ', ' + name:<34} {'-':>10} {'-':>8} {'-':>8} {0:>6}")
+                continue
+            p95 = ms[min(len(ms) - 1, int(len(ms) * 0.95))]
+            print(f"{what + ', ' + name:<34} {statistics.median(ms):>10.1f} {p95:>8.1f} {ms[-1]:>8.1f} {len(ms):>6}")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
