@@ -11,6 +11,7 @@ import secrets
 import stat
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from argon2 import PasswordHasher
@@ -373,6 +374,23 @@ def test_rethinkdb_outage_is_store_unavailable_and_recovers():
                 time.sleep(0.1)
         assert store.list_events() == [e] and store.ping() >= 0
         store.close()
+
+
+@pytest.mark.rethinkdb
+def test_rethinkdb_first_opens_at_once_agree_on_one_schema(rethinkdb_state):
+    import rethinkdb_support
+
+    url = rethinkdb_support.new_database_url(rethinkdb_state)  # a database nobody created yet
+    opened: list[Store] = []
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            opened.extend(pool.map(lambda _: open_store(url), range(4)))
+        written = [s.add_event(Event(f"from-{n}")) for n, s in enumerate(opened)]
+        assert all(s.list_events() == written[::-1] for s in opened)  # one events table for all
+    finally:
+        for s in opened:
+            s.close()
+        rethinkdb_support.drop_database(url)
 
 
 # -- shared use -----------------------------------------------------------------------
