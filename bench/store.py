@@ -21,6 +21,7 @@ from paasops.store.sqlite import SqliteStore
 ENGINES = 20  # a cluster's worth of engines and apps in the store while listing
 APPS = 20
 EVENTS = 2_000  # history behind "events since"
+THREADS = 8
 SPEC = {"name": "web", "image": "paasops/hello:latest", "ports": [{"host": 0, "container": 8080}], "cpus": 0.5}
 
 
@@ -50,15 +51,24 @@ def operations(store: Store) -> dict:
     }
 
 
-def rate(fn, count: int, seconds: float) -> float:
-    """Calls per second over at most `count` calls or `seconds` seconds."""
+def rate(fn, count: int, seconds: float, threads: int = 1) -> float:
+    """Calls per second over at most `count` calls or `seconds` seconds, from `threads` threads."""
     fn()  # warm
-    done, start = 0, time.perf_counter()
+    done = [0] * threads
+    start = time.perf_counter()
     deadline = start + seconds
-    while done < count and time.perf_counter() < deadline:
-        fn()
-        done += 1
-    return done / (time.perf_counter() - start)
+
+    def work(k: int) -> None:
+        while done[k] < count // threads and time.perf_counter() < deadline:
+            fn()
+            done[k] += 1
+
+    workers = [threading.Thread(target=work, args=(k,)) for k in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return sum(done) / (time.perf_counter() - start)
 
 
 # what a feed follows -> (open the feed on a store, write change n on a store and return its key,
@@ -105,7 +115,10 @@ def follow_latency(url: str, what: str, changes: int, gap: float) -> list[float]
 def measure(url: str, count: int, seconds: float, changes: int, gap: float) -> tuple[dict, dict]:
     with open_store(url) as store:
         seed(store)
-        rates = {name: rate(fn, count, seconds) for name, fn in operations(store).items()}
+        ops = operations(store)
+        rates = {name: rate(fn, count, seconds) for name, fn in ops.items()}
+        # the service writes from many threads at once: API requests, Docker event streams, heartbeats
+        rates[f"add event, {THREADS} threads"] = rate(ops["add event"], count, seconds, THREADS)
     return rates, {what: follow_latency(url, what, changes, gap) for what in FEEDS}
 
 
