@@ -62,6 +62,12 @@ class ConnectionFailed(PaasopsError):
     http_status = 502
 
 
+class StoreUnavailable(ConnectionFailed):
+    """The state store cannot be reached (where = its host:port); reads and writes wait for it."""
+
+    http_status = 503
+
+
 class HostKeyError(ConnectionFailed):
     """An unknown or changed SSH host key."""
 

@@ -6,10 +6,25 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..errors import UserInputError
-from .base import Store
-from .records import Account, App, Engine, Event, Role, Token
+from .base import AppFeed, EventFeed, Feed, Store
+from .records import Account, App, AppChange, Engine, Event, Role, Token
 
-__all__ = ["Store", "Account", "App", "Engine", "Event", "Role", "Token", "open_store", "default_sqlite_path"]
+__all__ = [
+    "Account",
+    "App",
+    "AppChange",
+    "AppFeed",
+    "Engine",
+    "Event",
+    "EventFeed",
+    "Feed",
+    "Role",
+    "Store",
+    "Token",
+    "default_sqlite_path",
+    "open_store",
+    "rethinkdb_options",
+]
 
 
 def default_sqlite_path() -> Path:
@@ -20,7 +35,7 @@ def default_sqlite_path() -> Path:
 
 def open_store(url: str | None = None) -> Store:
     """Open `sqlite:///abs/path`, `sqlite://rel/path`, `sqlite://` (default file) or
-    `rethinkdb://[user[:password]@]host[:port][/db][?timeout=S]`."""
+    `rethinkdb://[user[:password]@]host[:port][/db][?timeout=S&ca_certs=PEM&auth_key=KEY]`."""
     url = url or "sqlite://"
     scheme, sep, rest = url.partition("://")
     if not sep:
@@ -32,14 +47,33 @@ def open_store(url: str | None = None) -> Store:
     if scheme == "rethinkdb":
         from .rethinkdb_store import RethinkStore
 
-        parts = urlsplit(url)
-        query = parse_qs(parts.query)
-        return RethinkStore(
-            host=parts.hostname or "localhost",
-            port=parts.port or 28015,
-            db=parts.path.strip("/") or "paasops",
-            user=unquote(parts.username) if parts.username else "admin",
-            password=unquote(parts.password) if parts.password else "",
-            timeout=float(query.get("timeout", ["20"])[0]),
-        )
+        return RethinkStore(**rethinkdb_options(url))
     raise UserInputError(f"unknown state URL scheme {scheme!r} in {url!r}: use sqlite:// or rethinkdb://")
+
+
+def rethinkdb_options(url: str) -> dict:
+    """The driver's connection options from a `rethinkdb://` URL: user and password (or the
+    pre-2.3 `auth_key`, which the driver takes as the admin password), `timeout` in seconds,
+    and TLS by `ca_certs` (the CA that signed the server's certificate; the host name is checked)."""
+    parts = urlsplit(url)
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    unknown = set(query) - {"timeout", "ca_certs", "auth_key"}
+    if unknown:
+        raise UserInputError(f"unknown option(s) {', '.join(sorted(unknown))} in {url!r}: "
+                             "use timeout, ca_certs or auth_key")
+    password = unquote(parts.password) if parts.password else ""
+    if query.get("auth_key"):
+        if password:
+            raise UserInputError(f"give a password or an auth_key in {url!r}, not both")
+        password = query["auth_key"]
+    options = {
+        "host": parts.hostname or "localhost",
+        "port": parts.port or 28015,
+        "db": parts.path.strip("/") or "paasops",
+        "user": unquote(parts.username) if parts.username else "admin",
+        "password": password,
+        "timeout": float(query.get("timeout", "20")),
+    }
+    if query.get("ca_certs"):
+        options["ssl"] = {"ca_certs": query["ca_certs"]}
+    return options

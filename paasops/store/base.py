@@ -2,13 +2,87 @@
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from typing import Generic, Self, TypeVar
 
-from .records import Account, App, Engine, Event, Role, Token
+from .records import Account, App, AppChange, Engine, Event, Role, Token
+
+T = TypeVar("T")
+
+
+class Feed(ABC, Generic[T]):
+    """Changes written after the feed opened (by any process), in the order written.
+
+    `get` waits for the next one; iterating yields them until `close` (from any thread:
+    iteration then ends within `wait` seconds). A feed raises StoreUnavailable when the
+    store goes away; the caller opens a new one when it is back and catches up from the
+    store (`list_events(since=...)`, `list_apps()`).
+    """
+
+    wait = 1.0  # seconds an iteration waits before looking whether the feed was closed
+
+    def __init__(self) -> None:
+        self.closed = False
+        self._released = False
+        self._reading = threading.Lock()
+
+    @abstractmethod
+    def _next(self, timeout: float | None) -> T | None:
+        """The next change, or None when none came within `timeout` seconds (None: wait on)."""
+
+    @abstractmethod
+    def _release(self) -> None:
+        """Free what the feed holds (a connection, a cursor); called once, by the reader."""
+
+    def _release_once(self) -> None:
+        if not self._released:
+            self._released = True
+            self._release()
+
+    def get(self, timeout: float | None = None) -> T | None:
+        """The next change, or None when none came within `timeout` seconds (None: wait on)."""
+        with self._reading:
+            try:
+                return None if self.closed else self._next(timeout)
+            finally:
+                if self.closed:
+                    self._release_once()
+
+    def close(self) -> None:
+        self.closed = True
+        if self._reading.acquire(blocking=False):  # else the reader releases when it wakes
+            try:
+                self._release_once()
+            finally:
+                self._reading.release()
+
+    def __iter__(self) -> Iterator[T]:
+        try:
+            while not self.closed:
+                change = self.get(self.wait)
+                if change is not None:
+                    yield change
+        finally:
+            with self._reading:
+                if self.closed:
+                    self._release_once()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+EventFeed = Feed[Event]
+AppFeed = Feed[AppChange]
 
 
 class Store(ABC):
-    """Accounts, roles, tokens, engines, events and apps (desired state).
+    """Accounts, roles, tokens, engines, events and apps (desired state); feeds of new events
+    and app changes; a ping for health checks.
 
     Conventions: `get_*` returns None when absent; `delete_*` returns whether something
     was deleted; `create_account` raises ConflictError on an existing name; `update_*`
@@ -112,6 +186,13 @@ class Store(ABC):
     def delete_events(self, before: float) -> int:
         """Drop events older than `before` (retention); returns how many."""
 
+    @abstractmethod
+    def follow_events(
+        self, *, type: str | None = None, tag: str | None = None, app: str | None = None, host: str | None = None
+    ) -> EventFeed:
+        """A feed of the matching events written from now on, by this process or another
+        (RethinkDB: a changefeed; SQLite: polls the file every `poll_interval` seconds)."""
+
     # -- apps (desired state) ---------------------------------------------------------
     @abstractmethod
     def put_app(self, app: App) -> App:
@@ -127,7 +208,17 @@ class Store(ABC):
     @abstractmethod
     def delete_app(self, name: str) -> bool: ...
 
+    @abstractmethod
+    def follow_apps(self) -> AppFeed:
+        """A feed of the apps put or deleted from now on, by this process or another: the
+        desired-state changes the service reacts to (RethinkDB: a changefeed; SQLite: polls)."""
+
     # -- lifecycle --------------------------------------------------------------------
+    @abstractmethod
+    def ping(self) -> float:
+        """Seconds a trivial round trip to the store takes; raises StoreUnavailable (naming
+        where) when it cannot be reached. For health checks."""
+
     @abstractmethod
     def close(self) -> None: ...
 

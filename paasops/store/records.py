@@ -85,6 +85,14 @@ class App:
     updated_at: float = 0.0
 
 
+@dataclass
+class AppChange:
+    """An app put (`app` is its new desired state) or deleted (`app` is None)."""
+
+    name: str
+    app: App | None
+
+
 def to_dict(record) -> dict[str, Any]:
     return asdict(record)
 

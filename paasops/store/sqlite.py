@@ -6,13 +6,17 @@ import json
 import os
 import sqlite3
 import threading
+import time
+from abc import abstractmethod
+from collections import deque
 from pathlib import Path
 
 from ..errors import ConflictError, NotFoundError
-from .base import Store
+from .base import Feed, Store, T
 from .records import (
     Account,
     App,
+    AppChange,
     Engine,
     Event,
     Role,
@@ -21,8 +25,10 @@ from .records import (
     check_token_hash,
     event_id,
     from_dict,
-    now as clock,
     to_dict,
+)
+from .records import (
+    now as clock,
 )
 
 SCHEMA = """
@@ -46,7 +52,97 @@ CREATE INDEX IF NOT EXISTS events_host ON events(host, id);
 """
 
 
+def event_filters(type=None, tag=None, app=None, host=None) -> tuple[list[str], list]:
+    """WHERE terms and their arguments for the column filters of `list_events`."""
+    where, args = [], []
+    for column, value in (("type", type), ("tag", tag), ("app", app), ("host", host)):
+        if value is not None:
+            where.append(f"{column}=?")
+            args.append(value)
+    return where, args
+
+
+class PollingFeed(Feed[T]):
+    """Changes found by looking at the file every `poll` seconds (whatever process wrote them)."""
+
+    def __init__(self, store: SqliteStore, poll: float):
+        super().__init__()
+        self.store, self.poll = store, poll
+        self.pending: deque[T] = deque()
+
+    @abstractmethod
+    def _fetch(self) -> list[T]:
+        """What changed since the last look."""
+
+    def _next(self, timeout):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if not self.pending:
+                self.pending.extend(self._fetch())
+            if self.pending:
+                return self.pending.popleft()
+            left = self.poll if deadline is None else min(self.poll, deadline - time.monotonic())
+            if left <= 0 or self.closed:
+                return None
+            time.sleep(left)
+
+    def _release(self):
+        self.pending.clear()
+
+
+class EventPoll(PollingFeed[Event]):
+    """New events by rowid: insertion order, whichever process inserted."""
+
+    def __init__(self, store: SqliteStore, filters: dict, poll: float):
+        super().__init__(store, poll)
+        self.where, self.args = event_filters(**filters)
+        self.last = self._max_rowid()
+
+    def _max_rowid(self) -> int:
+        return self.store._q("SELECT coalesce(max(rowid), 0) FROM events")[0][0]
+
+    def _fetch(self):
+        top = self._max_rowid()
+        if top < self.last:  # emptied (retention) and written again: rowids restarted
+            self.last = 0
+        if top == self.last:
+            return []
+        where = " AND ".join(["rowid>?", *self.where])
+        rows = self.store._q(f"SELECT doc FROM events WHERE {where} AND rowid<=? ORDER BY rowid",
+                             (self.last, *self.args, top))
+        self.last = top
+        return [from_dict(Event, json.loads(r["doc"])) for r in rows]
+
+
+class AppPoll(PollingFeed[AppChange]):
+    """App changes by comparing `updated_at` with the last look (apps are few: tens, not millions)."""
+
+    def __init__(self, store: SqliteStore, poll: float):
+        super().__init__(store, poll)
+        self.seen = self._stamps()
+
+    def _stamps(self) -> dict[str, float]:
+        rows = self.store._q("SELECT name, json_extract(doc, '$.updated_at') AS t FROM apps")
+        return {r["name"]: r["t"] for r in rows}
+
+    def _fetch(self):
+        now = self._stamps()
+        changes = []
+        for name in sorted(now, key=now.__getitem__):  # oldest change first
+            if self.seen.get(name) != now[name]:
+                app = self.store.get_app(name)
+                changes.append(AppChange(name, app))
+                if app is None:  # deleted since the look
+                    del now[name]
+        changes += [AppChange(name, None) for name in sorted(self.seen.keys() - now.keys())
+                    if all(c.name != name for c in changes)]
+        self.seen = now
+        return changes
+
+
 class SqliteStore(Store):
+    poll_interval = 0.1  # seconds between a follower's looks at the file
+
     def __init__(self, path: str | os.PathLike):
         self.path = str(path)
         self.url = f"sqlite://{self.path}"
@@ -191,6 +287,9 @@ class SqliteStore(Store):
     def delete_app(self, name):
         return self._w("DELETE FROM apps WHERE name=?", (name,)) > 0
 
+    def follow_apps(self):
+        return AppPoll(self, self.poll_interval)
+
     # -- events -----------------------------------------------------------------------
     def add_event(self, event):
         doc = to_dict(event)
@@ -201,11 +300,7 @@ class SqliteStore(Store):
         return from_dict(Event, doc)
 
     def list_events(self, *, type=None, tag=None, app=None, host=None, since=None, until=None, limit=100):
-        where, args = [], []
-        for column, value in (("type", type), ("tag", tag), ("app", app), ("host", host)):
-            if value is not None:
-                where.append(f"{column}=?")
-                args.append(value)
+        where, args = event_filters(type, tag, app, host)
         if since is not None:
             where.append("time>=?")
             args.append(since)
@@ -220,6 +315,14 @@ class SqliteStore(Store):
 
     def delete_events(self, before):
         return self._w("DELETE FROM events WHERE time<?", (before,))
+
+    def follow_events(self, *, type=None, tag=None, app=None, host=None):
+        return EventPoll(self, {"type": type, "tag": tag, "app": app, "host": host}, self.poll_interval)
+
+    def ping(self):
+        start = time.perf_counter()
+        self._q("SELECT 1")
+        return time.perf_counter() - start
 
     def close(self):
         with self._lock:
