@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from paasops.cli.inventory import app
+from paasops.cli.commands.inventory import app
 
 RECORDED = Path(__file__).parent / "fixtures" / "inventory" / "recorded"
 GROUPS = str(Path(__file__).parent / "fixtures" / "inventory" / "groups.ini")

@@ -22,6 +22,8 @@ COMMANDS: dict[str, Entry] = {
                                   "without a\nclient cert or without TLS), registration agent running, engine key "
                                   "present in etcd."),
     "play": Entry("automation", "Run any playbook on hosts (what bootstrap does with playbooks/bootstrap.yml)."),
+    "inventory": Entry("inventory", "Show what an Ansible-style inventory resolves to (like ansible-inventory).",
+                       group=True),
     "serve": Entry("serve", "Run the scheduler/monitor service and its HTTP API (logs go to stderr)."),
     "deploy": Entry("apps", "Place and start an app's replicas across the engines (a changed spec replaces the "
                             "old replicas)."),

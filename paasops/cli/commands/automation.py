@@ -32,6 +32,8 @@ def _hosts(inventory: Path | None, patterns: list[str]):
     from ...inventory import Inventory, load_inventory
 
     inv = load_inventory(inventory) if inventory else Inventory()
+    for warning in inv.warnings_for(patterns):  # plain text: a pattern may hold rich markup's '['
+        typer.secho(f"warning: {warning}", fg="yellow", err=True)
     hosts = inv.resolve(patterns)
     if not hosts:
         raise UserInputError(f"no host matches {' '.join(patterns)}", where=str(inventory or "command line"))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from .errors import report_errors
+from ..errors import report_errors
 
 app = typer.Typer(help="Show what an Ansible-style inventory resolves to (like ansible-inventory).",
                   no_args_is_help=True)
@@ -17,7 +17,7 @@ INVENTORY = typer.Option(None, "--inventory", "-i", help="Ansible-style inventor
 
 
 def _load(inventory: Path | None):
-    from ..inventory import Inventory, load_inventory
+    from ...inventory import Inventory, load_inventory
     return load_inventory(inventory) if inventory else Inventory()
 
 
@@ -27,7 +27,7 @@ def list_(pattern: str = typer.Argument(None, help="Only the hosts of this host,
                                         "(like --limit)."),
           inventory: Path = INVENTORY):
     """JSON like `ansible-inventory --list`: groups, their hosts and children, and host vars."""
-    from ..inventory import ansible_list
+    from ...inventory import ansible_list
     typer.echo(json.dumps(ansible_list(_load(inventory), pattern), indent=4, sort_keys=True))
 
 
@@ -36,5 +36,5 @@ def list_(pattern: str = typer.Argument(None, help="Only the hosts of this host,
 def graph(group: str = typer.Argument("all", help="The group the tree starts at."),
           inventory: Path = INVENTORY):
     """The tree of groups (@name:) and hosts, like `ansible-inventory --graph`."""
-    from ..inventory import ansible_graph
+    from ...inventory import ansible_graph
     typer.echo(ansible_graph(_load(inventory), group))
