@@ -187,3 +187,18 @@ def test_malformed_playbook_names_task_and_field(lab, tmp_path, cli_env):
     done = paasops("play", str(book), "-i", str(lab.inventory_path), "lab1", env=cli_env)
     assert done.returncode == 2
     assert "task 'install tools'" in done.stderr and "state" in done.stderr
+
+
+@pytest.mark.parametrize("name", ["lab1", "lab2", "lab3"])
+def test_bootstrapped_host_as_testinfra_sees_it(name, lab, bootstrapped):
+    """The host checked from outside paasops (testinfra through `docker exec`, not our connector)."""
+    import testinfra
+
+    host = testinfra.get_host(f"docker://{lab.name}-{name}")
+    assert host.package("docker.io").is_installed
+    assert host.service("docker").is_running and host.service("docker").is_enabled
+    assert host.service("paasops-register").is_running
+    assert host.socket("tcp://0.0.0.0:2376").is_listening or host.socket("tcp://:::2376").is_listening
+    key = host.file("/etc/docker/tls/server-key.pem")
+    assert key.exists and key.user == "root" and key.mode == 0o600
+    assert not host.file("/etc/docker/tls/ca-key.pem").exists  # the CA's key never leaves the control machine
