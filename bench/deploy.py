@@ -552,7 +552,7 @@ def _median_or_none(values: list[float | None]) -> float | None:
 
 def _paired(a: list[Run], b: list[Run]) -> float:
     """Median of the ratios of runs made one after the other (same load, as far as it goes)."""
-    return statistics.median(x.seconds / y.seconds for x, y in zip(a, b))
+    return statistics.median(x.seconds / y.seconds for x, y in zip(a, b, strict=True))
 
 
 def print_report(args, results: dict[str, list[Run]], swarm_where: str, swarm_note: str,

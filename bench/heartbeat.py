@@ -7,12 +7,12 @@ import logging
 import os
 import queue
 import random
+import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
-import shutil
 import tempfile
 import time
 from pathlib import Path

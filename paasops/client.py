@@ -6,9 +6,10 @@ import json
 import os
 import ssl
 import tomllib
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -17,11 +18,28 @@ from pydantic import TypeAdapter, ValidationError
 
 from . import errors
 from .errors import (
-    AuthError, ConflictError, ConnectionFailed, ForbiddenError, NotFoundError, PaasopsError, UserInputError,
+    AuthError,
+    ConflictError,
+    ConnectionFailed,
+    ForbiddenError,
+    NotFoundError,
+    PaasopsError,
+    UserInputError,
 )
 from .results import (
-    AppView, ClusterInfo, ContainerDetail, ContainerGone, ContainerInfo, DeployResult, Destroyed, DryRunPlan,
-    EngineDeleted, EngineView, EventView, ReconcileResult, Report,
+    AppView,
+    ClusterInfo,
+    ContainerDetail,
+    ContainerGone,
+    ContainerInfo,
+    DeployResult,
+    Destroyed,
+    DryRunPlan,
+    EngineDeleted,
+    EngineView,
+    EventView,
+    ReconcileResult,
+    Report,
 )
 
 DEFAULT_SERVER = "http://127.0.0.1:5002"
@@ -107,7 +125,7 @@ class ApiClient:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> "ApiClient":
+    def __enter__(self) -> ApiClient:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -7,8 +7,7 @@ from fastapi import FastAPI
 from .. import __version__
 from ..results import Healthz
 from . import errors
-from .routes import accounts, apps, cluster, containers, engines
-from .routes import ops
+from .routes import accounts, apps, cluster, containers, engines, ops
 
 
 def create_app(service) -> FastAPI:

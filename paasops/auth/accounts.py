@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..errors import (
     AuthError,
@@ -79,7 +80,8 @@ class Accounts:
 
     def remove(self, name: str, *, by: str) -> dict:
         account = self._account(name)
-        if account.role == ADMIN_ROLE and [a.name for a in self.store.list_accounts() if a.role == ADMIN_ROLE] == [name]:
+        admins = [a.name for a in self.store.list_accounts() if a.role == ADMIN_ROLE]
+        if account.role == ADMIN_ROLE and admins == [name]:
             raise ConflictError(f"{name!r} is the last admin account: add another admin first",
                                 where="accounts")
         self.store.delete_account(name)

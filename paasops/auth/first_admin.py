@@ -6,7 +6,8 @@ import getpass
 import logging
 import secrets
 import sys
-from typing import Callable, TextIO
+from collections.abc import Callable
+from typing import TextIO
 
 from ..errors import UserInputError
 from ..store.base import Store

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from ..store.base import Store
 from ..store.records import Token

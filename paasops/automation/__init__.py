@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from paasops.automation.playbook import Play, Playbook, Task, load_playbook, parse_playbook
 from paasops.automation.recap import (
-    Event, HostFinished, HostRecap, HostUnreachable, PlayStarted, RunFinished, RunReport, TaskFinished,
-    TaskResult, TaskStarted,
+    Event,
+    HostFinished,
+    HostRecap,
+    HostUnreachable,
+    PlayStarted,
+    RunFinished,
+    RunReport,
+    TaskFinished,
+    TaskResult,
+    TaskStarted,
 )
 from paasops.automation.runner import run_playbook
 

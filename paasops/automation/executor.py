@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import shlex
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import jinja2
 
@@ -133,7 +133,8 @@ def _run_item(task: Task, state: HostState, ns: dict[str, Any], play: Play, opts
     args = module.validate({k: v for k, v in rendered.items() if v is not None or module.any_args})
     check = opts.check if task.check_mode is None else task.check_mode
     become = next(b for b in (task.become, play.become, host_become(state.host)) if b is not None)
-    ctx = ModuleContext(connector=state.connector, host_facts=state.facts if state.facts is not None else {}, variables=ns,
+    ctx = ModuleContext(connector=state.connector, host_facts=state.facts if state.facts is not None else {},
+                        variables=ns,
                         become=become, check=check, playbook_dir=opts.playbook_dir,
                         templates_dir=opts.templates_dir)
     outcome: Outcome = module.execute(ctx, args)
@@ -202,6 +203,7 @@ def execute_task(task: Task, state: HostState, play: Play, opts: RunOptions, *, 
     message, diff = result.get("msg", ""), result.get("diff", "")
     if task.no_log:
         message, diff = "output hidden (no_log)", ("(diff hidden: no_log)\n" if diff else "")
-    return TaskResult(host=state.host.name, task=task.name, status=status, message=message, diff=diff, duration=time.monotonic() - start, play=play.name,
+    return TaskResult(host=state.host.name, task=task.name, status=status, message=message, diff=diff,
+                      duration=time.monotonic() - start, play=play.name,
                       module=task.module, ignored=status == "failed" and task.ignore_errors,
                       check=opts.check, handler=handler)

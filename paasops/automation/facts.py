@@ -23,8 +23,9 @@ functions below and gathered by the modules that need them, right before plannin
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass(frozen=True)

@@ -5,16 +5,25 @@ from __future__ import annotations
 import fnmatch
 import threading
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from paasops.automation.executor import HostLike, HostState, LazyFacts, RunOptions, execute_task
 from paasops.automation.facts import host_facts_command, parse_host_facts
 from paasops.automation.playbook import Play, Playbook, Task, load_playbook
 from paasops.automation.recap import (
-    Event, HostFinished, HostRecap, HostUnreachable, PlayStarted, RunFinished, RunReport, TaskFinished,
-    TaskResult, TaskStarted,
+    Event,
+    HostFinished,
+    HostRecap,
+    HostUnreachable,
+    PlayStarted,
+    RunFinished,
+    RunReport,
+    TaskFinished,
+    TaskResult,
+    TaskStarted,
 )
 from paasops.connectors.base import Connector
 from paasops.errors import ConnectionFailed

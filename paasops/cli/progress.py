@@ -13,7 +13,14 @@ from rich.table import Table
 from rich.text import Text
 
 from paasops.automation.recap import (
-    Event, HostFinished, HostRecap, HostUnreachable, PlayStarted, RunFinished, RunReport, TaskFinished,
+    Event,
+    HostFinished,
+    HostRecap,
+    HostUnreachable,
+    PlayStarted,
+    RunFinished,
+    RunReport,
+    TaskFinished,
     TaskStarted,
 )
 

@@ -16,8 +16,17 @@ from .formats import fmt_age, fmt_mb, fmt_num, fmt_ports, fmt_time
 
 if TYPE_CHECKING:  # the models are only annotations here: rendering imports no pydantic
     from ..results import (
-        AppView, ClusterInfo, ContainerDetail, ContainerGone, ContainerInfo, DeployResult, DryRunPlan, EngineView,
-        EventView, HostExplanation, ReplicaResult,
+        AppView,
+        ClusterInfo,
+        ContainerDetail,
+        ContainerGone,
+        ContainerInfo,
+        DeployResult,
+        DryRunPlan,
+        EngineView,
+        EventView,
+        HostExplanation,
+        ReplicaResult,
     )
 
 STATE_STYLE = {"running": "green", "up": "green", "fits": "green", "exited": "yellow", "created": "yellow",
@@ -140,7 +149,8 @@ def container_pairs(c: ContainerDetail) -> list[tuple[str, Any]]:
     config, net = details.get("Config") or {}, details.get("NetworkSettings") or {}
     return [("id", c.id), ("name", c.name), ("app", c.app), ("host", c.engine),
             ("image", c.image), ("state", c.state),
-            ("started", (details.get("State") or {}).get("StartedAt", "")), ("created", fmt_time(c.created)), ("deployment", c.deployment),
+            ("started", (details.get("State") or {}).get("StartedAt", "")), ("created", fmt_time(c.created)),
+            ("deployment", c.deployment),
             ("spec hash", c.spec_hash), ("cpus", c.cpus), ("memory", fmt_mb(c.memory_mb)),
             ("ports", fmt_ports(c.ports)), ("command", " ".join(config.get("Cmd") or [])),
             ("ip address", net.get("IPAddress") or ""), ("restarts", details.get("RestartCount", "")),
@@ -195,7 +205,7 @@ class DeployProgress:
                             MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True)
         self.task = self.bar.add_task("placing", total=None)
 
-    def __enter__(self) -> "DeployProgress":
+    def __enter__(self) -> DeployProgress:
         self.bar.start()
         return self
 

@@ -8,9 +8,9 @@ import os
 import socket
 import tarfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 from ..errors import ConnectionFailed, UserInputError
 from ..vocabulary import LABEL_LAB, data_dir

@@ -55,7 +55,7 @@ def place(
             c, m = terms(reserved_cpu[i], cpu, total_cpu[i], reserved_mem[i], mem, total_mem[i], w_cpu, w_mem)
             cpu_terms[i], mem_terms[i], scores[i] = c, m, c + m
             heap.append(rank_key(c + m, replicas[i], ids[i], i))
-    initial = list(zip(scores, cpu_terms, mem_terms))
+    initial = list(zip(scores, cpu_terms, mem_terms, strict=True))
     heapify(heap)
 
     # A host's score changes only when it gets a replica, so only that host is re-pushed

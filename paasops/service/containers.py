@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConflictError, NotFoundError, UserInputError
+from ..results import ContainerInfo, Port
 from ..vocabulary import (
     LABEL_APP,
     LABEL_CPUS,
@@ -15,7 +16,6 @@ from ..vocabulary import (
     LABEL_PORTS,
     LABEL_SPEC_HASH,
 )
-from ..results import ContainerInfo, Port
 
 MIN_PREFIX = 3  # an id prefix shorter than this only matches a whole name or id
 # States in which a container holds its reservation on its host.

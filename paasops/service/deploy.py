@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import PaasopsError, PlacementError
 from ..placement import Plan, place
@@ -75,7 +76,7 @@ class Deployer:
         workers = max(1, min(256, len(replicas)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deploy") as pool:
             futures = [pool.submit(self._start_with_retry, spec, deployment_id, r, a.host_id, progress)
-                       for r, a in zip(replicas, first.assignments)]
+                       for r, a in zip(replicas, first.assignments, strict=True)]
             for f in futures:
                 f.result()
         return replicas

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ..errors import ConflictError, NotFoundError, UserInputError
 from ..placement import HostSnapshot
@@ -84,7 +84,8 @@ class EnginePool:
             probe.sync()
         except Exception as exc:
             raise UserInputError(f"engine does not answer at {record.docker_url or record.address}: "
-                                 f"{str(exc).removeprefix(f'engine {record.id}: ')}", where=f"engine {record.id}") from None
+                                 f"{str(exc).removeprefix(f'engine {record.id}: ')}",
+                                 where=f"engine {record.id}") from None
         finally:
             probe.reset_client()
         return self.upsert_engine(record, user=user)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping, NamedTuple
+from typing import NamedTuple
 
 from ..vocabulary import DEGRADED, DOWN, HOST_EVENT_TYPES, UNKNOWN, UP
 

@@ -11,9 +11,9 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping
 
 from icmplib import ICMPv4Socket
 from icmplib.exceptions import ICMPLibError
@@ -120,7 +120,7 @@ class IcmpProber:
             wait = max(started + timeout - time.monotonic(), timeout / 4)
             try:
                 await asyncio.wait_for(self._done, wait)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         answered, sent = self._answered, len(self._pending)
         elapsed = time.monotonic() - started
@@ -287,7 +287,7 @@ class Heartbeat:
                     next_at = self._loop.time()
                 try:
                     await asyncio.wait_for(self._stop.wait(), max(0.0, next_at - self._loop.time()))
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
         finally:
             docker_pool.shutdown(wait=False, cancel_futures=True)

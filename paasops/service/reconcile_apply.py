@@ -67,7 +67,7 @@ class Reconciler:
         self.clock = clock
 
     @classmethod
-    def for_service(cls, service) -> "Reconciler":
+    def for_service(cls, service) -> Reconciler:
         return cls(service.cluster, service.apps, lambda: lock_for(service))
 
     def run(self, *, dry_run: bool = False, user: str | None = None, apps: list[str] | None = None) -> ReconcileResult:
@@ -174,8 +174,8 @@ class Reconciler:
 
     # -- report -----------------------------------------------------------------------------
     @staticmethod
-    def _result(plan: ReconcilePlan, outcomes: list[ActionOutcome], after: ReconcilePlan, *, dry_run: bool, busy: list[str],
-                down: set[str]) -> ReconcileResult:
+    def _result(plan: ReconcilePlan, outcomes: list[ActionOutcome], after: ReconcilePlan, *, dry_run: bool,
+                busy: list[str], down: set[str]) -> ReconcileResult:
         actions = outcomes or [ActionOutcome(**a.to_dict(), outcome="planned") for a in plan.actions]
         failed = sum(a.outcome != "ok" for a in outcomes)
         summary = {**plan.summary(), "failed": failed}

@@ -22,7 +22,7 @@ class FileLock:
         self.path = Path(path)
         self._file = None
 
-    def __enter__(self) -> "FileLock":
+    def __enter__(self) -> FileLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle = open(self.path, "a+", encoding="utf-8")
         try:
@@ -59,7 +59,7 @@ class EtcdLock:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def __enter__(self) -> "EtcdLock":
+    def __enter__(self) -> EtcdLock:
         import pyetcd
 
         problems = []

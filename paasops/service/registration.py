@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import ForbiddenError, UserInputError
@@ -71,7 +71,7 @@ def engine_value(engine: Engine, *, registered_at: datetime | None = None) -> st
         "docker_port": port or DOCKER_TLS_PORT, "docker_url": engine.docker_url or None,
         "cpus": engine.cpus, "memory_mb": engine.memory_mb, "labels": engine.labels,
         "tls": engine.tls, "published_by": "paasops-serve",
-        "registered_at": (registered_at or datetime.now(timezone.utc)).isoformat(timespec="seconds")})
+        "registered_at": (registered_at or datetime.now(UTC)).isoformat(timespec="seconds")})
 
 
 def _is_int(value: Any) -> bool:

@@ -5,7 +5,15 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from ..results import (
-    AppSync, ClusterInfo, EngineView, EventView, HostDown, HostRow, Report, ReportReconcile, ReportTotals,
+    AppSync,
+    ClusterInfo,
+    EngineView,
+    EventView,
+    HostDown,
+    HostRow,
+    Report,
+    ReportReconcile,
+    ReportTotals,
 )
 from ..store.records import Event
 from ..vocabulary import UP

@@ -294,7 +294,9 @@ class RethinkStore(Store):
         doc = to_dict(record)
         doc["created_at"] = record.created_at or t
         doc["updated_at"] = t
-        keep_created = lambda _key, old, new: new.merge({"created_at": old["created_at"]})
+        def keep_created(_key, old, new):
+            return new.merge({"created_at": old["created_at"]})
+
         result = self._run(self._t(table).insert(doc, conflict=keep_created, return_changes="always"))
         return result["changes"][0]["new_val"]
 

@@ -7,11 +7,10 @@ import os
 from pathlib import Path
 
 import pytest
+from lab_support import paasops
 
 from paasops.inventory import load_inventory
 from paasops.lab import Lab
-
-from lab_support import paasops
 
 LAB_NAME = "paasops-test"
 

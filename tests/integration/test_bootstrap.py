@@ -7,11 +7,10 @@ import time
 from pathlib import Path
 
 import pytest
+from lab_support import etcd_engine_keys, lab_exec, paasops
 
 from paasops.engines.client import make_client
 from paasops.lab import keys
-
-from lab_support import etcd_engine_keys, lab_exec, paasops
 
 
 def test_check_on_a_fresh_host_changes_nothing(lab, cli_env):
@@ -42,7 +41,7 @@ def test_one_run_bootstraps_all_hosts_in_parallel(lab, bootstrapped, pki_dir):
 def test_docker_api_needs_the_cluster_client_certificate(lab, bootstrapped, pki_dir):
     for host in lab.hosts():
         assert make_client(host.address, 2376, pki_dir=pki_dir, timeout=5).ping()
-        with pytest.raises(Exception):
+        with pytest.raises(Exception):  # noqa: B017 - refused in the TLS handshake or as a requests error
             make_client(host.address, 2376, pki_dir=pki_dir, timeout=5, with_client_cert=False).ping()
     daemon = json.loads(lab_exec(lab, "lab1", "cat /etc/docker/daemon.json").stdout)
     assert daemon["tlsverify"] is True and daemon["live-restore"] is True and daemon["init"] is True

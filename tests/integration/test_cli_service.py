@@ -17,10 +17,10 @@ import docker
 import httpx
 import pytest
 import yaml
+from lab_support import free_port, local_service
 
 from paasops.lab.hello_image import ensure_hello_image
 from paasops.pki import ensure_ca, ensure_client_cert, issue_server_cert
-from lab_support import free_port, local_service
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = f"clitest-{uuid.uuid4().hex[:6]}"
@@ -86,7 +86,7 @@ class Lines:
         except queue.Empty:
             raise AssertionError(f"no line in {timeout}s") from None
 
-    def __enter__(self) -> "Lines":
+    def __enter__(self) -> Lines:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -218,7 +218,7 @@ def test_deploy_three_replicas_that_answer_http(cli, engine, workdir):
     assert {c.id for c in app_containers(engine, all=False)} == {c["id"] for c in running}
     for c in running:
         port = c["ports"][0]["host_port"]
-        page = eventually(lambda: httpx.get(f"http://127.0.0.1:{port}/", timeout=2).text, timeout=10)
+        page = eventually(lambda p=port: httpx.get(f"http://127.0.0.1:{p}/", timeout=2).text, timeout=10)
         assert "hello from paasops" in page
     assert [(a["name"], a["count"], a["replicas"]) for a in cli.json("apps")] == [(APP, 3, 3)]
 

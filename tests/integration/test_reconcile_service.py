@@ -22,9 +22,9 @@ import docker
 import httpx
 import pytest
 import yaml
+from lab_support import free_port, local_service
 
 from paasops.lab.hello_image import ensure_hello_image
-from lab_support import free_port, local_service
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = f"rectest-{uuid.uuid4().hex[:6]}"

@@ -12,11 +12,10 @@ import urllib.request
 
 import docker
 import pytest
+from lab_support import ROOT, etcd_engine_keys, lab_exec, paasops
 
 from paasops.client import ApiClient
 from paasops.lab.hello_image import ensure_hello_image
-
-from lab_support import ROOT, etcd_engine_keys, lab_exec, paasops
 
 APP = ROOT / "examples" / "app.yml"
 ADMIN_PASSWORD = "lab-test-" + os.urandom(8).hex()  # the first admin's, given to `serve` on first start

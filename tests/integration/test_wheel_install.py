@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from lab_support import ROOT
 
 

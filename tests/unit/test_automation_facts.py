@@ -5,8 +5,15 @@ from __future__ import annotations
 import pytest
 
 from paasops.automation.facts import (
-    HOST_FACTS, parse_dpkg_query, parse_host_facts, parse_init, parse_meminfo, parse_os_release, parse_stat,
-    parse_supervised, parse_systemctl_show,
+    HOST_FACTS,
+    parse_dpkg_query,
+    parse_host_facts,
+    parse_init,
+    parse_meminfo,
+    parse_os_release,
+    parse_stat,
+    parse_supervised,
+    parse_systemctl_show,
 )
 
 DEBIAN_12 = '''PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"

@@ -9,7 +9,13 @@ from dataclasses import dataclass, field
 import pytest
 
 from paasops.automation import (
-    HostUnreachable, PlayStarted, RunFinished, TaskFinished, TaskStarted, parse_playbook, run_playbook,
+    HostUnreachable,
+    PlayStarted,
+    RunFinished,
+    TaskFinished,
+    TaskStarted,
+    parse_playbook,
+    run_playbook,
 )
 from paasops.automation.templating import evaluate, render
 from paasops.connectors.base import CommandResult, Connector

@@ -11,7 +11,14 @@ from rich.console import Console
 from paasops.cli import render
 from paasops.errors import PaasopsError
 from paasops.results import (
-    AppView, ClusterInfo, ContainerDetail, ContainerGone, ContainerInfo, DeployResult, DryRunPlan, EventView,
+    AppView,
+    ClusterInfo,
+    ContainerDetail,
+    ContainerGone,
+    ContainerInfo,
+    DeployResult,
+    DryRunPlan,
+    EventView,
 )
 
 

@@ -10,8 +10,15 @@ import pytest
 from paasops import client as client_mod
 from paasops.client import ApiClient, error_for, resolve_server
 from paasops.errors import (
-    AuthError, ConflictError, ConnectionFailed, ForbiddenError, NotFoundError, PaasopsError, PlacementError,
-    SpecError, UserInputError,
+    AuthError,
+    ConflictError,
+    ConnectionFailed,
+    ForbiddenError,
+    NotFoundError,
+    PaasopsError,
+    PlacementError,
+    SpecError,
+    UserInputError,
 )
 from paasops.results import ContainerGone, DeployResult, DryRunPlan, EngineView
 

@@ -5,8 +5,17 @@ from __future__ import annotations
 import pytest
 
 from paasops.errors import InventoryError
-from paasops.inventory import (Inventory, expand_range, load_inventory, parse_ini, parse_inventory,
-                               parse_value, parse_yaml, split_port, to_bool)
+from paasops.inventory import (
+    Inventory,
+    expand_range,
+    load_inventory,
+    parse_ini,
+    parse_inventory,
+    parse_value,
+    parse_yaml,
+    split_port,
+    to_bool,
+)
 
 
 def host_view(inv: Inventory, name: str) -> dict:

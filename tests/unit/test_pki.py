@@ -121,7 +121,7 @@ def test_server_cert_for_reissues_when_address_changes(tmp_path):
 
 def test_server_cert_for_reissues_close_to_expiry(tmp_path, monkeypatch):
     first = pki.server_cert_for(tmp_path, "web1", "10.0.0.5")
-    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=pki.LEAF_DAYS - 10)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=pki.LEAF_DAYS - 10)
     monkeypatch.setattr(pki, "_now", lambda: later)
     assert pki.server_cert_for(tmp_path, "web1", "10.0.0.5") != first
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -57,7 +57,7 @@ def test_bad_registrations_say_what_is_wrong(raw, message):
 def test_engine_value_round_trips_through_parse_engine():
     engine = Engine(id="e9", address="10.0.0.9", docker_url="tcp://10.0.0.9:2375", cpus=2, memory_mb=2048,
                     labels={"zone": "b"}, tls=False)
-    raw = engine_value(engine, registered_at=datetime(2026, 1, 2, tzinfo=timezone.utc))
+    raw = engine_value(engine, registered_at=datetime(2026, 1, 2, tzinfo=UTC))
     assert json.loads(raw)["docker_port"] == 2375
     assert json.loads(raw)["registered_at"] == "2026-01-02T00:00:00+00:00"
     back = parse_engine("e9", raw)

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from paasops.results import (
-    ActionOutcome, ClusterInfo, ContainerGone, ContainerInfo, DeployResult, Port, RemovedReplica, ReplicaResult,
+    ActionOutcome,
+    ClusterInfo,
+    ContainerGone,
+    ContainerInfo,
+    DeployResult,
+    Port,
+    RemovedReplica,
+    ReplicaResult,
     Report,
 )
 

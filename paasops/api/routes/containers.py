@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse

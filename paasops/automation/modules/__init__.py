@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from paasops.automation.modules import (
-    assert_, command, copy, debug, fail, file, package, service, set_fact, template, wait_for,
+    assert_,
+    command,
+    copy,
+    debug,
+    fail,
+    file,
+    package,
+    service,
+    set_fact,
+    template,
+    wait_for,
 )
 from paasops.automation.modules.base import Arg, ArgError, Module, ModuleContext, Outcome, PlanError
 

@@ -132,7 +132,7 @@ class Module:
     def check(self, args: dict[str, Any], *, partial: bool) -> None:
         """Module-specific rules across fields (e.g. exactly one of src/content)."""
 
-    def gather(self, ctx: "ModuleContext", args: dict[str, Any]) -> dict[str, Any]:
+    def gather(self, ctx: ModuleContext, args: dict[str, Any]) -> dict[str, Any]:
         """Read the facts `plan` needs from the host (cheap read-only commands)."""
         return {}
 
@@ -140,7 +140,7 @@ class Module:
         """Pure: the actions needed to go from `facts` to what `args` ask; [] means ok."""
         return []
 
-    def execute(self, ctx: "ModuleContext", args: dict[str, Any]) -> "Outcome":
+    def execute(self, ctx: ModuleContext, args: dict[str, Any]) -> Outcome:
         """Default: gather facts, then plan; the executor applies the actions (or not, in check)."""
         return Outcome(actions=self.plan(args, self.gather(ctx, args)))
 

@@ -49,12 +49,14 @@ class PackageModule(Module):
                 return []
             actions: list[Action] = [Command(f"{APT} update")] if args["update_cache"] else []
             quoted = " ".join(shlex.quote(n) for n in missing)
-            return actions + [Command(f"{APT} install {quoted}", change=(f"not installed: {' '.join(missing)}", f"installed: {' '.join(missing)}"))]
+            change = (f"not installed: {' '.join(missing)}", f"installed: {' '.join(missing)}")
+            return actions + [Command(f"{APT} install {quoted}", change=change)]
         present = [n for n in args["name"] if _base_name(n) in installed]
         if not present:
             return []
         quoted = " ".join(shlex.quote(_base_name(n)) for n in present)
-        return [Command(f"{APT} remove {quoted}", change=(f"installed: {' '.join(present)}", f"removed: {' '.join(present)}"))]
+        change = (f"installed: {' '.join(present)}", f"removed: {' '.join(present)}")
+        return [Command(f"{APT} remove {quoted}", change=change)]
 
 
 MODULE = PackageModule()

@@ -6,7 +6,8 @@ from typing import Any
 
 from paasops.automation.actions import Action
 from paasops.automation.modules.base import Arg, Module, ModuleContext, Outcome
-from paasops.automation.modules.copy import MODULE as COPY, plan_write
+from paasops.automation.modules.copy import MODULE as COPY
+from paasops.automation.modules.copy import plan_write
 from paasops.automation.templating import render_template_file
 
 

@@ -156,7 +156,7 @@ def _verify(hosts, connect, pki_dir: Path, etcd, forks: int, output: str = "tabl
             return [Check("reachable", False, str(exc))]
 
     with ThreadPoolExecutor(max_workers=forks) as pool:
-        results = dict(zip([h.name for h in hosts], pool.map(one, hosts)))
+        results = dict(zip([h.name for h in hosts], pool.map(one, hosts), strict=True))
     as_data = {h: [c.__dict__ for c in cs] for h, cs in results.items()}
     if output == "json":
         typer.echo(json.dumps(as_data, indent=2))
