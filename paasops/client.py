@@ -135,7 +135,7 @@ class ApiClient:
     def _unreachable(self, exc: Exception) -> ConnectionFailed:
         if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
             return ConnectionFailed(f"paasops service at {self.base_url} did not answer in time ({exc})")
-        cause = exc
+        cause: BaseException | None = exc
         while cause is not None and not isinstance(cause, ssl.SSLError):
             cause = cause.__cause__ or cause.__context__
         if cause is not None:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class PaasopsError(Exception):
     """Root of every error paasops raises on purpose. The message names what and where."""
 
     exit_code = 1
     http_status = 500
+    # Set on an error the API client rebuilt from an answer: its HTTP status and JSON body, and the
+    # candidates of an ambiguous id prefix.
+    status: int | None = None
+    body: dict[str, Any] | None = None
+    candidates: list[str] | None = None
 
     def __init__(self, message: str, *, where: str | None = None):
         self.where = where

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 
 from ..auth.principal import Principal
 from ..errors import AuthError
 
+if TYPE_CHECKING:
+    from ..service.service import Service as RunningService
+
 __all__ = ["Caller", "Principal", "Service", "get_principal", "get_service"]
 
 
-def get_service(request: Request):
+def get_service(request: Request) -> RunningService:
     return request.app.state.service
 
 
@@ -25,5 +28,5 @@ def get_principal(request: Request) -> Principal:
     return principal
 
 
-Service = Annotated[object, Depends(get_service)]
+Service = Annotated["RunningService", Depends(get_service)]
 Caller = Annotated[Principal, Depends(get_principal)]

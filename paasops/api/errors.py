@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -10,7 +12,7 @@ from ..errors import ConflictError, PaasopsError
 
 
 def error_body(exc: PaasopsError) -> dict:
-    body = {"error": str(exc), "type": type(exc).__name__}
+    body: dict[str, Any] = {"error": str(exc), "type": type(exc).__name__}
     if isinstance(exc, ConflictError) and "ambiguous" in str(exc):
         body["candidates"] = [part.split(" ")[0] for part in str(exc).split(": ", 2)[-1].split(", ")]
     return body

@@ -107,7 +107,10 @@ class AppManager:
             raise UserInputError(f"count must be >= 0, got {count}", where="count")
         with self.locked(name):
             spec = self.spec_of(name)
-            return self._scale(spec, self.cluster.store.get_app(name), count, user, progress)
+            app = self.cluster.store.get_app(name)
+            if app is None:  # deleted since spec_of read it
+                raise NotFoundError(f"no app {name!r} (deploy it first)", where="apps")
+            return self._scale(spec, app, count, user, progress)
 
     def _scale(self, spec: AppSpec, app: App, count: int, user, progress) -> DeployResult:
         current = self.replicas(spec.name, app.spec_hash)

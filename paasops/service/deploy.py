@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,7 +41,7 @@ class Replica:
                              id=self.container_id)
 
 
-def plan(cluster: Cluster, spec: AppSpec, count: int, exclude: set[str] = frozenset()) -> Plan:
+def plan(cluster: Cluster, spec: AppSpec, count: int, exclude: Collection[str] = frozenset()) -> Plan:
     hosts = [h for h in cluster.snapshot() if h.id not in exclude]
     return place(hosts, request_for(spec), count, strategy=spec.strategy, weights=cluster.weights)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Any
 
 from ..vocabulary import DOWN
 from .cluster import Cluster
@@ -21,7 +22,7 @@ class ContainerEventCollector:
         self.cluster = cluster
         self.store_events = store_events
         self._threads: dict[str, threading.Thread] = {}
-        self._streams: dict[str, object] = {}
+        self._streams: dict[str, Any] = {}  # engine id -> its open event stream
         self._stop = threading.Event()
         self._lock = threading.Lock()
 

@@ -172,14 +172,17 @@ class EngineHandle:
 
     def reserved(self) -> tuple[float, int, set[int], dict[str, int]]:
         """(cpu, memory MB, used host ports, replicas per app) held by this engine's containers."""
-        cpu, mem, ports, replicas = 0.0, 0, set(), {}
+        cpu, mem = 0.0, 0
+        ports: set[int] = set()
+        replicas: dict[str, int] = {}
         with self.lock:
             for c in self.containers.values():
                 ports |= c.host_ports
-                if c.reserving:
+                app = c.app
+                if c.reserving and app is not None:  # reserving implies an app; said again for the types
                     cpu += c.cpus
                     mem += c.memory_mb
-                    replicas[c.app] = replicas.get(c.app, 0) + 1
+                    replicas[app] = replicas.get(app, 0) + 1
         return cpu, mem, ports, replicas
 
     def view(self) -> EngineView:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import logging
 import os
@@ -110,7 +111,7 @@ class IcmpProber:
         self._seq = (self._seq + 1) & 0xFFFF
         packet = echo_request(self.ident, self._seq, self.token)
         self._pending, self._answered = set(addresses), set()
-        self._done = self._loop.create_future()
+        self._done = asyncio.get_running_loop().create_future()
         started, errors = time.monotonic(), 0
         for i, address in enumerate(self._pending):
             errors += not await self._send(packet, address)
@@ -171,7 +172,7 @@ def normalise_address(address: str) -> str | None:
         ip = ipaddress.ip_address(address)
     except ValueError:
         try:
-            return socket.getaddrinfo(address, None, socket.AF_INET)[0][4][0]
+            return str(socket.getaddrinfo(address, None, socket.AF_INET)[0][4][0])
         except (OSError, UnicodeError) as exc:
             log.warning("heartbeat: cannot resolve %r (%s); it counts as unanswered", address, exc)
             return None
@@ -305,7 +306,7 @@ class Heartbeat:
                     return
             # suspects get a Docker ping on their re-probe too: a live API vouches for a lost echo
             docker_ids = [e for e in targets if self._wants_docker_ping(e)]
-        started = self._loop.time()
+        started = asyncio.get_running_loop().time()
         docker = self._start_docker_pings(docker_ids, docker_pool)
         answered, stats = await prober.probe({a for a in targets.values() if a}, self.timeout)
         api = await self._docker_results(docker, started + self.docker_timeout)
@@ -339,13 +340,18 @@ class Heartbeat:
         for engine_id in engine_ids:
             future = self._in_flight.get(engine_id)
             if future is None:  # one ping per engine at a time: a hung one is not doubled
-                future = self._loop.run_in_executor(pool, self._safe_docker_ping, engine_id)
+                future = asyncio.get_running_loop().run_in_executor(pool, self._safe_docker_ping, engine_id)
                 self._in_flight[engine_id] = future
-                future.add_done_callback(lambda _, e=engine_id: self._in_flight.pop(e, None))
+                future.add_done_callback(functools.partial(self._landed, engine_id))
             futures[engine_id] = future
         return futures
 
+    def _landed(self, engine_id: str, _future: asyncio.Future) -> None:
+        self._in_flight.pop(engine_id, None)
+
     def _safe_docker_ping(self, engine_id: str) -> bool:
+        if self.docker_ping is None:
+            return False
         try:
             return bool(self.docker_ping(engine_id))
         except Exception as exc:
@@ -356,7 +362,7 @@ class Heartbeat:
                               deadline: float) -> dict[str, bool]:
         pending = [f for f in futures.values() if not f.done()]
         if pending:
-            await asyncio.wait(pending, timeout=max(0.0, deadline - self._loop.time()))
+            await asyncio.wait(pending, timeout=max(0.0, deadline - asyncio.get_running_loop().time()))
         return {e: f.done() and not f.cancelled() and f.result() for e, f in futures.items()}
 
     def _notify(self, transition: Transition) -> None:

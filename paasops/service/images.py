@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from ..errors import PaasopsError
 from .engine import EngineHandle
@@ -16,7 +17,7 @@ log = logging.getLogger(__name__)
 class ImageDistributor:
     """One copy per (engine, image) at a time; other replicas wait for it."""
 
-    def __init__(self, local_source: Callable[[], object] | None = None):
+    def __init__(self, local_source: Callable[[], Any] | None = None):
         self._locks: KeyedLocks[threading.Lock] = KeyedLocks()
         self.local_source = local_source  # returns a docker client of this machine's engine, or None
 

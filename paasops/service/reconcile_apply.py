@@ -155,6 +155,8 @@ class Reconciler:
         try:
             spec = self.apps.spec_of(action.app)
             app = self.cluster.store.get_app(action.app)
+            if app is None:
+                raise NotFoundError(f"no app {action.app!r}", where="reconcile")
             # the deploy path: placement by score, concurrent starts, retries on the next best host
             replicas = self.apps.start_replicas(spec, app.deployment_id, action.count, user=user)
         except PaasopsError as exc:

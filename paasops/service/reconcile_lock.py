@@ -7,6 +7,7 @@ import logging
 import os
 import threading
 from pathlib import Path
+from typing import IO, Any
 
 from ..errors import ConflictError, ConnectionFailed
 
@@ -20,7 +21,7 @@ class FileLock:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        self._file = None
+        self._file: IO[str] | None = None
 
     def __enter__(self) -> FileLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -55,7 +56,7 @@ class EtcdLock:
         self.endpoints = endpoints
         self.name, self.ttl, self.timeout = name, ttl, timeout
         self._client = None
-        self._lock = None
+        self._lock: Any = None  # pyetcd's Lock, made when taken
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 

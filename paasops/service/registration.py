@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import urllib.parse
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from ..errors import ForbiddenError, UserInputError
 from ..store.records import Engine
@@ -74,11 +74,11 @@ def engine_value(engine: Engine, *, registered_at: datetime | None = None) -> st
         "registered_at": (registered_at or datetime.now(UTC)).isoformat(timespec="seconds")})
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 

@@ -47,7 +47,7 @@ class RegistrySync:
         self.synced = threading.Event()  # set once the first listing has been reported
         self._seen: dict[str, int] = {}  # engine id -> mod revision of its last good value
         self._lock = threading.RLock()
-        self._client = None
+        self._client: Any = None  # an etcd client (pyetcd), made on the first use
         self._endpoint_index = 0
         self._lease = None
         self._owned: dict[str, Engine] = {}  # published under our lease
@@ -82,7 +82,7 @@ class RegistrySync:
         A key that exists is left alone: an agent owns it. Returns the ids put now; those
         that could not be put because etcd is away are put when it answers again.
         """
-        put = []
+        put: list[str] = []
         for engine in engines:
             if (engine.docker_url or "").startswith("unix:"):
                 log.debug("engine %s is only reachable on a local socket: not published", engine.id)

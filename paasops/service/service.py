@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import TYPE_CHECKING
 
 from ..errors import UserInputError
 from ..pki import default_pki_dir
@@ -16,6 +17,10 @@ from .cluster import Cluster
 from .docker_events import ContainerEventCollector
 from .images import ImageDistributor
 from .settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from .heartbeat import Heartbeat
+    from .registry import RegistrySync
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +55,8 @@ class Service:
         self.tokens = Tokens(self.store, ttl=settings.token_ttl)
         self.accounts = Accounts(self.store, self.tokens, record=self.cluster.record)
         self.authenticator = Authenticator(self.store, self.tokens)
-        self.registry = None
-        self.heartbeat = None
+        self.registry: RegistrySync | None = None
+        self.heartbeat: Heartbeat | None = None
         self._retarget_lock = threading.Lock()
 
     # -- life cycle ----------------------------------------------------------------------
