@@ -206,9 +206,9 @@ class ApiClient:
 
     def add_engine(self, address: str, *, id: str | None = None, port: int = 2376,
                    labels: dict[str, str] | None = None, cpus: float | None = None,
-                   memory_mb: int | None = None) -> EngineView:
+                   memory_mb: int | None = None, tls: bool = True, insecure_tcp: bool = False) -> EngineView:
         body = {"address": address, "id": id, "port": port, "labels": labels or {}, "cpus": cpus,
-                "memory_mb": memory_mb}
+                "memory_mb": memory_mb, "tls": tls, "insecure_tcp": insecure_tcp}
         return self.call(EngineView, "POST", "/api/engines", body=body)
 
     def delete_engine(self, engine_id: str) -> EngineDeleted:

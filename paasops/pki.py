@@ -6,6 +6,7 @@ import datetime as dt
 import fcntl
 import ipaddress
 import os
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from paasops.errors import PaasopsError
@@ -31,7 +32,7 @@ class CA:
     """The cluster CA; `key` is only ever loaded on the control machine."""
 
     cert: x509.Certificate
-    key: ec.EllipticCurvePrivateKey
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey  # ensure_ca makes EC; a CA brought along may be RSA
     cert_pem: bytes
     path: Path  # the ca.pem file
 
@@ -78,7 +79,7 @@ def ensure_ca(pki_dir: Path | str) -> CA:
 def issue_server_cert(ca: CA, name: str, addresses: list[str],
                       dns_names: list[str] | tuple[str, ...] = ()) -> tuple[bytes, bytes]:
     """A fresh (cert_pem, key_pem) with IP SANs `addresses`, DNS SANs `dns_names`, serverAuth."""
-    sans = [x509.IPAddress(ipaddress.ip_address(a)) for a in addresses]
+    sans: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address(a)) for a in addresses]
     sans += [x509.DNSName(d) for d in dns_names]
     return _issue(ca, name, sans, ExtendedKeyUsageOID.SERVER_AUTH)
 
@@ -138,7 +139,7 @@ def cert_sans(cert: x509.Certificate) -> tuple[set[str], set[str]]:
             set(ext.get_values_for_type(x509.DNSName)))
 
 
-def _issue(ca: CA, cn: str, sans: list[x509.GeneralName], eku) -> tuple[bytes, bytes]:
+def _issue(ca: CA, cn: str, sans: Sequence[x509.GeneralName], eku) -> tuple[bytes, bytes]:
     key = ec.generate_private_key(ec.SECP256R1())
     now = _now()
     builder = (
@@ -186,6 +187,9 @@ def _load_ca(cert_path: Path, key_path: Path) -> CA:
         key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
     except ValueError as exc:
         raise PaasopsError(f"unreadable CA file: {exc}", where=str(cert_path.parent)) from exc
+    if not isinstance(key, (ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey)):  # what signs with SHA-256
+        raise PaasopsError(f"unreadable CA file: not an EC or RSA private key ({type(key).__name__})",
+                           where=str(key_path))
     return CA(cert=cert, key=key, cert_pem=cert_pem, path=cert_path)
 
 

@@ -22,7 +22,7 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from .errors import SpecError
 from .placement import labels as label_expr
@@ -264,7 +264,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-_NESTED = {"ports": PortSpec, "restart": RestartPolicy}
+_NESTED: dict[str, type[BaseModel]] = {"ports": PortSpec, "restart": RestartPolicy}
 _MESSAGES = {
     "missing": "is required",
     "greater_than_equal": "must be >= {ge}, got {input}",
@@ -301,7 +301,7 @@ def _where(loc: tuple) -> str:
     return out
 
 
-def _describe(error: dict) -> str:
+def _describe(error: ErrorDetails) -> str:
     loc = tuple(error["loc"])
     if error["type"] == "extra_forbidden":
         field = loc[-1]
@@ -331,7 +331,8 @@ def parse_app_spec(data: Any, source: str = "app.yml", overrides: Mapping[str, A
     except ValidationError as exc:
         errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
         problems = [_describe(e) for e in errors]
-        err = SpecError("; ".join(problems), where=source)
+        # SpecError (paasops/errors.py) declares no `problems` attribute: set it through an Any.
+        err: Any = SpecError("; ".join(problems), where=source)
         err.problems = problems
         raise err from None
 

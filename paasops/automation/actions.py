@@ -68,8 +68,8 @@ def diff_of(action: Action) -> str:
         return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
                        for line in lines)
     if action.change is not None:
-        before, after = action.change
-        return f"-{before}\n+{after}\n"
+        old, new = action.change
+        return f"-{old}\n+{new}\n"
     return ""
 
 

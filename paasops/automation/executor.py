@@ -14,7 +14,7 @@ import jinja2
 from paasops.automation.actions import Action, Command, WriteFile, describe, diff_all, summary
 from paasops.automation.modules import ModuleContext, Outcome, lookup
 from paasops.automation.playbook import Play, Task
-from paasops.automation.recap import TaskResult
+from paasops.automation.recap import Status, TaskResult
 from paasops.automation.templating import evaluate, render, template_error
 from paasops.connectors.base import CommandResult, Connector
 from paasops.errors import CommandFailed, ConnectionFailed, PaasopsError
@@ -32,7 +32,8 @@ class LazyFacts(Mapping):
     """Host facts gathered on first use (for plays with `gather_facts: false`)."""
 
     def __init__(self, load: Callable[[], dict[str, Any]]):
-        self._load, self._data = load, None
+        self._load = load
+        self._data: dict[str, Any] | None = None
 
     def _get(self) -> dict[str, Any]:
         if self._data is None:
@@ -129,10 +130,12 @@ def _run_item(task: Task, state: HostState, ns: dict[str, Any], play: Play, opts
     if task.when and not evaluate(list(task.when), ns):
         return {"skipped": True, "changed": False, "failed": False, "msg": "condition was false"}
     module = lookup(task.module)
+    assert module is not None, f"unknown module {task.module!r}"  # playbook parsing rejects these
     rendered = {k: (v if k in module.raw_args else render(v, ns)) for k, v in task.args.items()}
     args = module.validate({k: v for k, v in rendered.items() if v is not None or module.any_args})
     check = opts.check if task.check_mode is None else task.check_mode
     become = next(b for b in (task.become, play.become, host_become(state.host)) if b is not None)
+    assert state.connector is not None, "the runner connects before running tasks"
     ctx = ModuleContext(connector=state.connector, host_facts=state.facts if state.facts is not None else {},
                         variables=ns,
                         become=become, check=check, playbook_dir=opts.playbook_dir,
@@ -196,7 +199,7 @@ def execute_task(task: Task, state: HostState, play: Play, opts: RunOptions, *, 
         result = {"failed": True, "changed": False, "msg": f"internal error: {type(exc).__name__}: {exc}"}
     if task.register:
         state.registered[task.register] = result
-    status = ("failed" if result.get("failed") else "skipped" if result.get("skipped")
+    status: Status = ("failed" if result.get("failed") else "skipped" if result.get("skipped")
               else "changed" if result.get("changed") else "ok")
     if status == "changed" and task.notify:
         state.notified.update(task.notify)

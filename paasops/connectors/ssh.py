@@ -56,7 +56,9 @@ def _load_known_hosts(keys: paramiko.HostKeys, files: list[Path], where: str) ->
                 entry = paramiko.hostkeys.HostKeyEntry.from_line(line, lineno)
             except Exception:  # noqa: BLE001 - a malformed line; OpenSSH ignores it too
                 continue
-            for name in entry.hostnames if entry else []:
+            if entry is None:
+                continue
+            for name in entry.hostnames:
                 keys.add(name, entry.key.get_name(), entry.key)
     return revoked
 
@@ -186,7 +188,9 @@ class SSHConnector(Connector):
                 self._client.close()  # the host went away; connect again
                 self._client = None
             self._client = self._open()
-            return self._client.get_transport()
+            transport = self._client.get_transport()
+            assert transport is not None  # _open() returns a connected client
+            return transport
 
     def _open(self) -> paramiko.SSHClient:
         client = paramiko.SSHClient()
@@ -206,12 +210,14 @@ class SSHConnector(Connector):
             if isinstance(exc, (HostKeyError, KeyboardInterrupt, SystemExit)):
                 raise
             raise self._connect_error(exc) from exc
-        server_key = client.get_transport().get_remote_server_key()
+        transport = client.get_transport()
+        assert transport is not None  # connect() succeeded
+        server_key = transport.get_remote_server_key()
         if server_key.get_base64() in revoked:
             client.close()
             raise HostKeyError(f"the host key of {self.name} ({describe_key(server_key)}) is marked "
                                "@revoked in known_hosts", where=self.name)
-        client.get_transport().set_keepalive(30)
+        transport.set_keepalive(30)
         return client
 
     def _connect_error(self, exc: BaseException) -> ConnectionFailed:
@@ -230,7 +236,8 @@ class SSHConnector(Connector):
             tried += " and password" if self.password else ""
             return ConnectionFailed(f"authentication failed for user {self.user} ({tried})", where=where)
         if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError):
-            codes = {e.errno for e in exc.errors.values()}
+            # The stub types `errors` values as Exception; paramiko only stores the socket errors (OSError) there.
+            codes = {e.errno for e in exc.errors.values()}  # type: ignore[attr-defined]
             why = "connection refused" if codes == {errno.ECONNREFUSED} else "host unreachable"
             return ConnectionFailed(f"{why} on {self.endpoint}", where=where)
         if isinstance(exc, socket.gaierror):

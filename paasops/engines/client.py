@@ -32,7 +32,11 @@ def make_client(address: str, port: int = DOCKER_TLS_PORT, *, tls: bool = True, 
     """
     if address == LOCAL:
         return docker.DockerClient(base_url=docker_url(address), timeout=timeout)
-    tls_settings = tls_config(pki_dir, with_client_cert=with_client_cert) if tls else None
+    tls_settings: TLSConfig | None = None
+    if tls:
+        if pki_dir is None:  # was a TypeError from `None / "ca.pem"`; now says why
+            raise TypeError("make_client: tls=True needs pki_dir (the directory of the cluster CA)")
+        tls_settings = tls_config(pki_dir, with_client_cert=with_client_cert)
     client = docker.DockerClient(base_url=docker_url(address, port, tls=tls), timeout=timeout,
                                  tls=tls_settings, version="1.41")
     # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE replace our CA, and *_PROXY route engine

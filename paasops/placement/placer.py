@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from heapq import heapify, heappop, heapreplace
 from types import MappingProxyType
+from typing import Any
 
 from paasops.errors import PlacementError, UserInputError
 from paasops.placement.filters import first_rejection
@@ -62,7 +63,7 @@ def place(
     # (heapreplace), or dropped when the next replica would no longer fit. Requested host
     # ports are then taken, so such a host never takes a second replica of the batch.
     has_ports = bool(request.ports)
-    assignments = []
+    assignments: list[Assignment] = []
     append = assignments.append
     k = 0
     while k < count and heap:
@@ -88,15 +89,16 @@ def place(
             if replicas[i] != before[i]:
                 host = _after(host, request, reserved_cpu[i], reserved_mem[i], replicas[i])
                 rejection = first_rejection(host, request)
+            assert rejection is not None, "a host left out of the heap no longer fits"
             reasons[ids[i]] = rejection[1]
         frozen = MappingProxyType(reasons)
         unplaced = tuple(Unplaced(j, frozen) for j in range(k, count))
 
     explanation = tuple(
         HostExplanation(ids[i], True, *initial[i], before[i], replicas[i] - before[i], None, None)
-        if rejections[i] is None
-        else HostExplanation(ids[i], False, None, None, None, before[i], 0, *rejections[i])
-        for i in range(n)
+        if rejection is None
+        else HostExplanation(ids[i], False, None, None, None, before[i], 0, *rejection)
+        for i, rejection in enumerate(rejections)
     )
     return Plan(app, scorer.NAME, weights, count, tuple(assignments), unplaced, explanation)
 
@@ -122,7 +124,10 @@ def place_or_raise(
     """Like place(), but raise PlacementError (carrying the plan as `.plan`) unless every replica is placed."""
     plan = place(snapshot, request, count, strategy, weights)
     if plan.unplaced:
-        err = PlacementError(plan.failure_message())
+        message = plan.failure_message()
+        assert message is not None  # the plan has unplaced replicas
+        # PlacementError (paasops/errors.py) declares no `plan` attribute: set it through an Any.
+        err: Any = PlacementError(message)
         err.plan = plan
         raise err
     return plan

@@ -7,7 +7,7 @@ from types import MappingProxyType
 
 from paasops.errors import UserInputError
 from paasops.placement.filters import first_rejection
-from paasops.placement.model import Request, Snapshot, Weights, WeightsLike
+from paasops.placement.model import HostSnapshot, Request, Snapshot, Weights, WeightsLike
 from paasops.placement.plan import Assignment, HostExplanation, Plan, Unplaced
 from paasops.placement.scorers import get_strategy
 
@@ -29,7 +29,7 @@ def naive_place(
     if len({h.id for h in hosts}) != len(hosts):
         raise UserInputError("duplicate host id", where="snapshot")
 
-    def rank(host):
+    def rank(host: HostSnapshot) -> tuple[float, float, float]:
         c, m = scorer.terms(
             host.reserved_cpu, request.cpus, host.total_cpu,
             host.reserved_mem_mb, request.memory_mb, host.total_mem_mb,
@@ -37,7 +37,7 @@ def naive_place(
         )
         return c + m, c, m
 
-    explanation = []
+    explanation: list[HostExplanation] = []
     for host in hosts:
         rejection = first_rejection(host, request)
         existing = host.replicas.get(app, 0)

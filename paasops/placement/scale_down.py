@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from heapq import heapify, heappop, heapreplace
 
 from paasops.errors import UserInputError
 from paasops.placement.model import HostSnapshot, Weights, WeightsLike
+
+
+@dataclass
+class _Remaining:
+    """What is left of one host while replicas are taken off it."""
+
+    cpu: float
+    mem_mb: int
+    count: int
+    host: HostSnapshot
 
 
 def load(
@@ -38,28 +49,28 @@ def scale_down_order(
     if n < 0:
         raise UserInputError(f"number of replicas to remove must be >= 0, not {n}", where="count")
     w = Weights.of(weights)
-    state = {}
-    heap = []
+    state: dict[str, _Remaining] = {}
+    heap: list[tuple[float, int, str]] = []
     for host in hosts:
         count = host.replicas.get(app, 0)
         if count <= 0:
             continue
-        state[host.id] = [host.reserved_cpu, host.reserved_mem_mb, count, host]
+        state[host.id] = _Remaining(host.reserved_cpu, host.reserved_mem_mb, count, host)
         share = load(host.reserved_cpu, host.total_cpu, host.reserved_mem_mb, host.total_mem_mb, w.cpu, w.memory)
         heap.append((-share, -count, host.id))
     heapify(heap)
-    order = []
+    order: list[str] = []
     while heap and len(order) < n:
         host_id = heap[0][2]
         order.append(host_id)
         entry = state[host_id]
-        host = entry[3]
-        entry[0] = max(entry[0] - cpus, 0.0)
-        entry[1] = max(entry[1] - memory_mb, 0)
-        entry[2] -= 1
-        if entry[2] == 0:
+        host = entry.host
+        entry.cpu = max(entry.cpu - cpus, 0.0)
+        entry.mem_mb = max(entry.mem_mb - memory_mb, 0)
+        entry.count -= 1
+        if entry.count == 0:
             heappop(heap)
             continue
-        share = load(entry[0], host.total_cpu, entry[1], host.total_mem_mb, w.cpu, w.memory)
-        heapreplace(heap, (-share, -entry[2], host_id))
+        share = load(entry.cpu, host.total_cpu, entry.mem_mb, host.total_mem_mb, w.cpu, w.memory)
+        heapreplace(heap, (-share, -entry.count, host_id))
     return order

@@ -86,7 +86,7 @@ def test_routes_params_and_body():
     assert seen[1][:4] == ("GET", "/api/events", {"type": "die", "since": "12.5", "limit": "3"}, None)
     assert seen[2][:2] == ("POST", "/api/engines")
     assert seen[2][3] == {"address": "10.0.0.5", "id": "n1", "port": 2376, "labels": {"zone": "a"}, "cpus": 2,
-                          "memory_mb": None}
+                          "memory_mb": None, "tls": True, "insecure_tcp": False}
     assert seen[3][:4] == ("POST", "/api/apps/hello/scale", {}, {"count": 3})
     assert seen[4][4] == b"/api/containers/abc%2F..%2Fx/stop"  # an id never changes the route
 

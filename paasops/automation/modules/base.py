@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -179,7 +180,7 @@ class ModuleContext:
     """Everything a module may use while running on one host."""
 
     connector: Connector
-    host_facts: dict[str, Any]
+    host_facts: Mapping[str, Any]
     variables: dict[str, Any]
     become: bool = False
     check: bool = False

@@ -29,6 +29,10 @@ def hosts_add(address: str = typer.Argument(..., help="IP or name of a Docker ho
               label: list[str] = typer.Option(None, "--label", help="KEY=VALUE for constraints (repeatable)."),
               cpus: float = typer.Option(None, "--cpus", help="Declared CPUs (default: what Docker reports)."),
               memory_mb: int = typer.Option(None, "--memory-mb", help="Declared memory (default: Docker's)."),
+              tls: bool = typer.Option(True, "--tls/--no-tls", help="Reach the engine with mutual TLS "
+                                       "(default), or over plain TCP (needs --insecure-tcp)."),
+              insecure_tcp: bool = typer.Option(False, "--insecure-tcp", help="With --no-tls: yes, send Docker "
+                                                "API calls in clear (admins only; a trusted network only)."),
               output: Output = OUTPUT, server: str = SERVER):
     """Add an engine by hand; it must answer over its TLS API first, else nothing changes."""
     from .. import render
@@ -36,7 +40,8 @@ def hosts_add(address: str = typer.Argument(..., help="IP or name of a Docker ho
 
     labels = parse_labels(label)
     with api_client(server) as api:
-        added = api.add_engine(address, id=engine_id, port=port, labels=labels, cpus=cpus, memory_mb=memory_mb)
+        added = api.add_engine(address, id=engine_id, port=port, labels=labels, cpus=cpus, memory_mb=memory_mb,
+                               tls=tls, insecure_tcp=insecure_tcp)
     emit(added, output, lambda h: render.engines_table([h]))
 
 
