@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import Generic, Self, TypeVar
 
-from .records import Account, App, AppChange, Engine, Event, Role, Token
+from .records import Account, ApiToken, App, AppChange, Engine, Event, Role, Token
 
 T = TypeVar("T")
 
@@ -147,6 +147,22 @@ class Store(ABC):
 
     @abstractmethod
     def purge_expired(self, now: float | None = None) -> int: ...
+
+    # -- API tokens (long-lived, named, for jobs) ---------------------------------------
+    @abstractmethod
+    def put_api_token(self, token: ApiToken) -> ApiToken:
+        """Store a new API token (its hash only); ConflictError when the name is taken. Sets created_at."""
+
+    @abstractmethod
+    def find_api_token(self, token_hash: str, now: float | None = None) -> ApiToken | None:
+        """The API token with this hash unless it has expired at `now`."""
+
+    @abstractmethod
+    def list_api_tokens(self, user: str | None = None) -> list[ApiToken]:
+        """Sorted by name; all users' when `user` is None."""
+
+    @abstractmethod
+    def delete_api_token(self, name: str) -> bool: ...
 
     # -- engines ----------------------------------------------------------------------
     @abstractmethod

@@ -1,4 +1,4 @@
-"""Plain records the state store keeps: accounts, roles, tokens, engines, events, apps."""
+"""Plain records the state store keeps: accounts, roles, tokens, API tokens, engines, events, apps."""
 
 from __future__ import annotations
 
@@ -35,6 +35,20 @@ class Token:
     token_hash: str
     user: str
     expires_at: float
+    created_at: float = 0.0
+
+
+@dataclass
+class ApiToken:
+    """A long-lived token for jobs: named, acting as `user` with `role` (no more than the user's) and,
+    when `routes` is not empty, only on those ACL rules. Kept hashed; `expires_at` None: never."""
+
+    name: str
+    token_hash: str
+    user: str
+    role: str
+    routes: list[str] = field(default_factory=list)
+    expires_at: float | None = None
     created_at: float = 0.0
 
 

@@ -20,6 +20,7 @@ from ..errors import ConflictError, ConnectionFailed, NotFoundError, StoreUnavai
 from .base import Feed, Store, T
 from .records import (
     Account,
+    ApiToken,
     App,
     AppChange,
     Engine,
@@ -44,6 +45,7 @@ TABLES = {
     "accounts": ("name", ()),
     "roles": ("name", ()),
     "tokens": ("token_hash", ("user", "expires_at")),
+    "api_tokens": ("name", ("token_hash", "user")),
     "engines": ("id", ()),
     "apps": ("name", ()),
     "events": ("id", ("time", "type", "tag", "app", "host")),
@@ -287,6 +289,29 @@ class RethinkStore(Store):
         at = now if now is not None else clock()
         query = self._t("tokens").between(r.minval, at, index="expires_at", right_bound="closed")
         return self._run(query.delete())["deleted"]
+
+    # -- API tokens -------------------------------------------------------------------
+    def put_api_token(self, token):
+        check_token_hash(token.token_hash)
+        token = ApiToken(**{**to_dict(token), "created_at": clock()})
+        if self._run(self._t("api_tokens").insert(to_dict(token), conflict="error"))["errors"]:
+            raise ConflictError(f"API token {token.name!r} already exists")
+        return token
+
+    def find_api_token(self, token_hash, now=None):
+        at = now if now is not None else clock()
+        for doc in self._rows(self._t("api_tokens").get_all(token_hash, index="token_hash")):
+            if doc.get("expires_at") is None or doc["expires_at"] > at:
+                return from_dict(ApiToken, doc)
+        return None
+
+    def list_api_tokens(self, user=None):
+        table = self._t("api_tokens")
+        query = table if user is None else table.get_all(user, index="user")
+        return [from_dict(ApiToken, d) for d in sorted(self._rows(query), key=lambda d: d["name"])]
+
+    def delete_api_token(self, name):
+        return self._run(self._t("api_tokens").get(name).delete())["deleted"] > 0
 
     # -- engines and apps -------------------------------------------------------------
     def _put_doc(self, table, record):

@@ -15,6 +15,7 @@ from ..errors import ConflictError, NotFoundError
 from .base import Feed, Store, T
 from .records import (
     Account,
+    ApiToken,
     App,
     AppChange,
     Engine,
@@ -40,6 +41,9 @@ CREATE TABLE IF NOT EXISTS tokens (
     token_hash TEXT PRIMARY KEY, user TEXT NOT NULL,
     expires_at REAL NOT NULL, created_at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS tokens_user ON tokens(user);
+CREATE TABLE IF NOT EXISTS api_tokens (
+    name TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, user TEXT NOT NULL, role TEXT NOT NULL,
+    routes TEXT NOT NULL, expires_at REAL, created_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS engines (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS apps (name TEXT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
@@ -249,6 +253,36 @@ class SqliteStore(Store):
 
     def purge_expired(self, now=None):
         return self._w("DELETE FROM tokens WHERE expires_at<=?", (now if now is not None else clock(),))
+
+    # -- API tokens -------------------------------------------------------------------
+    @staticmethod
+    def _api_token(row) -> ApiToken:
+        return ApiToken(**{**dict(row), "routes": json.loads(row["routes"])})
+
+    def put_api_token(self, token):
+        check_token_hash(token.token_hash)
+        token = ApiToken(**{**to_dict(token), "created_at": clock()})
+        try:
+            self._w("INSERT INTO api_tokens VALUES (?,?,?,?,?,?,?)",
+                    (token.name, token.token_hash, token.user, token.role, json.dumps(list(token.routes)),
+                     token.expires_at, token.created_at))
+        except sqlite3.IntegrityError:
+            raise ConflictError(f"API token {token.name!r} already exists") from None
+        return token
+
+    def find_api_token(self, token_hash, now=None):
+        at = now if now is not None else clock()
+        rows = self._q("SELECT * FROM api_tokens WHERE token_hash=? AND (expires_at IS NULL OR expires_at>?)",
+                       (token_hash, at))
+        return self._api_token(rows[0]) if rows else None
+
+    def list_api_tokens(self, user=None):
+        if user is None:
+            return [self._api_token(r) for r in self._q("SELECT * FROM api_tokens ORDER BY name")]
+        return [self._api_token(r) for r in self._q("SELECT * FROM api_tokens WHERE user=? ORDER BY name", (user,))]
+
+    def delete_api_token(self, name):
+        return self._w("DELETE FROM api_tokens WHERE name=?", (name,)) > 0
 
     # -- engines and apps: whole records as JSON documents ----------------------------
     def _put_doc(self, table, key, record):

@@ -24,6 +24,7 @@ from paasops.errors import (
     UserInputError,
 )
 from paasops.store import App, Engine, Event, Store, open_store, rethinkdb_options
+from paasops.store.records import ApiToken
 from paasops.store.sqlite import SqliteStore
 
 BACKENDS = ["sqlite", pytest.param("rethinkdb", marks=pytest.mark.rethinkdb)]
@@ -156,6 +157,29 @@ def test_purge_expired(store):
     assert store.purge_expired(now=t0 + 10) == 1  # expiring at `now` counts as expired
     assert [x.token_hash for x in store.list_tokens()] == [token_hash(3)]
     assert store.purge_expired() == 0
+
+
+def test_api_tokens(store):
+    t0 = time.time()
+    job = store.put_api_token(ApiToken("reconcile-cron", TOKEN_HASH, "alice", "user", ["POST /api/reconcile"],
+                                       t0 + 60))
+    assert job.created_at > 0 and job.routes == ["POST /api/reconcile"]
+    store.put_api_token(ApiToken("forever", token_hash(1), "bob", "admin"))  # no expiry
+    store.put_api_token(ApiToken("old", token_hash(2), "alice", "user", expires_at=t0 - 1))
+    with pytest.raises(ConflictError):
+        store.put_api_token(ApiToken("forever", token_hash(3), "alice", "user"))
+    with pytest.raises(ValueError, match="never a token"):
+        store.put_api_token(ApiToken("clear", TOKEN, "alice", "user"))
+    assert store.find_api_token(TOKEN_HASH) == job
+    assert store.find_api_token(TOKEN_HASH, now=t0 + 61) is None
+    assert store.find_api_token(token_hash(2)) is None  # expired
+    assert store.find_api_token(token_hash(1), now=t0 + 10**9).name == "forever"
+    assert store.find_api_token(token_hash(99)) is None
+    assert [t.name for t in store.list_api_tokens()] == ["forever", "old", "reconcile-cron"]
+    assert [t.name for t in store.list_api_tokens("alice")] == ["old", "reconcile-cron"]
+    assert store.delete_api_token("old") and not store.delete_api_token("old")
+    assert store.find_token(TOKEN_HASH) is None  # a session lookup never finds an API token
+    assert [t.name for t in store.list_api_tokens()] == ["forever", "reconcile-cron"]
 
 
 # -- secrets never in clear -----------------------------------------------------------
