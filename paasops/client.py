@@ -24,6 +24,7 @@ from .errors import (
     ForbiddenError,
     NotFoundError,
     PaasopsError,
+    RateLimited,
     UserInputError,
 )
 from .results import (
@@ -44,7 +45,8 @@ from .results import (
 
 DEFAULT_SERVER = "http://127.0.0.1:5002"
 BY_STATUS: dict[int, type[PaasopsError]] = {400: UserInputError, 401: AuthError, 403: ForbiddenError,
-                                            404: NotFoundError, 409: ConflictError, 422: UserInputError}
+                                            404: NotFoundError, 409: ConflictError, 422: UserInputError,
+                                            429: RateLimited}
 Progress = Callable[[dict[str, Any]], None]
 T = TypeVar("T")
 
@@ -74,11 +76,22 @@ def resolve_server(explicit: str | None = None) -> str:
     return str(server).rstrip("/") if server else DEFAULT_SERVER
 
 
+TOKEN_ENV = "PAASOPS_TOKEN"  # an API token for jobs (`paasops tokens create`), instead of a login
+TOKEN_FILE_ENV = "PAASOPS_TOKEN_FILE"  # or a file holding it (keep it 0600)
+
+
 def read_token() -> str | None:
-    """The token `paasops login` keeps in the user's config dir (mode 0600), if there is one."""
+    """$PAASOPS_TOKEN, else the file $PAASOPS_TOKEN_FILE names, else the token `paasops login` keeps in the
+    user's config dir (mode 0600), if there is one."""
+    if os.environ.get(TOKEN_ENV, "").strip():
+        return os.environ[TOKEN_ENV].strip()
+    named = os.environ.get(TOKEN_FILE_ENV, "").strip()
+    path = Path(named) if named else config_dir() / "token"
     try:
-        return (config_dir() / "token").read_text(encoding="utf-8").strip() or None
+        return path.read_text(encoding="utf-8").strip() or None
     except OSError:
+        if named:
+            raise UserInputError("cannot read the token file", where=f"{TOKEN_FILE_ENV}={named}") from None
         return None
 
 

@@ -62,6 +62,18 @@ class ForbiddenError(PaasopsError):
     http_status = 403
 
 
+class RateLimited(PaasopsError):
+    """Too many attempts (failed logins, a locked account): try again after `retry_after` seconds."""
+
+    exit_code = 4
+    http_status = 429
+    retry_after: float = 1.0
+
+    def __init__(self, message: str, *, retry_after: float = 1.0, where: str | None = None):
+        self.retry_after = retry_after
+        super().__init__(message, where=where)
+
+
 class ConnectionFailed(PaasopsError):
     """A host, engine or service could not be reached (where = the host)."""
 

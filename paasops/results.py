@@ -369,6 +369,31 @@ class WhoAmI(AccountView):
     token_expires_at: float
 
 
+class LoginUnlocked(Result):
+    account: str
+    unlocked: bool  # False: it was neither locked nor backing off
+    was_locked: bool
+
+
+class ApiTokenView(Result):
+    """A job's API token as listed: never its secret."""
+
+    name: str
+    user: str  # the account it acts as (who made it)
+    role: str
+    routes: list[str] = []  # ACL rules narrowing the role; empty: the whole role
+    expires_at: float | None = None  # None: never
+    created_at: float = 0.0
+
+
+class ApiTokenCreated(ApiTokenView):
+    token: str  # `user:TOKEN`, shown this once only
+
+
+class ApiTokenRevoked(Result):
+    revoked: str
+
+
 class AccountDeleted(Result):
     deleted: str
 

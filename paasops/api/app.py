@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from .. import __version__
 from ..results import Healthz
 from . import errors
-from .routes import accounts, apps, cluster, containers, engines, ops
+from .routes import accounts, apps, cluster, containers, engines, ops, tokens
 
 
 def create_app(service) -> FastAPI:
@@ -15,7 +15,7 @@ def create_app(service) -> FastAPI:
                   description="Scheduler/monitor of a private Docker PaaS: engines, placement, deploys, events.")
     app.state.service = service
     errors.install(app)
-    for module in (accounts, engines, cluster, containers, apps):
+    for module in (accounts, tokens, engines, cluster, containers, apps):
         app.include_router(module.router)
     app.include_router(ops.router)
 

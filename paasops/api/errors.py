@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from ..errors import ConflictError, PaasopsError
+from ..errors import ConflictError, PaasopsError, RateLimited
 
 
 def error_body(exc: PaasopsError) -> dict:
@@ -21,7 +22,10 @@ def error_body(exc: PaasopsError) -> dict:
 def install(app: FastAPI) -> None:
     @app.exception_handler(PaasopsError)
     async def paasops_error(_: Request, exc: PaasopsError):
-        return JSONResponse(error_body(exc), status_code=exc.http_status)
+        headers = None
+        if isinstance(exc, RateLimited):  # whole seconds, rounded up, so a client never comes back too early
+            headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
+        return JSONResponse(error_body(exc), status_code=exc.http_status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def bad_payload(_: Request, exc: RequestValidationError):

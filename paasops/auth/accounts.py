@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from ..errors import (
     AuthError,
     ConflictError,
     ForbiddenError,
     NotFoundError,
+    RateLimited,
     UserInputError,
 )
 from ..store.base import Store
 from ..store.records import Account
 from ..vocabulary import ADMIN_ROLE
 from . import passwords
+from .limiter import LoginLimiter
 from .tokens import Tokens
 
 log = logging.getLogger(__name__)
@@ -33,25 +36,56 @@ def view(account: Account) -> dict:
 
 
 class Accounts:
-    def __init__(self, store: Store, tokens: Tokens, record: Record):
+    def __init__(self, store: Store, tokens: Tokens, record: Record, limiter: LoginLimiter | None = None):
         self.store = store
         self.tokens = tokens
         self.record = record  # Cluster.record(type, user=..., message=..., data=...)
+        self.limiter = limiter or LoginLimiter()
+        self._limiting = threading.Lock()  # the limiter is pure: requests take turns with it
 
     # -- sessions ------------------------------------------------------------------------
-    def login(self, name: str, password: str) -> dict:
+    def login(self, name: str, password: str, address: str = "unknown") -> dict:
+        with self._limiting:
+            verdict = self.limiter.check(name, address)
+        if not verdict.allowed:
+            raise RateLimited(f"{verdict.reason}: try again in {verdict.retry_after:.0f} s",
+                              retry_after=verdict.retry_after, where="login")
         account = self.store.get_account(name)
         if account is None:
             passwords.spend_verify_time(password)
-            raise AuthError(WRONG_LOGIN, where="login")
-        if not passwords.verify_password(account.password_hash, password):
-            raise AuthError(WRONG_LOGIN, where="login")
+            self._failed(name, address)
+        elif not passwords.verify_password(account.password_hash, password):
+            self._failed(name, address)
+        with self._limiting:
+            self.limiter.succeeded(name, address)
         if passwords.needs_rehash(account.password_hash):
             self.store.update_password(name, passwords.hash_password(password))
         self.tokens.purge_expired()
         credential, token = self.tokens.issue(name)
         self.record("login", user=name, message=f"{name} logged in")
         return {"token": credential, "user": name, "role": account.role, "expires_at": token.expires_at}
+
+    def _failed(self, name: str, address: str) -> NoReturn:
+        """Count the failure, record it (never the password), lock the account when it is one too many."""
+        with self._limiting:
+            locked = self.limiter.failed(name, address)
+            lock_for = self.limiter.locked_for(name)
+        where = {"account": name, "address": address}
+        self.record("login-failed", user=name, message=f"failed login for {name} from {address}", data=where)
+        if locked:
+            self.record("login-locked", user=name, message=f"{name} locked for {lock_for:.0f} s after "
+                        f"{self.limiter.policy.lock_after} failed logins", data={**where, "seconds": lock_for})
+        raise AuthError(WRONG_LOGIN, where="login")
+
+    def unlock(self, name: str, *, by: str) -> dict:
+        """An admin lifts an account's lockout and backoff."""
+        with self._limiting:
+            was_locked = self.limiter.locked_for(name) > 0
+            lifted = self.limiter.unlock(name)
+        if lifted:
+            self.record("login-unlocked", user=by, message=f"{by} lifted the login lockout of {name}",
+                        data={"account": name, "was_locked": was_locked})
+        return {"account": name, "unlocked": lifted, "was_locked": was_locked}
 
     def logout(self, name: str, token_hash: str) -> dict:
         self.tokens.revoke(token_hash)
@@ -86,6 +120,8 @@ class Accounts:
                                 where="accounts")
         self.store.delete_account(name)
         self.tokens.revoke_user(name)  # the store does too; said here so no backend can forget it
+        for job in self.store.list_api_tokens(name):  # a new account of that name must not inherit them
+            self.store.delete_api_token(job.name)
         self.record("delete-account", user=by, message=f"account {name} deleted", data={"account": name})
         return {"deleted": name}
 

@@ -16,6 +16,7 @@ DEFAULT_ROLES: dict[str, list[str]] = {
         "/api/containers", "/api/cluster/info", "/api/events", "/api/apps",
         "GET /api/engines", "GET /api/report",
         "GET /api/account", "POST /api/logout", "POST /api/passwd",  # their own session and password
+        "/api/tokens",  # their own API tokens for jobs (of their role at most)
     ],
 }
 MAX_DECODE_ROUNDS = 4  # %25 nested deeper than this is not a path a client meant: refused

@@ -3,16 +3,43 @@
 from __future__ import annotations
 
 import functools
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from ..errors import UserInputError
+from ..errors import RateLimited, UserInputError
 
 MIN_LENGTH = 8
 MAX_LENGTH = 1024  # hashing cost grows with length: a bound keeps one request from being expensive
 
 _hasher = PasswordHasher(type=Type.ID)
+# Each hash takes the hasher's memory (64 MiB): at most this many at once bounds what a login flood can take.
+DEFAULT_CONCURRENCY = 2
+WAIT = 10.0  # seconds a hash waits for its turn before the request is turned away (429)
+_slots: threading.BoundedSemaphore | None = threading.BoundedSemaphore(DEFAULT_CONCURRENCY)
+
+
+def set_concurrency(limit: int) -> None:
+    """At most `limit` hashes at once in this process (0: unbounded, what the bench compares against)."""
+    global _slots
+    _slots = threading.BoundedSemaphore(limit) if limit > 0 else None
+
+
+@contextmanager
+def _turn() -> Iterator[None]:
+    slots = _slots
+    if slots is None:
+        yield
+        return
+    if not slots.acquire(timeout=WAIT):
+        raise RateLimited("too many logins at once: try again shortly", retry_after=1.0, where="login")
+    try:
+        yield
+    finally:
+        slots.release()
 
 
 def check_strength(password: str, where: str = "password") -> None:
@@ -24,12 +51,14 @@ def check_strength(password: str, where: str = "password") -> None:
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    with _turn():
+        return _hasher.hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        with _turn():
+            return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -44,7 +73,7 @@ def needs_rehash(password_hash: str) -> bool:
 
 @functools.cache
 def _dummy_hash() -> str:
-    return _hasher.hash("no such account: this hash only spends the time a real check would")
+    return hash_password("no such account: this hash only spends the time a real check would")
 
 
 def spend_verify_time(password: str) -> None:

@@ -9,3 +9,4 @@ from dataclasses import dataclass
 class Principal:
     name: str
     role: str
+    token: str | None = None  # the API token's name when a job's token called (None: a login session)

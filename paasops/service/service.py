@@ -39,8 +39,11 @@ class Service:
     """Everything `paasops serve` runs; `start()` brings it up, `stop()` down. Usable in tests."""
 
     def __init__(self, settings: ServiceSettings | None = None):
+        from ..auth import passwords
         from ..auth.accounts import Accounts
+        from ..auth.api_tokens import ApiTokens
         from ..auth.authenticator import Authenticator
+        from ..auth.limiter import LoginLimiter
         from ..auth.tokens import Tokens
 
         self.settings = settings = settings or ServiceSettings()
@@ -53,8 +56,11 @@ class Service:
         self.apps = AppManager(self.cluster, self.images, per_host=settings.per_host)
         self.container_events = ContainerEventCollector(self.cluster)
         self.tokens = Tokens(self.store, ttl=settings.token_ttl)
-        self.accounts = Accounts(self.store, self.tokens, record=self.cluster.record)
-        self.authenticator = Authenticator(self.store, self.tokens)
+        passwords.set_concurrency(settings.login_hash_concurrency)
+        self.accounts = Accounts(self.store, self.tokens, record=self.cluster.record,
+                                 limiter=LoginLimiter(settings.login_policy()))
+        self.api_tokens = ApiTokens(self.store, record=self.cluster.record)
+        self.authenticator = Authenticator(self.store, self.tokens, self.api_tokens)
         self.registry: RegistrySync | None = None
         self.heartbeat: Heartbeat | None = None
         self._retarget_lock = threading.Lock()

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ..auth.limiter import LoginPolicy
 from ..vocabulary import API_HOST, API_PORT, data_dir
 
 
@@ -36,3 +37,18 @@ class ServiceSettings(BaseSettings):
     tls_key: Path | None = None
     token_ttl: float = Field(12 * 3600.0, gt=0)  # seconds an API token lives
     admin_password: SecretStr | None = None  # the first admin's, on first start only
+    # login defence: failures in a row before backoff, its first wait (doubling), the lockout
+    login_free_failures: int = Field(5, ge=0)
+    login_backoff: float = Field(1.0, ge=0)
+    login_max_backoff: float = Field(60.0, ge=0)
+    login_address_free_failures: int = Field(20, ge=0)
+    login_lock_after: int = Field(10, ge=0)  # failures of one account that lock it (0: never)
+    login_lock_for: float = Field(900.0, ge=0)  # seconds
+    login_hash_concurrency: int = Field(2, ge=0)  # argon2 hashes at once (64 MiB each; 0: unbounded)
+
+    def login_policy(self) -> LoginPolicy:
+        return LoginPolicy(free_failures=self.login_free_failures, backoff=self.login_backoff,
+                           max_backoff=self.login_max_backoff,
+                           address_free_failures=self.login_address_free_failures,
+                           lock_after=self.login_lock_after, lock_for=self.login_lock_for,
+                           window=max(self.login_lock_for, LoginPolicy.window))

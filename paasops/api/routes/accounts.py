@@ -7,7 +7,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ...auth.passwords import MAX_LENGTH, MIN_LENGTH
 from ...errors import AuthError
-from ...results import AccountDeleted, AccountView, LoggedOut, LoginResult, PasswordChanged, WhoAmI
+from ...results import (
+    AccountDeleted,
+    AccountView,
+    LoggedOut,
+    LoginResult,
+    LoginUnlocked,
+    PasswordChanged,
+    WhoAmI,
+)
 from ..deps import Caller, Service
 
 router = APIRouter(prefix="/api", tags=["accounts"])
@@ -46,10 +54,16 @@ def _token(request: Request):
     return token
 
 
-@router.post("/login", response_model=LoginResult)
-def login(body: LoginIn, service: Service) -> dict:
-    """User name and password -> a token `user:TOKEN` for `X-Access-Token` or `Authorization: Bearer`."""
-    return service.accounts.login(body.username, body.password)
+@router.post("/login", response_model=LoginResult,
+             responses={429: {"description": "too many failed logins (backoff or lockout): see Retry-After"}})
+def login(body: LoginIn, request: Request, service: Service) -> dict:
+    """User name and password -> a token `user:TOKEN` for `X-Access-Token` or `Authorization: Bearer`.
+
+    Failed logins back off per account and per client address, and lock the account after repeated
+    failures (429 with Retry-After); an admin lifts a lockout with POST /api/accounts/{name}/unlock.
+    """
+    address = request.client.host if request.client else "unknown"
+    return service.accounts.login(body.username, body.password, address)
 
 
 @router.post("/logout", response_model=LoggedOut)
@@ -96,3 +110,9 @@ def delete_account(name: str, service: Service, caller: Caller) -> dict:
 def set_password(name: str, body: PasswordIn, service: Service, caller: Caller) -> dict:
     """Set another account's password; its tokens are revoked."""
     return service.accounts.set_password(name, body.password, by=caller.name)
+
+
+@router.post("/accounts/{name}/unlock", response_model=LoginUnlocked)
+def unlock(name: str, service: Service, caller: Caller) -> dict:
+    """Lift an account's login lockout and backoff."""
+    return service.accounts.unlock(name, by=caller.name)
