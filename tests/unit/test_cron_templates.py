@@ -42,6 +42,7 @@ def unit(text: str) -> dict[str, dict[str, list[str]]]:
 def test_crontab_defaults():
     text = render("paasops-cron.j2")
     assert "PAASOPS_SERVER=http://127.0.0.1:5002" in text.splitlines()
+    assert "PAASOPS_TOKEN_FILE=/etc/paasops/cron.token" in text.splitlines()  # an API token, not a login
     assert "%" not in text  # cron turns % into a newline
     report, reconcile = jobs(text)
     assert report[:6] == ["7", "*", "*", "*", "*", "paasops"]
@@ -100,7 +101,8 @@ def test_reconcile_service():
     assert service["Type"] == ["oneshot"] and service["User"] == ["ops"]
     assert service["ExecStart"] == ["/opt/p/paasops reconcile --app 'web-*'"]
     assert service["SuccessExitStatus"] == ["10"]  # changes applied and now in sync is a success
-    assert service["Environment"] == ["PAASOPS_SERVER=https://ops:5002"]
+    assert service["Environment"] == ["PAASOPS_SERVER=https://ops:5002",
+                                      "PAASOPS_TOKEN_FILE=/etc/paasops/reconcile.token"]
     assert unit(render("paasops-reconcile.service.j2"))["Service"]["ExecStart"] == ["/usr/local/bin/paasops reconcile"]
 
 
@@ -115,6 +117,13 @@ def test_report_service():
     service = unit(render("paasops-report.service.j2", report_file="/srv/r.json", report_format="json"))["Service"]
     assert service["ExecStart"] == ["/usr/local/bin/paasops report -o json --out /srv/r.json"]
     assert "SuccessExitStatus" not in service
+    assert "PAASOPS_TOKEN_FILE=/etc/paasops/report.token" in service["Environment"]
+
+
+def test_token_file_variable():
+    assert "PAASOPS_TOKEN_FILE=/srv/t" in render("paasops-cron.j2", token_file="/srv/t").splitlines()
+    service = unit(render("paasops-reconcile.service.j2", token_file="/srv/r"))["Service"]
+    assert "PAASOPS_TOKEN_FILE=/srv/r" in service["Environment"]
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")

@@ -54,4 +54,5 @@ COMMANDS: dict[str, Entry] = {
     "hosts": Entry("hosts", "Docker engines the service places on: list, add by hand, inspect, remove.", group=True),
     "cluster": Entry("cluster", "The cluster as a whole.", group=True),
     "accounts": Entry("accounts", "Accounts of the service (admins): list, add, remove, set passwords.", group=True),
+    "tokens": Entry("tokens", "API tokens for jobs (cron, timers, CI): create, list, revoke.", group=True),
 }

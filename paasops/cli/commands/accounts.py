@@ -1,4 +1,4 @@
-"""`paasops accounts list|whoami|add|rm|passwd`: the service's accounts (admins manage them)."""
+"""`paasops accounts list|whoami|add|rm|passwd|unlock`: the service's accounts (admins manage them)."""
 
 from __future__ import annotations
 
@@ -73,3 +73,13 @@ def accounts_passwd(name: str = typer.Argument(..., metavar="NAME"), password_st
         answer = api.request("POST", f"/api/accounts/{quote(name, safe='')}/password",
                              body={"password": password})
     emit(answer, output, lambda a: f"password of {a['account']} set; {a['tokens_revoked']} session(s) logged out")
+
+
+@app.command("unlock")
+@report_errors
+def accounts_unlock(name: str = typer.Argument(..., metavar="NAME"), output: Output = OUTPUT, server: str = SERVER):
+    """Lift an account's login lockout (after repeated failed logins) and its backoff (admins)."""
+    with api_client(server) as api:
+        answer = api.request("POST", f"/api/accounts/{quote(name, safe='')}/unlock")
+    emit(answer, output, lambda a: f"{a['account']}: " + ("lockout lifted" if a["was_locked"] else
+                                                          "backoff lifted" if a["unlocked"] else "was not locked"))

@@ -24,11 +24,12 @@ def token_path() -> Path:
     return config_dir() / "token"
 
 
-def save_token(credential: str) -> Path:
-    """Write the token readable by its owner only (dir 0700, file 0600), atomically."""
-    path = token_path()
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(path.parent, 0o700)
+def save_token(credential: str, path: Path | None = None) -> Path:
+    """Write the token readable by its owner only (file 0600; the config dir 0700), atomically."""
+    if path is None:
+        path = token_path()
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(path.parent, 0o700)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".token-")  # created 0600
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
