@@ -60,10 +60,21 @@ class LoginLimiter:
             state = None  # forgotten: its failures are too old
         if state is None:
             state = self._keys[key] = _Key()
-            while len(self._keys) > self.policy.max_keys:
-                self._keys.popitem(last=False)
+            self._evict(now)
         self._keys.move_to_end(key)
         return state
+
+    def _evict(self, now: float) -> None:
+        """Forget the oldest keys beyond the bound, a locked account last (a flood of new addresses or
+        names must not be a way to lift a lockout)."""
+        spared = 0
+        while len(self._keys) > self.policy.max_keys:
+            key, state = next(iter(self._keys.items()))
+            if state.locked_until > now and spared < len(self._keys):
+                self._keys.move_to_end(key)
+                spared += 1
+            else:
+                del self._keys[key]
 
     def check(self, account: str, address: str) -> Verdict:
         """May this attempt verify its password now? (A correct password is refused too when not.)"""

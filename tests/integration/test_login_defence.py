@@ -129,5 +129,7 @@ def test_a_user_token_is_no_more_than_the_user_and_a_token_makes_no_tokens(serve
     again = httpx.post(f"{url}/api/tokens", json={"name": "child", "role": "user"},
                        headers={"Authorization": f"Bearer {credential}"}, timeout=30)
     assert again.status_code == 403
+    logout = httpx.post(f"{url}/api/logout", headers={"Authorization": f"Bearer {credential}"}, timeout=30)
+    assert logout.status_code == 403 and "tokens revoke bob-job" in logout.json()["error"]  # not a session
     listing = json.loads(bob("tokens", "list", "-o", "json").stdout)
     assert [t["name"] for t in listing] == ["bob-job"] and listing[0]["expires_at"] is None

@@ -119,3 +119,13 @@ def test_remembered_keys_are_bounded(limiter):
     for n in range(1000):
         limiter.failed(f"user{n}", f"10.0.{n // 256}.{n % 256}")
     assert len(limiter._keys) <= POLICY.max_keys
+
+
+def test_a_flood_of_new_keys_does_not_evict_a_lockout(limiter, clock):
+    for _ in range(POLICY.lock_after):
+        clock.t += 10
+        limiter.failed("alice", "10.0.0.1")
+    for n in range(500):  # far more names than the limiter remembers
+        limiter.failed(f"spray{n}", f"10.1.{n // 256}.{n % 256}")
+    assert len(limiter._keys) <= POLICY.max_keys
+    assert limiter.check("alice", "10.0.0.2").locked

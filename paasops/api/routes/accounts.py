@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...auth.passwords import MAX_LENGTH, MIN_LENGTH
-from ...errors import AuthError
+from ...errors import AuthError, ForbiddenError
 from ...results import (
     AccountDeleted,
     AccountView,
@@ -54,6 +54,14 @@ def _token(request: Request):
     return token
 
 
+def _session(request: Request, caller) -> str:
+    """The hash of the caller's login session; a job's API token has none to end or keep."""
+    if caller.token is not None:
+        raise ForbiddenError(f"this is API token {caller.token!r}, not a login session: revoke it with "
+                             f"`paasops tokens revoke {caller.token}`", where=request.url.path)
+    return _token(request).token_hash
+
+
 @router.post("/login", response_model=LoginResult,
              responses={429: {"description": "too many failed logins (backoff or lockout): see Retry-After"}})
 def login(body: LoginIn, request: Request, service: Service) -> dict:
@@ -69,14 +77,14 @@ def login(body: LoginIn, request: Request, service: Service) -> dict:
 @router.post("/logout", response_model=LoggedOut)
 def logout(request: Request, service: Service, caller: Caller) -> dict:
     """Revoke the token this request carries."""
-    return service.accounts.logout(caller.name, _token(request).token_hash)
+    return service.accounts.logout(caller.name, _session(request, caller))
 
 
 @router.post("/passwd", response_model=PasswordChanged)
 def passwd(body: PasswdIn, request: Request, service: Service, caller: Caller) -> dict:
     """Change your own password; your other tokens are revoked, this one stays."""
     return service.accounts.change_own(caller.name, body.old_password, body.new_password,
-                                       keep_token_hash=_token(request).token_hash)
+                                       keep_token_hash=_session(request, caller))
 
 
 @router.get("/account", response_model=WhoAmI)
