@@ -2,7 +2,8 @@
 
 Each run starts its own service (loopback, a temporary SQLite state, a free port), waits until it is
 idle, reads its RSS, fires N logins at once (the right password: the limiter does not interfere),
-then reads the kernel's high-water mark of the service's RSS (VmHWM) and stops it. The runs are
+probing /healthz (a sync route) meanwhile, then reads the kernel's high-water mark of the service's
+RSS (VmHWM) and stops it. The runs are
 `--bounds` values of PAASOPS_LOGIN_HASH_CONCURRENCY (0: unbounded, the old behaviour). Every run
 stops by itself (`--timeout` per run). Linux only (/proc).
 """
@@ -16,6 +17,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -68,10 +70,25 @@ def run(bound: int, logins: int, timeout: float) -> dict:
                 return httpx.post(f"{url}/api/login", json={"username": "admin", "password": PASSWORD},
                                   timeout=left).status_code
 
+            probes: list[float] = []
+            flooding = threading.Event()
+            flooding.set()
+
+            def probe() -> None:  # a sync route's latency while the flood lasts (worker threads free?)
+                while flooding.is_set():
+                    t0 = time.monotonic()
+                    httpx.get(f"{url}/healthz", timeout=60)
+                    probes.append(time.monotonic() - t0)
+                    time.sleep(0.05)
+
             started = time.monotonic()
+            prober = threading.Thread(target=probe, daemon=True)
+            prober.start()
             with ThreadPoolExecutor(logins) as pool:
                 statuses = list(pool.map(login, range(logins)))
             took = time.monotonic() - started
+            flooding.clear()
+            prober.join(timeout=60)
             peak = memory_kib(proc.pid, "VmHWM")
         finally:
             proc.send_signal(signal.SIGINT)
@@ -81,6 +98,7 @@ def run(bound: int, logins: int, timeout: float) -> dict:
                 proc.kill()
                 proc.wait()
     return {"bound": bound, "idle_mib": idle / 1024, "peak_mib": peak / 1024, "seconds": took,
+            "healthz_ms": 1000 * max(probes, default=0.0),
             "ok": statuses.count(200), "other": {s: statuses.count(s) for s in set(statuses) if s != 200}}
 
 
@@ -92,11 +110,13 @@ def main() -> None:
     args = parser.parse_args()
     results = [run(bound, args.logins, args.timeout) for bound in args.bounds]
     print(f"{args.logins} concurrent logins, argon2id 64 MiB per hash")
-    print(f"{'bound':>9} {'idle MiB':>9} {'peak MiB':>9} {'peak/idle':>9} {'seconds':>8}  answers")
+    print(f"{'bound':>9} {'idle MiB':>9} {'peak MiB':>9} {'peak/idle':>9} {'seconds':>8} {'healthz max ms':>14}"
+          "  answers")
     for r in results:
         bound = r["bound"] or "none"
         print(f"{bound:>9} {r['idle_mib']:9.0f} {r['peak_mib']:9.0f} {r['peak_mib'] / r['idle_mib']:9.2f} "
-              f"{r['seconds']:8.1f}  {r['ok']} x 200" + (f", {r['other']}" if r["other"] else ""))
+              f"{r['seconds']:8.1f} {r['healthz_ms']:14.0f}  {r['ok']} x 200"
+              + (f", {r['other']}" if r["other"] else ""))
     bounded = [r for r in results if r["bound"]]
     unbounded = [r for r in results if not r["bound"]]
     if bounded and unbounded:

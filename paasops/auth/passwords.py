@@ -18,14 +18,23 @@ MAX_LENGTH = 1024  # hashing cost grows with length: a bound keeps one request f
 _hasher = PasswordHasher(type=Type.ID)
 # Each hash takes the hasher's memory (64 MiB): at most this many at once bounds what a login flood can take.
 DEFAULT_CONCURRENCY = 2
-WAIT = 10.0  # seconds a hash waits for its turn before the request is turned away (429)
+WAIT = 30.0  # seconds a login waits for its turn before it is turned away (429); waiting costs no thread
 _slots: threading.BoundedSemaphore | None = threading.BoundedSemaphore(DEFAULT_CONCURRENCY)
+
+
+_limit = DEFAULT_CONCURRENCY
 
 
 def set_concurrency(limit: int) -> None:
     """At most `limit` hashes at once in this process (0: unbounded, what the bench compares against)."""
-    global _slots
+    global _slots, _limit
     _slots = threading.BoundedSemaphore(limit) if limit > 0 else None
+    _limit = max(limit, 0)
+
+
+def concurrency() -> int:
+    """The bound set_concurrency set (0: none)."""
+    return _limit
 
 
 @contextmanager

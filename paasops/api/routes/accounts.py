@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Request, status
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
+from ...auth import passwords
 from ...auth.passwords import MAX_LENGTH, MIN_LENGTH
-from ...errors import AuthError, ForbiddenError
+from ...errors import AuthError, ForbiddenError, RateLimited
 from ...results import (
     AccountDeleted,
     AccountView,
@@ -62,16 +66,38 @@ def _session(request: Request, caller) -> str:
     return _token(request).token_hash
 
 
+def _login_gate(request: Request) -> asyncio.Semaphore | None:
+    """As many logins at once as argon2 hashes may run: the others wait here, in the event loop, not in
+    a worker thread, so a login flood never takes the threads every other route needs."""
+    limit = passwords.concurrency()
+    gate = getattr(request.app.state, "login_gate", None)
+    if limit and (gate is None or request.app.state.login_gate_limit != limit):
+        gate = request.app.state.login_gate = asyncio.Semaphore(limit)
+        request.app.state.login_gate_limit = limit
+    return gate if limit else None
+
+
 @router.post("/login", response_model=LoginResult,
-             responses={429: {"description": "too many failed logins (backoff or lockout): see Retry-After"}})
-def login(body: LoginIn, request: Request, service: Service) -> dict:
+             responses={429: {"description": "too many failed logins (backoff or lockout), or too many logins "
+                                             "at once: see Retry-After"}})
+async def login(body: LoginIn, request: Request, service: Service) -> dict:
     """User name and password -> a token `user:TOKEN` for `X-Access-Token` or `Authorization: Bearer`.
 
     Failed logins back off per account and per client address, and lock the account after repeated
     failures (429 with Retry-After); an admin lifts a lockout with POST /api/accounts/{name}/unlock.
     """
     address = request.client.host if request.client else "unknown"
-    return service.accounts.login(body.username, body.password, address)
+    gate = _login_gate(request)
+    if gate is None:
+        return await run_in_threadpool(service.accounts.login, body.username, body.password, address)
+    try:
+        await asyncio.wait_for(gate.acquire(), passwords.WAIT)
+    except TimeoutError:
+        raise RateLimited("too many logins at once: try again shortly", retry_after=1.0, where="login") from None
+    try:
+        return await run_in_threadpool(service.accounts.login, body.username, body.password, address)
+    finally:
+        gate.release()
 
 
 @router.post("/logout", response_model=LoggedOut)
