@@ -187,7 +187,8 @@ def test_api_tokens(store):
 
 def test_interface_takes_hashes_only():
     for method, secret in [("create_account", "password_hash"), ("update_password", "password_hash"),
-                           ("put_token", "token_hash"), ("find_token", "token_hash")]:
+                           ("put_token", "token_hash"), ("find_token", "token_hash"),
+                           ("find_api_token", "token_hash")]:
         params = inspect.signature(getattr(Store, method)).parameters
         assert secret in params and "password" not in params and "token" not in params
 
