@@ -14,7 +14,7 @@ from ...errors import ForbiddenError, PaasopsError, UserInputError
 from ...results import ContainerDetail, ContainerGone, ContainerInfo, DeployResult, Destroyed, DryRunPlan
 from ...spec import AppSpec, forbidden_host_ports, parse_app_spec
 from ...vocabulary import ADMIN_ROLE, MAX_LOG_TAIL
-from ..deps import Caller, Service
+from ..deps import Caller, Principal, Service
 from ..errors import error_body
 from ..models import DeployIn, ScaleIn
 
@@ -27,7 +27,7 @@ NDJSON = {"description": "With `stream=true`: progress events, then `{\"event\":
 FOREIGN = Query(False, description="Also containers paasops did not start (admin only; to look, not to act).")
 
 
-def _foreign(caller, foreign: bool) -> bool:
+def _foreign(caller: Principal, foreign: bool) -> bool:
     if foreign and caller.role != ADMIN_ROLE:
         raise ForbiddenError("only an admin may see containers paasops did not start", where="foreign")
     return foreign
@@ -39,7 +39,7 @@ def list_containers(service: Service, caller: Caller, all: bool = True,
     return [c.info() for c in service.cluster.containers(all_=all, app=app, foreign=_foreign(caller, foreign))]
 
 
-def _check_ports(spec: AppSpec, caller) -> None:
+def _check_ports(spec: AppSpec, caller: Principal) -> None:
     """A `user` may not publish a privileged host port nor one paasops itself uses (an admin may)."""
     taken = forbidden_host_ports(spec)
     if taken and caller.role != ADMIN_ROLE:
