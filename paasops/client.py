@@ -238,8 +238,9 @@ class ApiClient:
                          params=dict(type=type, tag=tag, app=app, host=host, since=since, until=until, limit=limit))
 
     # -- containers ----------------------------------------------------------------------
-    def containers(self, *, all: bool = True, app: str | None = None) -> list[ContainerInfo]:
-        return self.call(list[ContainerInfo], "GET", "/api/containers", params={"all": all, "app": app})
+    def containers(self, *, all: bool = True, app: str | None = None, foreign: bool = False) -> list[ContainerInfo]:
+        params = {"all": all, "app": app, **({"foreign": True} if foreign else {})}
+        return self.call(list[ContainerInfo], "GET", "/api/containers", params=params)
 
     def plan(self, spec: dict[str, Any], count: int | None = None) -> DryRunPlan:
         """Where a deploy would put the replicas, and why (a dry run: nothing starts)."""
@@ -263,8 +264,9 @@ class ApiClient:
                     on_progress(event)
         raise ConnectionFailed(f"the deploy stream from {self.base_url} ended without a result")
 
-    def container(self, container_id: str) -> ContainerDetail:
-        return self.call(ContainerDetail, "GET", f"/api/containers/{_seg(container_id)}")
+    def container(self, container_id: str, *, foreign: bool = False) -> ContainerDetail:
+        params = {"foreign": True} if foreign else None
+        return self.call(ContainerDetail, "GET", f"/api/containers/{_seg(container_id)}", params=params)
 
     def destroy(self, container_id: str) -> Destroyed:
         return self.call(Destroyed, "DELETE", f"/api/containers/{_seg(container_id)}")

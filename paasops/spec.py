@@ -26,13 +26,24 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 
 from .errors import SpecError
 from .placement import labels as label_expr
-from .vocabulary import LABEL_APP, LABEL_DEPLOYMENT, LABEL_PREFIX, LABEL_SPEC_HASH
+from .vocabulary import (
+    DEFAULT_PIDS_LIMIT,
+    LABEL_APP,
+    LABEL_DEPLOYMENT,
+    LABEL_PREFIX,
+    LABEL_SPEC_HASH,
+    MAX_APP_YML_BYTES,
+    MAX_MEMORY_MB,
+    PRIVILEGED_PORTS_BELOW,
+    RESERVED_HOST_PORTS,
+)
 
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 LABEL_KEY_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?$")
 PORT_RE = re.compile(r"^(?:(\d+):)?(\d+)(?:/([a-z]+))?$")
 MEMORY_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$", re.IGNORECASE)
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f\s]")  # no image reference holds one
 MEMORY_UNITS_MB = {"k": 1 / 1024, "": 1, "m": 1, "g": 1024, "t": 1024 * 1024}
 MIN_MEMORY_MB = 6  # Docker refuses a smaller memory limit
 RESERVED_LABEL_PREFIX = LABEL_PREFIX
@@ -40,7 +51,7 @@ RESERVED_LABEL_PREFIX = LABEL_PREFIX
 # Like docker-py's RUN_CREATE_KWARGS/RUN_HOST_CONFIG_KWARGS: nothing else reaches the engine.
 DOCKER_RUN_KWARGS = frozenset(
     {"image", "name", "command", "environment", "ports", "nano_cpus", "mem_limit", "labels", "restart_policy",
-     "detach", "init"}
+     "detach", "init", "security_opt", "pids_limit"}
 )
 
 
@@ -72,6 +83,8 @@ def _scalar_dict(what: str, key_re: re.Pattern, key_hint: str):
                 raise _fail(f"{_show(key)} is not a valid {what[:-1]} name ({key_hint})")
             if isinstance(item, (dict, list)) or item is None:
                 raise _fail(f"{key}: must be a string, number or boolean, got {_type_name(item)}")
+            if isinstance(item, str) and "\x00" in item:
+                raise _fail(f"{key}: must not contain a NUL character")
             out[key] = ("true" if item else "false") if isinstance(item, bool) else str(item)
         return out
 
@@ -79,9 +92,9 @@ def _scalar_dict(what: str, key_re: re.Pattern, key_hint: str):
 
 
 def _command(value: Any) -> str | list[str] | None:
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+    if value is None or isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+        if "\x00" in (value if isinstance(value, str) else "".join(value or [])):
+            raise _fail("must not contain a NUL character")
         return value
     raise _fail(f"must be a string or a list of strings, got {_show(value)}")
 
@@ -96,6 +109,8 @@ def _memory_mb(value: Any) -> int:
         mb = float(m.group(1)) * MEMORY_UNITS_MB[m.group(2).lower()]
     else:
         mb = float(value)
+    if not math.isfinite(mb) or mb > MAX_MEMORY_MB:  # 1e999 is inf: math.ceil would overflow
+        raise _fail(f"must be at most {MAX_MEMORY_MB}m, got {_show(value)}")
     if mb < MIN_MEMORY_MB:
         raise _fail(f"must be at least {MIN_MEMORY_MB}m (Docker's minimum), got {_show(value)}")
     return math.ceil(mb)
@@ -204,6 +219,7 @@ class AppSpec(_Strict):
     constraints: list[Annotated[str, BeforeValidator(_constraint)]] = []
     restart: Annotated[RestartPolicy, BeforeValidator(_restart)] = RestartPolicy()
     count: int = Field(1, ge=0, strict=True)
+    pids_limit: int | None = Field(None, ge=1, strict=True)  # lowers the service's pids limit, never raises it
     strategy: Literal["thesis", "spread", "binpack"] = "thesis"
 
     @field_validator("name")
@@ -211,6 +227,13 @@ class AppSpec(_Strict):
     def _dns_label(cls, value: str) -> str:
         if not NAME_RE.match(value):
             raise _fail(f"must be lower-case letters, digits and '-', 1-63 long, got {_show(value)}")
+        return value
+
+    @field_validator("image")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        if CONTROL_RE.search(value):
+            raise _fail(f"must not contain spaces or control characters, got {_show(value)}")
         return value
 
     @field_validator("labels")
@@ -341,9 +364,11 @@ def load_app_spec(path: str | Path, overrides: Mapping[str, Any] | None = None) 
     """Read and validate an app.yml; `overrides` (e.g. from `--count`) win over the file."""
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as file:  # the size is checked before anything is parsed
+            raw = file.read(MAX_APP_YML_BYTES + 1)
     except OSError as exc:
         raise SpecError(f"cannot read: {exc.strerror or exc}", where=source) from None
+    text = decode_app_yml(raw, source)
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
@@ -355,6 +380,22 @@ def load_app_spec(path: str | Path, overrides: Mapping[str, Any] | None = None) 
     except yaml.YAMLError as exc:
         raise SpecError(f"YAML syntax error: {exc}", where=source) from None
     return parse_app_spec(data, source, overrides)
+
+
+def decode_app_yml(raw: bytes, source: str = "app.yml") -> str:
+    """An app.yml's text: at most MAX_APP_YML_BYTES of UTF-8, else a SpecError naming the problem."""
+    if len(raw) > MAX_APP_YML_BYTES:
+        raise SpecError(f"is larger than {MAX_APP_YML_BYTES // 1024} KiB: an app.yml is a short file", where=source)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"is not UTF-8 text (byte {exc.start} is 0x{raw[exc.start]:02x})", where=source) from None
+
+
+def forbidden_host_ports(spec: AppSpec) -> list[PortSpec]:
+    """The spec's host ports a `user` may not publish: below 1024, or one paasops itself uses."""
+    return [p for p in spec.ports
+            if p.host and (p.host < PRIVILEGED_PORTS_BELOW or p.host in RESERVED_HOST_PORTS)]
 
 
 def spec_hash(spec: AppSpec) -> str:
@@ -386,8 +427,12 @@ def docker_ports(spec: AppSpec) -> dict[str, int | None | list[int | None]]:
     return ports
 
 
-def docker_run_kwargs(spec: AppSpec, name: str, labels: Mapping[str, str]) -> dict[str, Any]:
-    """Pure translation of a spec into `containers.create/run` kwargs, through an allow-list."""
+def docker_run_kwargs(spec: AppSpec, name: str, labels: Mapping[str, str], *,
+                      pids_limit: int = DEFAULT_PIDS_LIMIT) -> dict[str, Any]:
+    """Pure translation of a spec into `containers.create/run` kwargs, through an allow-list.
+
+    Every container runs with `no-new-privileges` and at most `pids_limit` processes (the spec may ask fewer).
+    """
     kwargs = {
         "image": spec.image,
         "name": name,
@@ -400,5 +445,7 @@ def docker_run_kwargs(spec: AppSpec, name: str, labels: Mapping[str, str]) -> di
         "restart_policy": {"Name": spec.restart.policy, "MaximumRetryCount": spec.restart.max_retries},
         "detach": True,
         "init": True,  # an init as PID 1 reaps zombies and stops the app on SIGTERM (no 10 s kill wait)
+        "security_opt": ["no-new-privileges"],  # setuid binaries cannot raise a process's privileges
+        "pids_limit": min(spec.pids_limit or pids_limit, pids_limit),  # a fork bomb stays in its container
     }
     return {k: v for k, v in kwargs.items() if k in DOCKER_RUN_KWARGS and v is not None}

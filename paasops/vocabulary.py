@@ -19,6 +19,7 @@ LABEL_CPUS = "paasops.cpus"
 LABEL_MEMORY = "paasops.memory-mb"
 LABEL_PORTS = "paasops.host-ports"
 LABEL_LAB = "paasops.lab"  # lab hosts and the lab etcd on the local engine
+LABEL_ATTEMPT = "paasops.attempt"  # one create attempt's id: a failed create removes only what it made
 
 # -- host (engine) statuses ---------------------------------------------------------------------
 UNKNOWN, UP, DOWN, DEGRADED = "unknown", "up", "down", "degraded"
@@ -29,6 +30,17 @@ HOST_EVENT_TYPES = {UP: "host-up", DOWN: "host-down", DEGRADED: "host-degraded"}
 DOCKER_TLS_PORT = 2376  # the Docker remote API with mutual TLS, as bootstrap configures it
 API_PORT = 5002  # the service's HTTP API
 API_HOST = "127.0.0.1"
+ETCD_CLIENT_PORT = 2379
+SSH_PORT = 22
+# host ports a `user` may not publish: the ports paasops itself uses, and every port below this one
+RESERVED_HOST_PORTS = frozenset({SSH_PORT, DOCKER_TLS_PORT, ETCD_CLIENT_PORT, API_PORT})
+PRIVILEGED_PORTS_BELOW = 1024
+
+# -- limits --------------------------------------------------------------------------------------
+DEFAULT_PIDS_LIMIT = 512  # processes a user container may run (a service setting; app.yml may lower it)
+MAX_APP_YML_BYTES = 1024 * 1024  # an app.yml larger than this is refused before it is parsed
+MAX_MEMORY_MB = 1024 * 1024 * 1024  # 1 PiB: past any engine, and far below Docker's int64 of bytes
+MAX_LOG_TAIL = 10_000_000  # lines a logs request may ask for (`all` asks for every line)
 
 # -- engines -------------------------------------------------------------------------------------
 LOCAL_ENGINE = "local"  # the address meaning "this machine's Docker, over its unix socket"

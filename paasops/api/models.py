@@ -24,9 +24,9 @@ class EngineIn(_Body):
 
 class DeployIn(_Body):
     spec: dict[str, Any]
-    count: int | None = Field(None, ge=0)
+    count: int | None = Field(None, ge=0, strict=True)  # strict: `true` is not 1
     dry_run: bool = False
 
 
 class ScaleIn(_Body):
-    count: int = Field(ge=0)
+    count: int = Field(ge=0, strict=True)

@@ -11,6 +11,7 @@ from ..placement import scale_down_order
 from ..results import DeployResult, DryRunPlan, HostExplanation, PlannedReplica, RemovedReplica
 from ..spec import AppSpec, new_deployment_id, parse_app_spec, spec_hash
 from ..store.records import App
+from ..vocabulary import DEFAULT_PIDS_LIMIT
 from .cluster import Cluster
 from .containers import ContainerView
 from .deploy import Deployer, Progress, Replica, plan
@@ -22,10 +23,12 @@ from .replicas import free_indexes, replica_index, scale_down_victims
 class AppManager:
     """Deploys and scales apps; one operation per app at a time."""
 
-    def __init__(self, cluster: Cluster, images: ImageDistributor, *, per_host: int = 4):
+    def __init__(self, cluster: Cluster, images: ImageDistributor, *, per_host: int = 4,
+                 pids_limit: int = DEFAULT_PIDS_LIMIT):
         self.cluster = cluster
         self.images = images
         self.per_host = per_host
+        self.pids_limit = pids_limit
         self._app_locks: KeyedLocks[threading.Lock] = KeyedLocks()
 
     def app_lock(self, name: str) -> threading.Lock:
@@ -97,7 +100,8 @@ class AppManager:
         if count == 0:
             return []
         indexes = free_indexes((replica_index(c) for c in self.cluster.containers(app=spec.name)), count)
-        return Deployer(self.cluster, self.images, per_host=self.per_host, user=user).run(
+        return Deployer(self.cluster, self.images, per_host=self.per_host, user=user,
+                        pids_limit=self.pids_limit).run(
             spec, deployment, indexes, progress)
 
     # -- scale ---------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from ..errors import UserInputError
 from ..results import ContainerDetail
-from .containers import ContainerView, match_container
+from .containers import ContainerView, match_managed
 from .engine import EngineHandle, engine_error
 from .engine_pool import EnginePool
 from .event_log import EventLog
@@ -19,20 +19,24 @@ class ContainerOps:
         self.pool = pool
         self.events = events
 
-    def containers(self, *, all_: bool = True, app: str | None = None) -> list[ContainerView]:
-        """Every engine's cached containers (only running ones unless `all_`, only `app`'s if given), newest first."""
+    def containers(self, *, all_: bool = True, app: str | None = None, foreign: bool = True) -> list[ContainerView]:
+        """Every engine's cached containers, newest first: only running ones unless `all_`, only `app`'s if
+        given, only paasops' unless `foreign` (the API shows others to an admin who asks)."""
         out = [c for handle in list(self.pool.engines.values()) for c in handle.views()
-               if (all_ or c.state == "running") and (app is None or c.app == app)]
+               if (all_ or c.state == "running") and (app is None or c.app == app) and (foreign or c.managed)]
         return sorted(out, key=lambda c: (-c.created, c.id))
 
-    def find(self, prefix: str) -> tuple[EngineHandle, ContainerView]:
-        """A container by id prefix or exact name; an ambiguous prefix is a 409 listing candidates."""
+    def find(self, prefix: str, *, foreign: bool = False) -> tuple[EngineHandle, ContainerView]:
+        """One of paasops' containers (any container if `foreign`) by id prefix or exact name.
+
+        An ambiguous prefix is a 409 listing candidates; a container paasops did not start is a 403.
+        """
         handles = list(self.pool.engines.values())
-        view = match_container(prefix, [c for handle in handles for c in handle.views()])
+        view = match_managed(prefix, [c for handle in handles for c in handle.views()], foreign=foreign)
         return next(h for h in handles if h.id == view.engine_id), view
 
-    def inspect(self, prefix: str) -> ContainerDetail:
-        handle, view = self.find(prefix)
+    def inspect(self, prefix: str, *, foreign: bool = False) -> ContainerDetail:
+        handle, view = self.find(prefix, foreign=foreign)
         try:
             details = handle.client.api.inspect_container(view.id)
         except Exception as exc:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ConflictError, NotFoundError, UserInputError
+from ..errors import ConflictError, ForbiddenError, NotFoundError, UserInputError
 from ..results import ContainerInfo, Port
 from ..vocabulary import (
     LABEL_APP,
@@ -53,6 +53,11 @@ class ContainerView:
     @property
     def memory_mb(self) -> int:
         return int(self.labels.get(LABEL_MEMORY, 0) or 0)
+
+    @property
+    def managed(self) -> bool:
+        """Whether paasops started it (it carries the app label); paasops acts on no other container."""
+        return self.app is not None
 
     @property
     def reserving(self) -> bool:
@@ -106,3 +111,25 @@ def match_container(prefix: str, views: Iterable[ContainerView]) -> ContainerVie
         names = ", ".join(f"{c.id[:12]} ({c.name} on {c.engine_id})" for c in matches[:10])
         raise ConflictError(f"id prefix {prefix!r} is ambiguous: {names}", where="containers")
     return matches[0]
+
+
+def match_managed(prefix: str, views: Iterable[ContainerView], *, foreign: bool = False) -> ContainerView:
+    """Like `match_container`, among paasops' containers only (all of them if `foreign`, to look at others).
+
+    A prefix that names only a container paasops did not start is a 403 saying so, not a 404.
+    """
+    views = list(views)
+    if foreign:
+        return match_container(prefix, views)
+    try:
+        return match_container(prefix, [c for c in views if c.managed])
+    except NotFoundError:
+        try:
+            other = match_container(prefix, [c for c in views if not c.managed])
+        except (NotFoundError, ConflictError):
+            other = None
+        if other is not None:
+            raise ForbiddenError(f"container {other.name} ({other.id[:12]}) on {other.engine_id} was not started "
+                                 f"by paasops (no {LABEL_APP} label): paasops does not act on it",
+                                 where="containers") from None
+        raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from ..errors import PaasopsError, PlacementError
 from ..placement import Plan, place
 from ..results import Port, ReplicaResult
 from ..spec import AppSpec, docker_run_kwargs
+from ..vocabulary import DEFAULT_PIDS_LIMIT, LABEL_ATTEMPT
 from .cluster import Cluster
 from .engine import engine_error
 from .images import ImageDistributor
@@ -50,8 +52,9 @@ class Deployer:
     """Starts replicas of one spec; bounded per engine; each failure retried on the next best host."""
 
     def __init__(self, cluster: Cluster, images: ImageDistributor, *, per_host: int = 4,
-                 max_attempts: int = 3, user: str | None = None):
+                 max_attempts: int = 3, user: str | None = None, pids_limit: int = DEFAULT_PIDS_LIMIT):
         self.cluster = cluster
+        self.pids_limit = pids_limit
         self.images = images
         self.per_host = per_host
         self.max_attempts = max_attempts
@@ -117,11 +120,13 @@ class Deployer:
             if how != "present":
                 progress({"event": "image", "message": f"{spec.image} {how} on {host}"})
             name = f"{spec.name}-{replica.index}"
-            kwargs = docker_run_kwargs(spec, name, replica_labels(spec, deployment_id, replica.index))
+            attempt = uuid.uuid4().hex[:12]
+            labels = {**replica_labels(spec, deployment_id, replica.index), LABEL_ATTEMPT: attempt}
+            kwargs = docker_run_kwargs(spec, name, labels, pids_limit=self.pids_limit)
             try:
                 container = handle.client.containers.run(**kwargs)
             except Exception as exc:
-                self._cleanup(handle, name)
+                self._cleanup(handle, attempt)
                 raise engine_error(host, exc) from None
             view = handle.refresh_container(container.id)
         replica.host, replica.container_id, replica.name = host, container.id, name
@@ -130,9 +135,18 @@ class Deployer:
                             message=f"{name} on {host}", data={"deployment": deployment_id})
 
     @staticmethod
-    def _cleanup(handle, name: str) -> None:
-        """A replica that failed half-way (created, not started) is removed so a retry is clean."""
+    def _cleanup(handle, attempt: str) -> None:
+        """A replica that failed half-way (created, not started) is removed so a retry is clean.
+
+        Only the container this attempt created goes (found by its attempt label): another container
+        that merely has the replica's name (a create refused with 409) is not paasops' to remove.
+        """
         try:
-            handle.client.api.remove_container(name, force=True)
-        except Exception:  # nothing was created
-            pass
+            made = handle.client.api.containers(all=True, filters={"label": f"{LABEL_ATTEMPT}={attempt}"})
+        except Exception:  # the engine cannot be listed: leave it to reconcile rather than guess
+            return
+        for entry in made:
+            try:
+                handle.client.api.remove_container(entry["Id"], force=True)
+            except Exception:  # it went meanwhile
+                pass

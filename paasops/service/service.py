@@ -53,7 +53,7 @@ class Service:
                                engine_timeout=settings.engine_timeout,
                                allow_plain_tcp=settings.allow_insecure_tcp)
         self.images = ImageDistributor(local_source=_local_client)
-        self.apps = AppManager(self.cluster, self.images, per_host=settings.per_host)
+        self.apps = AppManager(self.cluster, self.images, per_host=settings.per_host, pids_limit=settings.pids_limit)
         self.container_events = ContainerEventCollector(self.cluster)
         self.tokens = Tokens(self.store, ttl=settings.token_ttl)
         passwords.set_concurrency(settings.login_hash_concurrency)

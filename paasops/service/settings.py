@@ -8,7 +8,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ..auth.limiter import LoginPolicy
-from ..vocabulary import API_HOST, API_PORT, data_dir
+from ..vocabulary import API_HOST, API_PORT, DEFAULT_PIDS_LIMIT, data_dir
 
 
 def default_state_url() -> str:
@@ -30,6 +30,7 @@ class ServiceSettings(BaseSettings):
     weight_cpu: float = Field(65.0, ge=0)
     weight_memory: float = Field(35.0, ge=0)
     per_host: int = Field(4, ge=1)  # replicas started at once on one engine
+    pids_limit: int = Field(DEFAULT_PIDS_LIMIT, ge=1)  # processes per user container; an app.yml may ask fewer
     engine_timeout: float = Field(10.0, gt=0)
     # reach engines registered with TLS off over plain TCP (unencrypted, unauthenticated): an admin's choice
     allow_insecure_tcp: bool = False

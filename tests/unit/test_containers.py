@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from paasops.errors import ConflictError, NotFoundError, UserInputError
-from paasops.service.containers import ContainerView, from_sparse, match_container
+from paasops.errors import ConflictError, ForbiddenError, NotFoundError, UserInputError
+from paasops.service.containers import ContainerView, from_sparse, match_container, match_managed
 
 ENTRY = {
     "Id": "0123456789abcdef", "Names": ["/web-1"], "Image": "hello", "State": "running", "Status": "Up 2 minutes",
@@ -65,3 +65,26 @@ def test_match_container_errors():
         match_container("ab", VIEWS[:2])  # too short to be a prefix
     with pytest.raises(UserInputError, match="empty container id"):
         match_container("", VIEWS)
+
+
+MIXED = [ContainerView(id="aaa111", name="web-1", engine_id="e1", image="i", state="running",
+                       labels={"paasops.app": "web"}),
+         ContainerView(id="aaa222", name="etcd", engine_id="e1", image="i", state="running"),
+         ContainerView(id="bbb333", name="web-2", engine_id="e2", image="i", state="running")]  # same name, no label
+
+
+def test_match_managed_sees_only_paasops_containers():
+    assert match_managed("aaa", MIXED).id == "aaa111"  # the unlabelled aaa222 does not make it ambiguous
+    assert match_managed("web-1", MIXED).managed
+    with pytest.raises(ForbiddenError, match=r"container etcd \(aaa222\) on e1 was not started by paasops"):
+        match_managed("etcd", MIXED)
+    with pytest.raises(ForbiddenError, match="not started by paasops"):
+        match_managed("bbb", MIXED)
+    with pytest.raises(NotFoundError, match="no container 'zz'"):
+        match_managed("zz", MIXED)
+
+
+def test_match_managed_with_foreign_sees_every_container():
+    assert match_managed("etcd", MIXED, foreign=True).id == "aaa222"
+    with pytest.raises(ConflictError, match="ambiguous"):
+        match_managed("aaa", MIXED, foreign=True)

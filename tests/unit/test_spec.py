@@ -12,7 +12,9 @@ from paasops.spec import (
     AppSpec,
     Constraint,
     container_labels,
+    decode_app_yml,
     docker_run_kwargs,
+    forbidden_host_ports,
     load_app_spec,
     parse_app_spec,
     parse_constraint,
@@ -270,6 +272,8 @@ def test_docker_run_kwargs():
         "restart_policy": {"Name": "on-failure", "MaximumRetryCount": 3},
         "detach": True,
         "init": True,
+        "security_opt": ["no-new-privileges"],
+        "pids_limit": 512,
     }
 
 
@@ -279,3 +283,64 @@ def test_docker_run_kwargs_without_command_and_allow_list():
     assert set(kwargs) <= DOCKER_RUN_KWARGS
     assert kwargs["restart_policy"] == {"Name": "no", "MaximumRetryCount": 0}
     assert kwargs["ports"] == {}
+
+
+# -- limits and hostile input -------------------------------------------------------------
+
+
+def test_containers_get_no_new_privileges_and_a_pids_limit():
+    kwargs = docker_run_kwargs(spec(), "web-1", {})
+    assert kwargs["security_opt"] == ["no-new-privileges"] and kwargs["pids_limit"] == 512
+    assert docker_run_kwargs(spec(), "web-1", {}, pids_limit=100)["pids_limit"] == 100  # the service's setting
+    assert docker_run_kwargs(spec(pids_limit=64), "web-1", {})["pids_limit"] == 64  # an app.yml may lower it
+    assert docker_run_kwargs(spec(pids_limit=4096), "web-1", {}, pids_limit=100)["pids_limit"] == 100  # not raise
+    assert "pids_limit: must be >= 1, got 0" in error({**BASE, "pids_limit": 0})
+
+
+@pytest.mark.parametrize("memory", [1e999, "9" * 400 + "t", 2.0 ** 70, float("nan")])
+def test_an_absurd_memory_is_a_clear_error_not_an_overflow(memory):
+    assert "memory: must be at most" in error({**BASE, "memory": memory})
+
+
+def test_count_refuses_a_boolean():
+    assert "count: must be an integer, got true" in error({**BASE, "count": True})
+
+
+@pytest.mark.parametrize("image", ["hello\x00world", "hello\nworld", "hello world", "\x7fhello", "a\tb"])
+def test_an_image_with_control_characters_is_refused(image):
+    assert "image: must not contain spaces or control characters" in error({**BASE, "image": image})
+
+
+@pytest.mark.parametrize("field, value, where", [
+    ("env", {"A": "x\x00y"}, "env: A: must not contain a NUL character"),
+    ("labels", {"team": "\x00"}, "labels: team: must not contain a NUL character"),
+    ("command", "sh\x00", "command: must not contain a NUL character"),
+    ("command", ["sh", "-c\x00"], "command: must not contain a NUL character"),
+])
+def test_nul_characters_are_refused(field, value, where):
+    assert where in error({**BASE, field: value})
+
+
+def test_decode_app_yml():
+    assert decode_app_yml("name: wéb\n".encode()) == "name: wéb\n"
+    with pytest.raises(SpecError, match=r"app.yml: is not UTF-8 text \(byte 6 is 0xff\)"):
+        decode_app_yml(b"name: \xff\xfe")
+    with pytest.raises(SpecError, match="is larger than 1024 KiB"):
+        decode_app_yml(b"#" * (1024 * 1024 + 1))
+
+
+def test_load_app_spec_refuses_binary_and_oversized_files(tmp_path):
+    binary = tmp_path / "app.yml"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    with pytest.raises(SpecError, match="is not UTF-8 text"):
+        load_app_spec(binary)
+    big = tmp_path / "big.yml"
+    big.write_bytes(b"name: web\nimage: x\n" + b"# padding\n" * 200_000)
+    with pytest.raises(SpecError, match="is larger than"):
+        load_app_spec(big)
+
+
+def test_forbidden_host_ports():
+    s = spec(ports=["22:22", "80:8080", "1023:80", "1024:80", "2376:80", "2379:80", "5002:80", "8080:80", "0:81"])
+    assert [p.host for p in forbidden_host_ports(s)] == [22, 80, 1023, 2376, 2379, 5002]
+    assert forbidden_host_ports(spec(ports=["8080:80"])) == []

@@ -10,10 +10,11 @@ from collections.abc import Iterator
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from ...errors import PaasopsError
+from ...errors import ForbiddenError, PaasopsError, UserInputError
 from ...results import ContainerDetail, ContainerGone, ContainerInfo, DeployResult, Destroyed, DryRunPlan
-from ...spec import parse_app_spec
-from ..deps import Caller, Service
+from ...spec import AppSpec, forbidden_host_ports, parse_app_spec
+from ...vocabulary import ADMIN_ROLE, MAX_LOG_TAIL
+from ..deps import Caller, Principal, Service
 from ..errors import error_body
 from ..models import DeployIn, ScaleIn
 
@@ -23,10 +24,28 @@ NDJSON = {"description": "With `stream=true`: progress events, then `{\"event\":
           "content": {"application/x-ndjson": {"schema": {"type": "object"}}}}
 
 
+FOREIGN = Query(False, description="Also containers paasops did not start (admin only; to look, not to act).")
+
+
+def _foreign(caller: Principal, foreign: bool) -> bool:
+    if foreign and caller.role != ADMIN_ROLE:
+        raise ForbiddenError("only an admin may see containers paasops did not start", where="foreign")
+    return foreign
+
+
 @router.get("", response_model=list[ContainerInfo])
 def list_containers(service: Service, caller: Caller, all: bool = True,
-                    app: str | None = None) -> list[ContainerInfo]:
-    return [c.info() for c in service.cluster.containers(all_=all, app=app)]
+                    app: str | None = None, foreign: bool = FOREIGN) -> list[ContainerInfo]:
+    return [c.info() for c in service.cluster.containers(all_=all, app=app, foreign=_foreign(caller, foreign))]
+
+
+def _check_ports(spec: AppSpec, caller: Principal) -> None:
+    """A `user` may not publish a privileged host port nor one paasops itself uses (an admin may)."""
+    taken = forbidden_host_ports(spec)
+    if taken and caller.role != ADMIN_ROLE:
+        ports = ", ".join(str(p) for p in taken)
+        raise ForbiddenError(f"host ports below 1024 and paasops' own ports are for admins only: {ports}",
+                             where="spec.ports")
 
 
 @router.post("", response_model=DeployResult | DryRunPlan, responses={200: NDJSON})
@@ -34,6 +53,7 @@ def run_containers(body: DeployIn, service: Service, caller: Caller, stream: boo
     """Deploy an app spec (app.yml as JSON) to `count` replicas; `stream=true` answers NDJSON progress."""
     spec = parse_app_spec(body.spec, source="spec")
     count = spec.count if body.count is None else body.count
+    _check_ports(spec, caller)
     if body.dry_run:
         return service.apps.dry_run(spec, count)
     if not stream:
@@ -62,8 +82,9 @@ def _progress(work) -> Iterator[bytes]:
 
 
 @router.get("/{container_id}", response_model=ContainerDetail)
-def inspect_container(container_id: str, service: Service, caller: Caller) -> ContainerDetail:
-    return service.cluster.inspect(container_id)
+def inspect_container(container_id: str, service: Service, caller: Caller,
+                      foreign: bool = FOREIGN) -> ContainerDetail:
+    return service.cluster.inspect(container_id, foreign=_foreign(caller, foreign))
 
 
 @router.delete("/{container_id}", response_model=Destroyed)
@@ -100,6 +121,8 @@ def scale_container(container_id: str, body: ScaleIn, service: Service, caller: 
                              "content": {"text/plain": {"schema": {"type": "string"}}}}})
 def container_logs(container_id: str, service: Service, caller: Caller, follow: bool = False,
                    tail: str = Query("all", pattern=r"^(all|\d+)$"), stdout: bool = True, stderr: bool = True):
+    if tail.isdigit() and (len(tail) > len(str(MAX_LOG_TAIL)) or int(tail) > MAX_LOG_TAIL):
+        raise UserInputError(f"must be 'all' or a number of lines up to {MAX_LOG_TAIL}", where="tail")
     chunks = service.cluster.logs(container_id, follow=follow, tail=int(tail) if tail.isdigit() else tail,
                                   stdout=stdout, stderr=stderr)
     return StreamingResponse(chunks, media_type="text/plain")

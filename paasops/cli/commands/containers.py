@@ -12,29 +12,30 @@ from ..common import OUTPUT, SERVER, Output, api_client, emit, err
 from ..errors import report_errors
 
 app = typer.Typer()
+FOREIGN = typer.Option(False, "--foreign", help="Also containers paasops did not start (admin only; to look at).")
 
 
 @app.command()
 @report_errors
 def ps(all_: bool = typer.Option(False, "--all", "-a", help="Also stopped containers."),
        app_name: str = typer.Option(None, "--app", help="Only this app's replicas."),
-       output: Output = OUTPUT, server: str = SERVER):
+       foreign: bool = FOREIGN, output: Output = OUTPUT, server: str = SERVER):
     """Containers on every engine (running ones unless --all)."""
     from .. import render
 
     with api_client(server) as api:
-        emit(api.containers(all=all_, app=app_name), output, render.containers_table)
+        emit(api.containers(all=all_, app=app_name, foreign=foreign), output, render.containers_table)
 
 
 @app.command()
 @report_errors
 def inspect(container: str = typer.Argument(..., metavar="ID", help="Id, unique id prefix or name."),
-            output: Output = OUTPUT, server: str = SERVER):
+            foreign: bool = FOREIGN, output: Output = OUTPUT, server: str = SERVER):
     """One container in detail (--output json adds the engine's full inspect)."""
     from .. import render
 
     with api_client(server) as api:
-        emit(api.container(container), output, lambda c: render.kv_table(render.container_pairs(c)))
+        emit(api.container(container, foreign=foreign), output, lambda c: render.kv_table(render.container_pairs(c)))
 
 
 @app.command()
