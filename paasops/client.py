@@ -224,6 +224,19 @@ class ApiClient:
         return self.call(list[EventView], "GET", "/api/events",
                          params=dict(type=type, tag=tag, app=app, host=host, since=since, until=until, limit=limit))
 
+    def event_stream(self, *, type: str | None = None, tag: str | None = None, app: str | None = None,
+                     host: str | None = None, since: float | None = None) -> Iterator[EventView]:
+        """New events as the service stores them (after those since `since`, when given), until the
+        service ends the stream; ConnectionFailed when it breaks."""
+        params = dict(type=type, tag=tag, app=app, host=host, since=since)
+        with self._stream("GET", "/api/events/stream", params=params) as response:
+            try:
+                for line in response.iter_lines():
+                    if line.strip():  # empty lines only keep the connection alive
+                        yield self.parse(EventView, json.loads(line))
+            except httpx.TransportError as exc:
+                raise self._unreachable(exc) from None
+
     # -- containers ----------------------------------------------------------------------
     def containers(self, *, all: bool = True, app: str | None = None) -> list[ContainerInfo]:
         return self.call(list[ContainerInfo], "GET", "/api/containers", params={"all": all, "app": app})

@@ -11,6 +11,7 @@ from ..placement import scale_down_order
 from ..results import DeployResult, DryRunPlan, HostExplanation, PlannedReplica, RemovedReplica
 from ..spec import AppSpec, new_deployment_id, parse_app_spec, spec_hash
 from ..store.records import App
+from .app_watch import desired
 from .cluster import Cluster
 from .containers import ContainerView
 from .deploy import Deployer, Progress, Replica, plan
@@ -27,6 +28,16 @@ class AppManager:
         self.images = images
         self.per_host = per_host
         self._app_locks: KeyedLocks[threading.Lock] = KeyedLocks()
+        self._written: dict[str, tuple | None] = {}  # app -> the desired state this process last put
+
+    def written(self, name: str) -> tuple | None:
+        """The desired state (`app_watch.desired`) this process last put for app `name`, if any."""
+        return self._written.get(name)
+
+    def put_app(self, app: App) -> App:
+        """Put the app's desired state, noted first as this process's own (the feed may be quicker)."""
+        self._written[app.name] = desired(app)
+        return self.cluster.store.put_app(app)
 
     def app_lock(self, name: str) -> threading.Lock:
         """The lock every deploy and scale of app `name` holds; take it to keep them out (reconcile does)."""
@@ -78,7 +89,7 @@ class AppManager:
             if ok:
                 for c in old:  # the new spec replaces the old one only once all new replicas run
                     self.cluster.operate("destroy", c.id, user=user)
-            self.cluster.store.put_app(app)
+            self.put_app(app)
             self.cluster.record("deploy-app", user=user, app=spec.name,
                                 message=f"deployed {spec.name}: {sum(r.status == 'running' for r in replicas)}"
                                         f"/{count} running", data={"deployment": deployment})
@@ -127,7 +138,7 @@ class AppManager:
                 removed.append(RemovedReplica(id=victim.id, name=victim.name, host=host))
                 progress({"event": "removed", "id": victim.id, "host": host})
         app.count = count
-        self.cluster.store.put_app(app)
+        self.put_app(app)
         running = len(current) + sum(r.status == "running" for r in started) - len(removed)
         self.cluster.record("scale-container", user=user, app=spec.name,
                             message=f"scaled {spec.name} from {len(current)} to {count} ({running} running)")
