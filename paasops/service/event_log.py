@@ -32,7 +32,7 @@ class EventLog:
 
     def record(self, type_: str, *, tag: str = "api", user: str | None = None, **fields: Any) -> Event:
         """Store an event of kind `type_` (tag: who caused it, e.g. api, health, docker) and return it."""
-        at = time.time()
+        at = fields.pop("time", None) or time.time()  # Docker events keep the engine's time
         event = Event(type=type_, tag=tag, user=user, time=at, id=event_id(at), **fields)
         if not self.pending:  # the usual case: no lock, so many threads write at once
             try:

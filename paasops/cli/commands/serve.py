@@ -77,7 +77,7 @@ def serve(host: str = typer.Option(None, "--host", help="Address to listen on (d
     import uvicorn
 
     from ...api.app import create_app
-    from ...service.server import Service
+    from ...service.service import Service
 
     service = Service(settings)
     try:
