@@ -67,10 +67,14 @@ class AppWatcher:
                 for change in feed:
                     self.on_change(change)
             except StoreUnavailable as exc:
+                if self._stop.is_set():  # stopped: the store may be closed under the feed
+                    return
                 if self.ready.is_set():
                     log.warning("desired-state feed lost (%s); reopening when the store is back", exc)
                 self.ready.clear()
             except Exception:  # the watcher must outlive any one bad change
+                if self._stop.is_set():
+                    return
                 log.exception("desired-state feed failed; reopening")
             self._stop.wait(self.retry)
 

@@ -89,10 +89,14 @@ class EventHub:
                 for event in feed:
                     self._publish(event)
             except StoreUnavailable as exc:
+                if self._stop.is_set():  # stopped: the store may be closed under the feed
+                    return
                 if not reopened or self._ready.is_set():
                     log.warning("event feed lost (%s); reopening when the store is back", exc)
                 self._ready.clear()
             except Exception:  # the hub must outlive any one bad event
+                if self._stop.is_set():
+                    return
                 log.exception("event feed failed; reopening")
             reopened = True
             self._stop.wait(self.retry)
