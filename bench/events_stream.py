@@ -13,9 +13,11 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx  # noqa: E402
 import uvicorn  # noqa: E402
+from store import rethinkdb_server  # noqa: E402  (bench/store.py)
 
 from paasops.api.app import create_app  # noqa: E402
 from paasops.auth.first_admin import ensure_first_admin, seed_roles  # noqa: E402
@@ -23,7 +25,7 @@ from paasops.client import ApiClient  # noqa: E402
 from paasops.service.service import Service  # noqa: E402
 from paasops.service.settings import ServiceSettings  # noqa: E402
 from paasops.store import Event, open_store  # noqa: E402
-from paasops.store.rethinkdb_server import ThrowawayServer, cannot_run, find_binary, free_ports  # noqa: E402
+from paasops.store.rethinkdb_server import free_ports  # noqa: E402
 from paasops.store.sqlite import SqliteStore  # noqa: E402
 
 PASSWORD = "bench-events-stream-pw"
@@ -79,17 +81,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         polls = f"SQLite (polls {SqliteStore.poll_interval:g} s)"
         results[polls] = stream_latency(f"sqlite:///{tmp}/state.db", Path(tmp), args.events, gap, args.clients)
-        server = None
-        if args.rethinkdb_url:
-            base = args.rethinkdb_url.rstrip("/")
-        else:
-            binary = find_binary()
-            why = "no RethinkDB server binary" if binary is None else cannot_run(binary)
-            if why:
-                print(f"RethinkDB: cannot run: {why}")
-                return 1
-            server = ThrowawayServer(binary).start()
-            base = server.url
+        base, server = rethinkdb_server(args.rethinkdb_url)
+        if base is None:
+            return 1
         try:
             results["RethinkDB (changefeed)"] = stream_latency(f"{base}/bench_{uuid.uuid4().hex[:8]}", Path(tmp),
                                                                args.events, gap, args.clients)
