@@ -1,5 +1,5 @@
 """`paasops serve --state rethinkdb://…` on this machine's dockerd: deploy, scale, restart the service
-(records intact), the event stream, and a store outage (writes 503, /healthz down, reads answer) and
+(records intact), the event stream, an app changed by another process reconciled, and a store outage (writes 503, /healthz down, reads answer) and
 its end (the service recovers without a restart)."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import yaml
 from lab_support import ROOT, local_service
 
 from paasops.lab.hello_image import ensure_hello_image
+from paasops.store import open_store
 
 pytestmark = [pytest.mark.integration, pytest.mark.rethinkdb]
 APP = f"rdbtest-{uuid.uuid4().hex[:6]}"
@@ -110,6 +111,15 @@ def test_deploy_scale_restart_outage_and_recovery(engine, tmp_path, rethinkdb_se
         assert {"deploy-app", "scale-container", "run-container"} <= kinds
         assert httpx.get(f"{url}/healthz", timeout=5).json()["store"] == "up"
 
+        # Another process sharing the store changes the desired count: this service reconciles at once.
+        with open_store(rethinkdb_state) as other:
+            changed = other.get_app(APP)
+            assert changed is not None
+            changed.count = 3
+            other.put_app(changed)
+        assert eventually(lambda: httpx.get(f"{url}/api/apps/{APP}", headers=auth, timeout=10).json()["replicas"]
+                          == 3, 30)
+
         if rethinkdb_server is None:  # a server of the user's own: not ours to stop
             return
         stream = Stream(url, auth, app=APP)
@@ -123,7 +133,7 @@ def test_deploy_scale_restart_outage_and_recovery(engine, tmp_path, rethinkdb_se
             assert write.status_code == 503, write.text
             assert where in write.json()["error"] and write.json()["type"] == "StoreUnavailable"
             read = httpx.get(f"{url}/api/containers", headers=auth, params={"app": APP}, timeout=10)
-            assert read.status_code == 200 and len(read.json()) == 2  # from memory, token from the cache
+            assert read.status_code == 200 and len(read.json()) == 3  # from memory, token from the cache
             engine.containers.get(read.json()[0]["id"]).restart(timeout=1)  # Docker events, buffered
         finally:
             rethinkdb_server.restart()
@@ -132,7 +142,7 @@ def test_deploy_scale_restart_outage_and_recovery(engine, tmp_path, rethinkdb_se
         scaled = httpx.post(f"{url}/api/apps/{APP}/scale", headers=auth, json={"count": 1}, timeout=60)
         assert scaled.status_code == 200 and scaled.json()["running"] == 1, scaled.text
         try:
-            assert stream.next_of("scale-container", timeout=15)["message"].startswith(f"scaled {APP} from 2 to 1")
+            assert stream.next_of("scale-container", timeout=15)["message"].startswith(f"scaled {APP} from 3 to 1")
         finally:
             stream.close()
         restarts = httpx.get(f"{url}/api/events", headers=auth, params={"app": APP, "type": "restart"},
