@@ -236,3 +236,27 @@ def test_the_watcher_follows_the_store_and_catches_up_after_an_outage(store):
     outage.down = False
     wait_for(lambda: done == ["web", "web"])
     watcher.stop()
+
+
+# -- the API ----------------------------------------------------------------------------------------
+def test_healthz_and_a_write_during_an_outage(tmp_path, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from paasops.api.app import create_app
+    from paasops.service.service import Service
+    from paasops.service.settings import ServiceSettings
+
+    def down(*args, **kwargs):
+        raise DOWN
+
+    service = Service(ServiceSettings(state=f"sqlite:///{tmp_path / 'state.db'}", pki_dir=tmp_path))
+    with TestClient(create_app(service)) as api:
+        assert api.get("/healthz").json() == {"ok": True, "engines": 0, "store": "up"}
+        monkeypatch.setattr(service.store, "ping", down)
+        monkeypatch.setattr(service.store, "get_account", down)
+        assert api.get("/healthz").json() == {
+            "ok": False, "engines": 0, "store": "down: 127.0.0.1:28015: RethinkDB is unavailable"}
+        answer = api.post("/api/login", json={"username": "admin", "password": "whatever-it-is"})
+        assert answer.status_code == 503
+        assert answer.json() == {"error": "127.0.0.1:28015: RethinkDB is unavailable", "type": "StoreUnavailable"}
+    service.stop()
