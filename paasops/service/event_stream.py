@@ -25,6 +25,7 @@ class Subscriber:
 
     deliver: Deliver
     filters: dict[str, str | None] = field(default_factory=dict)
+    end: Callable[[], None] = lambda: None  # asked to end (the service shuts down)
 
     def wants(self, event: Event) -> bool:
         return all(value is None or getattr(event, key) == value for key, value in self.filters.items())
@@ -51,10 +52,10 @@ class EventHub:
         self.last_time = time.time()
 
     def subscribe(self, deliver: Deliver, filters: dict[str, str | None] | None = None, *,
-                  wait: float = 5.0) -> Subscriber:
+                  end: Callable[[], None] | None = None, wait: float = 5.0) -> Subscriber:
         """Start delivering matching events; starts the follower on first use and waits (up to `wait`
         seconds) until its feed is open, so what is written after this returns reaches `deliver`."""
-        subscriber = Subscriber(deliver, dict(filters or {}))
+        subscriber = Subscriber(deliver, dict(filters or {}), end or (lambda: None))
         with self._lock:
             self._subscribers.add(subscriber)
             if self._thread is None:
@@ -71,7 +72,15 @@ class EventHub:
     def subscribers(self) -> int:
         return len(self._subscribers)
 
+    def end_streams(self) -> None:
+        """Ask every subscriber to end (an open HTTP stream would hold the server's shutdown)."""
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for subscriber in subscribers:
+            subscriber.end()
+
     def stop(self) -> None:
+        self.end_streams()
         self._stop.set()
         feed = self._feed
         if feed is not None:

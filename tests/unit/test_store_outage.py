@@ -169,7 +169,10 @@ def test_one_feed_fans_out_by_filter(store):
     store.add_event(Event("scale", app="web"))
     wait_for(lambda: len(everything) == 3)
     assert len(web) == 1 and hub.subscribers == 1
-    hub.stop()
+    ended = []
+    hub.subscribe(everything.append, end=lambda: ended.append(True))
+    hub.stop()  # the service shuts down: open streams are asked to end
+    assert ended == [True]
 
 
 def test_after_an_outage_the_feed_reopens_and_catches_up_without_repeats(store):
