@@ -187,8 +187,9 @@ class ApiClient:
         return self.parse(shape, self.request(method, path, **kwargs))
 
     @contextmanager
-    def _stream(self, method: str, path: str, *, params=None, body=None) -> Iterator[httpx.Response]:
-        timeout = httpx.Timeout(self.timeout, read=None)  # a stream may stay quiet for long
+    def _stream(self, method: str, path: str, *, params=None, body=None,
+                read: float | None = None) -> Iterator[httpx.Response]:
+        timeout = httpx.Timeout(self.timeout, read=read)  # a stream may stay quiet for long
         try:
             with self._http.stream(method, path, params=self._params(params), json=body,
                                    timeout=timeout) as response:
@@ -229,7 +230,8 @@ class ApiClient:
         """New events as the service stores them (after those since `since`, when given), until the
         service ends the stream; ConnectionFailed when it breaks."""
         params = dict(type=type, tag=tag, app=app, host=host, since=since)
-        with self._stream("GET", "/api/events/stream", params=params) as response:
+        # the service sends an empty line after 10 s of quiet: 30 s of silence is a dead connection
+        with self._stream("GET", "/api/events/stream", params=params, read=30.0) as response:
             try:
                 for line in response.iter_lines():
                     if line.strip():  # empty lines only keep the connection alive

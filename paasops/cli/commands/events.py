@@ -49,6 +49,7 @@ def _follow(api: ApiClient, filters: dict, found: list[EventView], since: float 
     """Print events oldest first, then new ones as the service's event stream brings them (a
     service without the stream is polled every second); Ctrl-C ends it quietly."""
     printer = _Printer(output, since)
+    said = False  # the interruption was told (once, not every second while the service is away)
     try:
         printer.show(reversed(found))
         while True:
@@ -56,10 +57,13 @@ def _follow(api: ApiClient, filters: dict, found: list[EventView], since: float 
                 # Docker events keep the engine's time and reach the store a little later than our
                 # own events: on (re)connecting look back a while; the ids printed keep them single.
                 printer.show(api.event_stream(**filters, since=printer.horizon()))
+                said = False
             except NotFoundError:  # an older service: no stream route
                 return _poll(api, filters, printer)
             except ConnectionFailed as exc:  # the service restarts, or the network broke: try again
-                typer.secho(f"(event stream interrupted: {exc}; reconnecting)", err=True, fg="yellow")
+                if not said:
+                    typer.secho(f"(event stream interrupted: {exc}; reconnecting)", err=True, fg="yellow")
+                said = True
             time.sleep(1.0)
     except KeyboardInterrupt:
         return
