@@ -49,10 +49,10 @@ async def events_stream(service: Service, caller: Caller, type: str | None = Non
     def deliver(event: Event) -> None:  # on the hub's thread
         loop.call_soon_threadsafe(_offer, lines, event)
 
-    filters = {"type": type, "tag": tag, "app": app, "host": host}
     def end() -> None:  # the service shuts down
         loop.call_soon_threadsafe(lines.put_nowait, None)
 
+    filters = {"type": type, "tag": tag, "app": app, "host": host}
     subscriber = await run_in_threadpool(lambda: service.event_hub.subscribe(deliver, filters, end=end))
     try:
         backlog = [] if since is None else await run_in_threadpool(
