@@ -49,7 +49,7 @@ class EventHub:
         self._thread: threading.Thread | None = None
         self._feed: EventFeed | None = None
         self._seen: dict[str, float] = {}  # ids handed out lately -> their time
-        self.last_time = time.time()
+        self.last_time = self.opened = time.time()  # opened: nothing written before is handed out
 
     def subscribe(self, deliver: Deliver, filters: dict[str, str | None] | None = None, *,
                   end: Callable[[], None] | None = None, wait: float = 5.0) -> Subscriber:
@@ -89,6 +89,7 @@ class EventHub:
     # -- the follower ----------------------------------------------------------------------
     def _run(self) -> None:
         reopened = False
+        self.last_time = self.opened = time.time()
         while not self._stop.is_set():
             try:
                 self._feed = feed = self.store.follow_events()
@@ -112,7 +113,7 @@ class EventHub:
 
     def _catch_up(self) -> None:
         """Events written while the feed was away (the new feed is open already: no gap)."""
-        missed = self.store.list_events(since=self.last_time - self.lookback, limit=None)
+        missed = self.store.list_events(since=max(self.opened, self.last_time - self.lookback), limit=None)
         for event in reversed(missed):  # oldest first
             self._publish(event)
         if self.on_reopen is not None:

@@ -178,6 +178,7 @@ def test_one_feed_fans_out_by_filter(store):
 def test_after_an_outage_the_feed_reopens_and_catches_up_without_repeats(store):
     outage = Outage(store)
     flushed = threading.Event()
+    store.add_event(Event("long-before"))  # never handed out: written before the hub started
     hub = EventHub(outage, retry=0.05, on_reopen=flushed.set)
     seen: list[Event] = []
     hub.subscribe(seen.append)
