@@ -122,6 +122,20 @@ def measure(url: str, count: int, seconds: float, changes: int, gap: float) -> t
     return rates, {what: follow_latency(url, what, changes, gap) for what in FEEDS}
 
 
+def rethinkdb_server(url: str | None) -> tuple[str | None, ThrowawayServer | None]:
+    """The RethinkDB server URL (without a database) to bench on: `url`, or a throwaway server
+    started here (stop it after); (None, None), said on stdout, when none can run."""
+    if url:
+        return url.rstrip("/"), None
+    binary = find_binary()
+    why = "no RethinkDB server binary" if binary is None else cannot_run(binary)
+    if why:
+        print(f"RethinkDB: cannot run: {why}")
+        return None, None
+    server = ThrowawayServer(binary).start()
+    return server.url, server
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--count", type=int, default=3_000, help="calls per operation at most")
@@ -133,17 +147,9 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         results = {"SQLite": measure(f"sqlite://{tmp}/state.db", args.count, args.seconds, args.events, gap)}
-    server = None
-    if args.rethinkdb_url:
-        base = args.rethinkdb_url.rstrip("/")
-    else:
-        binary = find_binary()
-        why = "no RethinkDB server binary" if binary is None else cannot_run(binary)
-        if why:
-            print(f"RethinkDB: cannot run: {why}")
-            return 1
-        server = ThrowawayServer(binary).start()
-        base = server.url
+    base, server = rethinkdb_server(args.rethinkdb_url)
+    if base is None:
+        return 1
     db = f"bench_{uuid.uuid4().hex[:8]}"
     try:
         results["RethinkDB"] = measure(f"{base}/{db}", args.count, args.seconds, args.events, gap)

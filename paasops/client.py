@@ -200,8 +200,9 @@ class ApiClient:
         return self.parse(shape, self.request(method, path, **kwargs))
 
     @contextmanager
-    def _stream(self, method: str, path: str, *, params=None, body=None) -> Iterator[httpx.Response]:
-        timeout = httpx.Timeout(self.timeout, read=None)  # a stream may stay quiet for long
+    def _stream(self, method: str, path: str, *, params=None, body=None,
+                read: float | None = None) -> Iterator[httpx.Response]:
+        timeout = httpx.Timeout(self.timeout, read=read)  # a stream may stay quiet for long
         try:
             with self._http.stream(method, path, params=self._params(params), json=body,
                                    timeout=timeout) as response:
@@ -236,6 +237,20 @@ class ApiClient:
                limit: int | None = None) -> list[EventView]:
         return self.call(list[EventView], "GET", "/api/events",
                          params=dict(type=type, tag=tag, app=app, host=host, since=since, until=until, limit=limit))
+
+    def event_stream(self, *, type: str | None = None, tag: str | None = None, app: str | None = None,
+                     host: str | None = None, since: float | None = None) -> Iterator[EventView]:
+        """New events as the service stores them (after those since `since`, when given), until the
+        service ends the stream; ConnectionFailed when it breaks."""
+        params = dict(type=type, tag=tag, app=app, host=host, since=since)
+        # the service sends an empty line after 10 s of quiet: 30 s of silence is a dead connection
+        with self._stream("GET", "/api/events/stream", params=params, read=30.0) as response:
+            try:
+                for line in response.iter_lines():
+                    if line.strip():  # empty lines only keep the connection alive
+                        yield self.parse(EventView, json.loads(line))
+            except httpx.TransportError as exc:
+                raise self._unreachable(exc) from None
 
     # -- containers ----------------------------------------------------------------------
     def containers(self, *, all: bool = True, app: str | None = None, foreign: bool = False) -> list[ContainerInfo]:

@@ -276,8 +276,11 @@ class ClusterInfo(Totals):
 
 
 class Healthz(Result):
+    """`ok` is false while the store is down; `store` says `up` or `down: why` (naming its host and port)."""
+
     ok: bool
     engines: int
+    store: str = "up"
 
 
 class EventView(Result):

@@ -21,6 +21,7 @@ def create_app(service) -> FastAPI:
 
     @app.get("/healthz", tags=["service"], response_model=Healthz)
     def healthz() -> Healthz:
-        return Healthz(ok=True, engines=len(service.cluster.engines))
+        store = service.store_status()
+        return Healthz(ok=store == "up", engines=len(service.cluster.engines), store=store)
 
     return app

@@ -39,6 +39,8 @@ class Tokens:
         self.store = store
         self.ttl = ttl
         self.clock = clock
+        # told of every revocation (token hash, user), e.g. to drop cached checks of those tokens
+        self.on_revoke: Callable[[str | None, str | None], None] = lambda token_hash, user: None
 
     def issue(self, user: str) -> tuple[str, Token]:
         """A new token for `user`: (the credential `user:token` to hand out once, the stored record)."""
@@ -57,10 +59,12 @@ class Tokens:
         return token
 
     def revoke(self, token_hash: str) -> bool:
+        self.on_revoke(token_hash, None)
         return self.store.revoke_tokens(token_hash=token_hash) > 0
 
     def revoke_user(self, user: str, *, keep: str | None = None) -> int:
         """Revoke every token of `user` except the one whose hash is `keep`."""
+        self.on_revoke(None, user)
         if keep is None:
             return self.store.revoke_tokens(user=user)
         return sum(self.store.revoke_tokens(token_hash=t.token_hash)

@@ -12,6 +12,7 @@ from ..results import DeployResult, DryRunPlan, HostExplanation, PlannedReplica,
 from ..spec import AppSpec, new_deployment_id, parse_app_spec, spec_hash
 from ..store.records import App
 from ..vocabulary import DEFAULT_PIDS_LIMIT
+from .app_watch import desired
 from .cluster import Cluster
 from .containers import ContainerView
 from .deploy import Deployer, Progress, Replica, plan
@@ -30,6 +31,16 @@ class AppManager:
         self.per_host = per_host
         self.pids_limit = pids_limit
         self._app_locks: KeyedLocks[threading.Lock] = KeyedLocks()
+        self._written: dict[str, tuple | None] = {}  # app -> the desired state this process last put
+
+    def written(self, name: str) -> tuple | None:
+        """The desired state (`app_watch.desired`) this process last put for app `name`, if any."""
+        return self._written.get(name)
+
+    def put_app(self, app: App) -> App:
+        """Put the app's desired state, noted first as this process's own (the feed may be quicker)."""
+        self._written[app.name] = desired(app)
+        return self.cluster.store.put_app(app)
 
     def app_lock(self, name: str) -> threading.Lock:
         """The lock every deploy and scale of app `name` holds; take it to keep them out (reconcile does)."""
@@ -81,7 +92,7 @@ class AppManager:
             if ok:
                 for c in old:  # the new spec replaces the old one only once all new replicas run
                     self.cluster.operate("destroy", c.id, user=user)
-            self.cluster.store.put_app(app)
+            self.put_app(app)
             self.cluster.record("deploy-app", user=user, app=spec.name,
                                 message=f"deployed {spec.name}: {sum(r.status == 'running' for r in replicas)}"
                                         f"/{count} running", data={"deployment": deployment})
@@ -131,7 +142,7 @@ class AppManager:
                 removed.append(RemovedReplica(id=victim.id, name=victim.name, host=host))
                 progress({"event": "removed", "id": victim.id, "host": host})
         app.count = count
-        self.cluster.store.put_app(app)
+        self.put_app(app)
         running = len(current) + sum(r.status == "running" for r in started) - len(removed)
         self.cluster.record("scale-container", user=user, app=spec.name,
                             message=f"scaled {spec.name} from {len(current)} to {count} ({running} running)")

@@ -6,7 +6,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
-from ..errors import UserInputError
+from ..errors import StoreUnavailable, UserInputError
 from ..pki import default_pki_dir
 from ..placement import Weights
 from ..store import open_store
@@ -15,10 +15,12 @@ from ..vocabulary import DOWN, LOCAL_DOCKER_URL, LOCAL_ENGINE
 from .apps import AppManager
 from .cluster import Cluster
 from .docker_events import ContainerEventCollector
+from .event_stream import EventHub
 from .images import ImageDistributor
 from .settings import ServiceSettings
 
 if TYPE_CHECKING:
+    from .app_watch import AppWatcher
     from .heartbeat import Heartbeat
     from .registry import RegistrySync
 
@@ -60,7 +62,12 @@ class Service:
         self.accounts = Accounts(self.store, self.tokens, record=self.cluster.record,
                                  limiter=LoginLimiter(settings.login_policy()))
         self.api_tokens = ApiTokens(self.store, record=self.cluster.record)
-        self.authenticator = Authenticator(self.store, self.tokens, self.api_tokens)
+        self.authenticator = Authenticator(self.store, self.tokens, self.api_tokens,
+                                           cache_ttl=settings.token_cache_ttl)
+        # one follower of the store's events for every API stream; after an outage it also writes
+        # the events kept in memory meanwhile
+        self.event_hub = EventHub(self.store, on_reopen=self.cluster.event_log.flush)
+        self.app_watcher: AppWatcher | None = None
         self.registry: RegistrySync | None = None
         self.heartbeat: Heartbeat | None = None
         self._retarget_lock = threading.Lock()
@@ -76,15 +83,41 @@ class Service:
         self._start_registry()
         self._start_heartbeat()
         self._engines_changed()
+        self._start_app_watcher()
 
     def stop(self) -> None:
-        for part in (self.heartbeat, self.registry, self.container_events):
+        for part in (self.app_watcher, self.event_hub, self.heartbeat, self.registry, self.container_events):
             if part is not None:
                 try:
                     part.stop()
                 except Exception as exc:  # stopping must go on for the other parts
                     log.warning("stopping %s: %s", type(part).__name__, exc)
         self.store.close()
+
+    def store_status(self) -> str:
+        """`up`, or `down: why` (naming the store's host and port); writes kept in memory meanwhile
+        are written once it answers again."""
+        try:
+            self.store.ping()
+        except StoreUnavailable as exc:
+            return f"down: {exc}"
+        self.cluster.event_log.flush()
+        return "up"
+
+    def _start_app_watcher(self) -> None:
+        follow = self.settings.follow_apps
+        if follow is None:
+            follow = self.store.url.startswith("rethinkdb://")
+        if not follow:
+            return
+        from .app_watch import AppWatcher
+        from .reconcile_apply import Reconciler
+
+        def reconcile(name: str) -> object:
+            return Reconciler.for_service(self).run(user="app-watch", apps=[name])
+
+        self.app_watcher = AppWatcher(self.store, reconcile, self.apps.written)
+        self.app_watcher.start()
 
     def _first_start(self) -> None:
         """Default roles, and the first admin when there is no account yet."""

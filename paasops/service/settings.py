@@ -37,6 +37,11 @@ class ServiceSettings(BaseSettings):
     tls_cert: Path | None = None  # HTTPS for the API (a cert from the cluster CA, or your own)
     tls_key: Path | None = None
     token_ttl: float = Field(12 * 3600.0, gt=0)  # seconds an API token lives
+    # seconds a verified token is trusted from memory while the store is away (never past its expiry)
+    token_cache_ttl: float = Field(30.0, ge=0)
+    # reconcile an app as soon as another process changes it in the store (None: with RethinkDB state,
+    # whose changefeed tells at once; SQLite keeps the cron/timer reconcile)
+    follow_apps: bool | None = None
     admin_password: SecretStr | None = None  # the first admin's, on first start only
     # login defence: failures in a row before backoff, its first wait (doubling), the lockout
     login_free_failures: int = Field(5, ge=0)

@@ -50,6 +50,7 @@ TABLES = {
     "apps": ("name", ()),
     "events": ("id", ("time", "type", "tag", "app", "host")),
 }
+PING_WAIT = 2  # seconds a ping waits for the tables to be ready before saying the store is down
 RETRY_AFTER = 1.0  # seconds a failed connection is trusted to stay down before trying again
 SCHEMA_ATTEMPTS = 20
 
@@ -390,7 +391,8 @@ class RethinkStore(Store):
 
     def ping(self):
         start = time.perf_counter()
-        self._run(r.expr(1))
+        # Not just a round trip: a restarted server answers before its tables take reads and writes.
+        self._run(r.db(self.db).wait(wait_for="ready_for_writes", timeout=PING_WAIT))
         return time.perf_counter() - start
 
     def close(self):

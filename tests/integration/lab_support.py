@@ -55,15 +55,17 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def local_service(workdir: Path, admin_password: str, ready: Callable[[str], bool], timeout: float = 30):
-    """A real `paasops serve --local-engine` on a free port (own SQLite state, pki dir and log in
-    workdir, first admin's password given); yields its URL once ready(url) is true, stops it after."""
+def local_service(workdir: Path, admin_password: str, ready: Callable[[str], bool], timeout: float = 30,
+                  state: str | None = None):
+    """A real `paasops serve --local-engine` on a free port (own SQLite state unless `state` names
+    another, pki dir and log in workdir, first admin's password given); yields its URL once ready(url)
+    is true, stops it after."""
     port = free_port()
-    log = open(workdir / "serve.log", "w")
+    log = open(workdir / "serve.log", "a")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAASOPS_")}
     env["PAASOPS_ADMIN_PASSWORD"] = admin_password
     proc = subprocess.Popen([sys.executable, "-m", "paasops", "serve", "--local-engine",
-                             "--state", f"sqlite:///{workdir}/state.db", "--port", str(port),
+                             "--state", state or f"sqlite:///{workdir}/state.db", "--port", str(port),
                              "--pki-dir", str(workdir / "pki")],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

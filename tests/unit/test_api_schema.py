@@ -47,7 +47,7 @@ def test_openapi_documents_a_response_schema_for_every_route(api):
 
 
 def test_answers_keep_their_keys(api):
-    assert api.get("/healthz").json() == {"ok": True, "engines": 0}
+    assert api.get("/healthz").json() == {"ok": True, "engines": 0, "store": "up"}
     assert api.get("/api/engines").json() == []
     info = api.get("/api/cluster/info").json()
     assert set(info) == {"engines", "engines_up", "cpus", "memory_mb", "reserved_cpus", "reserved_memory_mb",

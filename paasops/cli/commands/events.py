@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import typer
 
+from ...errors import ConnectionFailed, NotFoundError
 from ..common import OUTPUT, SERVER, Output, api_client, emit
 from ..errors import report_errors
 
@@ -44,23 +46,56 @@ def events(type_: str = typer.Option(None, "--type", help="e.g. run-container, h
 
 
 def _follow(api: ApiClient, filters: dict, found: list[EventView], since: float | None, output: Output) -> None:
-    """Print events oldest first, then poll every second for newer ones."""
-    from .. import render
+    """Print events oldest first, then new ones as the service's event stream brings them (a
+    service without the stream is polled every second); Ctrl-C ends it quietly."""
+    printer = _Printer(output, since)
+    said = False  # the interruption was told (once, not every second while the service is away)
+    try:
+        printer.show(reversed(found))
+        while True:
+            try:
+                # Docker events keep the engine's time and reach the store a little later than our
+                # own events: on (re)connecting look back a while; the ids printed keep them single.
+                printer.show(api.event_stream(**filters, since=printer.horizon()))
+                said = False
+            except NotFoundError:  # an older service: no stream route
+                return _poll(api, filters, printer)
+            except ConnectionFailed as exc:  # the service restarts, or the network broke: try again
+                if not said:
+                    typer.secho(f"(event stream interrupted: {exc}; reconnecting)", err=True, fg="yellow")
+                said = True
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        return
 
-    seen: set[str] = set()
-    last = max((e.time for e in found), default=since or time.time())
+
+def _poll(api: ApiClient, filters: dict, printer: _Printer) -> None:
     while True:
-        for event in reversed(found):
-            if event.id in seen:
-                continue
-            seen.add(event.id)
-            typer.echo(json.dumps(event.model_dump()) if output == Output.json else render.event_line(event))
-            last = max(last, event.time)
-        sys.stdout.flush()
         time.sleep(1.0)
-        # Docker events keep the engine's time and reach the store a little later than our own
-        # events: look back a while, and let the ids already printed keep them from repeating.
-        horizon = last - FOLLOW_LOOKBACK
+        printer.show(reversed(api.events(**filters, since=printer.horizon(), limit=10000)))
+
+
+class _Printer:
+    """Prints each event once, in the order given; remembers the ids of the look-back window."""
+
+    def __init__(self, output: Output, since: float | None):
+        self.output = output
+        self.last = since or time.time()
+        self.seen: set[str] = set()
+
+    def horizon(self) -> float:
+        horizon = self.last - FOLLOW_LOOKBACK
         bound = f"{int(horizon * 1e9):019d}"  # event ids start with their time in ns
-        seen = {i for i in seen if i[:19] >= bound}
-        found = api.events(**filters, since=horizon, limit=10000)
+        self.seen = {i for i in self.seen if i[:19] >= bound}
+        return horizon
+
+    def show(self, events: Iterable[EventView]) -> None:
+        from .. import render
+
+        for event in events:
+            if event.id in self.seen:
+                continue
+            self.seen.add(event.id)
+            typer.echo(json.dumps(event.model_dump()) if self.output == Output.json else render.event_line(event))
+            sys.stdout.flush()
+            self.last = max(self.last, event.time)

@@ -79,6 +79,15 @@ def serve(host: str = typer.Option(None, "--host", help="Address to listen on (d
     from ...api.app import create_app
     from ...service.service import Service
 
+    class _Server(uvicorn.Server):
+        def __init__(self, config: uvicorn.Config, service: Service):
+            super().__init__(config)
+            self.service = service
+
+        def handle_exit(self, sig, frame) -> None:
+            self.service.event_hub.end_streams()  # open event streams would hold the shutdown
+            super().handle_exit(sig, frame)
+
     service = Service(settings)
     try:
         service.start()
@@ -86,6 +95,6 @@ def serve(host: str = typer.Option(None, "--host", help="Address to listen on (d
                                 log_level=log_level.value, log_config=None,
                                 ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
                                 ssl_keyfile=str(settings.tls_key) if settings.tls_key else None)
-        uvicorn.Server(config).run()
+        _Server(config, service).run()
     finally:
         service.stop()
