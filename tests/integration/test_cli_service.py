@@ -389,6 +389,25 @@ def test_events_follow_prints_new_events(cli, engine):
             c.remove(force=True)
 
 
+def test_apps_rm_destroys_the_replicas_and_forgets_the_app(cli, engine, workdir):
+    name = f"{APP}-gone"
+    spec = yaml.safe_load((workdir / "app.yml").read_text())
+    (workdir / "gone.yml").write_text(yaml.safe_dump({**spec, "name": name}))
+    try:
+        cli("deploy", str(workdir / "gone.yml"), "--count", "2")
+        assert len(app_containers(engine, name)) == 2
+        done = cli.json("apps", "rm", name)
+        assert done["deleted"] == name and len(done["removed"]) == 2
+        assert app_containers(engine, name) == []
+        assert name not in [a["name"] for a in cli.json("apps")]
+        assert [e["type"] for e in cli.json("events", "--app", name, "--type", "delete-app")] == ["delete-app"]
+        again = cli("apps", "rm", name, ok=False)
+        assert again.returncode == 3 and f"no app '{name}'" in again.stderr
+    finally:
+        for c in app_containers(engine, name):
+            c.remove(force=True)
+
+
 def test_unreachable_service(workdir):
     done = Cli(f"http://127.0.0.1:{free_port()}")("ps", ok=False)
     assert done.returncode == 5
