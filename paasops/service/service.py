@@ -88,11 +88,17 @@ class Service:
 
     def _first_start(self) -> None:
         """Default roles, and the first admin when there is no account yet."""
-        from ..auth.first_admin import ensure_first_admin, seed_roles
+        from pathlib import Path
+
+        from ..auth.first_admin import PASSWORD_FILE, ensure_first_admin, seed_roles
+        from ..vocabulary import data_dir
 
         seed_roles(self.store)
         secret = self.settings.admin_password
-        if ensure_first_admin(self.store, secret.get_secret_value() if secret else None):
+        path = getattr(self.store, "path", None)  # beside the SQLite state, else in the data dir
+        state_dir = Path(path).resolve().parent if path and path != ":memory:" else data_dir()
+        if ensure_first_admin(self.store, secret.get_secret_value() if secret else None,
+                              password_file=state_dir / PASSWORD_FILE):
             self.cluster.record("add-account", message="account admin added (role admin) at first start",
                                 data={"account": "admin", "role": "admin"})
 
