@@ -16,6 +16,7 @@ from .apps import AppManager
 from .cluster import Cluster
 from .docker_events import ContainerEventCollector
 from .images import ImageDistributor
+from .retention import EventRetention, RetentionPolicy
 from .settings import ServiceSettings
 
 if TYPE_CHECKING:
@@ -64,6 +65,8 @@ class Service:
         self.registry: RegistrySync | None = None
         self.heartbeat: Heartbeat | None = None
         self._retarget_lock = threading.Lock()
+        self.retention = EventRetention(self.store, RetentionPolicy(
+            settings.event_max_age, settings.event_max_count, settings.event_prune_interval))
 
     # -- life cycle ----------------------------------------------------------------------
     def start(self) -> None:
@@ -76,9 +79,10 @@ class Service:
         self._start_registry()
         self._start_heartbeat()
         self._engines_changed()
+        self.retention.start()
 
     def stop(self) -> None:
-        for part in (self.heartbeat, self.registry, self.container_events):
+        for part in (self.retention, self.heartbeat, self.registry, self.container_events):
             if part is not None:
                 try:
                     part.stop()

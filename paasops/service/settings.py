@@ -45,6 +45,10 @@ class ServiceSettings(BaseSettings):
     login_address_free_failures: int = Field(20, ge=0)
     login_lock_after: int = Field(10, ge=0)  # failures of one account that lock it (0: never)
     login_lock_for: float = Field(900.0, ge=0)  # seconds
+    # event retention, pruned in the background: maximum age (seconds) and count (0: no limit), how often
+    event_max_age: float = Field(30 * 86400.0, ge=0)
+    event_max_count: int = Field(100_000, ge=0)
+    event_prune_interval: float = Field(3600.0, gt=0)
     login_hash_concurrency: int = Field(2, ge=0)  # argon2 hashes at once (64 MiB each; 0: unbounded)
 
     def login_policy(self) -> LoginPolicy:
