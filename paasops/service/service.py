@@ -53,7 +53,7 @@ class Service:
                                weights=Weights(settings.weight_cpu, settings.weight_memory),
                                engine_timeout=settings.engine_timeout,
                                allow_plain_tcp=settings.allow_insecure_tcp)
-        self.images = ImageDistributor(local_source=_local_client)
+        self.images = ImageDistributor(local_source=_local_client if settings.images_from_this_machine else None)
         self.apps = AppManager(self.cluster, self.images, per_host=settings.per_host, pids_limit=settings.pids_limit)
         self.container_events = ContainerEventCollector(self.cluster)
         self.tokens = Tokens(self.store, ttl=settings.token_ttl)

@@ -24,6 +24,8 @@ class ServiceSettings(BaseSettings):
     etcd: list[str] = []  # etcd client URLs; empty = engines come from the store only
     pki_dir: Path | None = None
     local_engine: bool = False  # add this machine's Docker engine (unix socket) as engine "local"
+    # copy images from this machine's Docker when no engine has them: only with local_engine, or an admin's choice
+    image_copy_from_local: bool = False
     heartbeat_interval: float = Field(1.0, gt=0)
     down_after: int = Field(3, ge=1)  # consecutive missed heartbeats before a host is down
     up_after: int = Field(2, ge=1)  # consecutive answers before it is up again
@@ -50,6 +52,12 @@ class ServiceSettings(BaseSettings):
     event_max_count: int = Field(100_000, ge=0)
     event_prune_interval: float = Field(3600.0, gt=0)
     login_hash_concurrency: int = Field(2, ge=0)  # argon2 hashes at once (64 MiB each; 0: unbounded)
+
+    @property
+    def images_from_this_machine(self) -> bool:
+        """May deploys copy images from the control machine's own Docker? Only when it is an engine, or
+        an admin said so (it may hold images no engine of the cluster should get)."""
+        return self.local_engine or self.image_copy_from_local
 
     def login_policy(self) -> LoginPolicy:
         return LoginPolicy(free_failures=self.login_free_failures, backoff=self.login_backoff,
