@@ -38,6 +38,7 @@ class ServiceSettings(BaseSettings):
     allow_insecure_tcp: bool = False
     tls_cert: Path | None = None  # HTTPS for the API (a cert from the cluster CA, or your own)
     tls_key: Path | None = None
+    max_request_body: int = Field(1024 * 1024, ge=1)  # bytes; a larger request body is refused (413) unread
     token_ttl: float = Field(12 * 3600.0, gt=0)  # seconds an API token lives
     admin_password: SecretStr | None = None  # the first admin's, on first start only
     # login defence: failures in a row before backoff, its first wait (doubling), the lockout
