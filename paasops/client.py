@@ -28,6 +28,7 @@ from .errors import (
     UserInputError,
 )
 from .results import (
+    AppDeleted,
     AppView,
     ClusterInfo,
     ContainerDetail,
@@ -317,6 +318,9 @@ class ApiClient:
 
     def scale_app(self, name: str, count: int) -> DeployResult:
         return self.call(DeployResult, "POST", f"/api/apps/{_seg(name)}/scale", body={"count": count})
+
+    def delete_app(self, name: str) -> AppDeleted:
+        return self.call(AppDeleted, "DELETE", f"/api/apps/{_seg(name)}")
 
     # -- cron jobs -----------------------------------------------------------------------
     def reconcile(self, dry_run: bool = False, apps: list[str] | None = None) -> ReconcileResult:

@@ -28,6 +28,12 @@ class UserInputError(PaasopsError):
     http_status = 400
 
 
+class PayloadTooLarge(UserInputError):
+    """A request body over the service's limit (refused before it is read or parsed)."""
+
+    http_status = 413
+
+
 class InventoryError(UserInputError):
     """A malformed inventory file (where = file:line)."""
 

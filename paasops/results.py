@@ -101,6 +101,13 @@ class RemovedReplica(Result):
     host: str = ""
 
 
+class AppDeleted(Result):
+    """An app removed: its record gone, these replicas destroyed."""
+
+    deleted: str
+    removed: list[RemovedReplica] = []
+
+
 class DeployResult(Result):
     """A deploy or a scale; `before` and `running` are set (and sent) by a scale only."""
 

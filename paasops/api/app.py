@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from .. import __version__
 from ..results import Healthz
 from . import errors
+from .body_guard import BodyGuard
 from .routes import accounts, apps, cluster, containers, engines, ops, tokens
 
 
@@ -15,6 +16,7 @@ def create_app(service) -> FastAPI:
                   description="Scheduler/monitor of a private Docker PaaS: engines, placement, deploys, events.")
     app.state.service = service
     errors.install(app)
+    app.add_middleware(BodyGuard, max_body=service.settings.max_request_body, authenticate=service.authenticator)
     for module in (accounts, tokens, engines, cluster, containers, apps):
         app.include_router(module.router)
     app.include_router(ops.router)

@@ -21,8 +21,9 @@ def get_service(request: Request) -> RunningService:
 
 def get_principal(request: Request) -> Principal:
     """Who calls. The service's authenticator decides (accounts/tokens and the role ACL plug in here)."""
-    auth = request.app.state.service.authenticator
-    principal = auth(request)
+    principal = getattr(request.state, "principal", None)  # BodyGuard checked it before the body was read
+    if principal is None:
+        principal = request.app.state.service.authenticator(request)
     if principal is None:
         raise AuthError("missing or invalid token: log in with `paasops login`", where=request.url.path)
     return principal

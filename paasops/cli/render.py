@@ -16,6 +16,7 @@ from .formats import fmt_age, fmt_mb, fmt_num, fmt_ports, fmt_time
 
 if TYPE_CHECKING:  # the models are only annotations here: rendering imports no pydantic
     from ..results import (
+        AppDeleted,
         AppView,
         ClusterInfo,
         ContainerDetail,
@@ -26,6 +27,7 @@ if TYPE_CHECKING:  # the models are only annotations here: rendering imports no 
         EngineView,
         EventView,
         HostExplanation,
+        RemovedReplica,
         ReplicaResult,
     )
 
@@ -173,10 +175,18 @@ def result_view(result: DeployResult) -> Group:
                         f"{result.running_now} running (deployment {escape((result.deployment or '')[:12])})"]
     if result.replicas:
         parts.append(replicas_table(result.replicas))
-    for gone in result.removed:
-        where = f" ({gone.name} on {gone.host})" if gone.host else ""
-        parts.append(escape(f"removed {gone.id[:12]}{where}"))
+    parts.extend(removed_lines(result.removed))
     return Group(*parts)
+
+
+def removed_lines(removed: list[RemovedReplica]) -> list[str]:
+    return [escape(f"removed {gone.id[:12]}" + (f" ({gone.name} on {gone.host})" if gone.host else ""))
+            for gone in removed]
+
+
+def app_deleted(result: AppDeleted) -> Group:
+    """An app deleted: its name, then each replica destroyed."""
+    return Group(f"deleted app [bold]{escape(result.deleted)}[/]", *removed_lines(result.removed))
 
 
 def plan_view(result: DryRunPlan) -> Group:

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 from ..errors import NotFoundError, PlacementError, UserInputError
 from ..placement import scale_down_order
-from ..results import DeployResult, DryRunPlan, HostExplanation, PlannedReplica, RemovedReplica
+from ..results import AppDeleted, DeployResult, DryRunPlan, HostExplanation, PlannedReplica, RemovedReplica
 from ..spec import AppSpec, new_deployment_id, parse_app_spec, spec_hash
 from ..store.records import App
 from ..vocabulary import DEFAULT_PIDS_LIMIT
@@ -149,3 +149,18 @@ class AppManager:
         return DeployResult(app=spec.name, deployment=app.deployment_id, spec_hash=app.spec_hash, count=count,
                             before=len(current), running=running, replicas=[r.result() for r in started],
                             removed=removed, ok=all(r.status == "running" for r in started))
+
+    # -- delete --------------------------------------------------------------------------
+    def delete(self, name: str, *, user: str | None = None) -> AppDeleted:
+        """Destroy every replica of app `name` (any spec, running or not) and remove its record."""
+        with self.locked(name):
+            if self.cluster.store.get_app(name) is None:
+                raise NotFoundError(f"no app {name!r}", where="apps")
+            removed = []
+            for c in self.cluster.containers(app=name, foreign=False):
+                self.cluster.operate("destroy", c.id, user=user)
+                removed.append(RemovedReplica(id=c.id, name=c.name, host=c.engine_id))
+            self.cluster.store.delete_app(name)
+            self.cluster.record("delete-app", user=user, app=name,
+                                message=f"deleted {name}: {len(removed)} replicas destroyed")
+            return AppDeleted(deleted=name, removed=removed)

@@ -17,6 +17,7 @@ from .cluster import Cluster
 from .docker_events import ContainerEventCollector
 from .event_stream import EventHub
 from .images import ImageDistributor
+from .retention import EventRetention, RetentionPolicy
 from .settings import ServiceSettings
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ class Service:
                                weights=Weights(settings.weight_cpu, settings.weight_memory),
                                engine_timeout=settings.engine_timeout,
                                allow_plain_tcp=settings.allow_insecure_tcp)
-        self.images = ImageDistributor(local_source=_local_client)
+        self.images = ImageDistributor(local_source=_local_client if settings.images_from_this_machine else None)
         self.apps = AppManager(self.cluster, self.images, per_host=settings.per_host, pids_limit=settings.pids_limit)
         self.container_events = ContainerEventCollector(self.cluster)
         self.tokens = Tokens(self.store, ttl=settings.token_ttl)
@@ -71,6 +72,8 @@ class Service:
         self.registry: RegistrySync | None = None
         self.heartbeat: Heartbeat | None = None
         self._retarget_lock = threading.Lock()
+        self.retention = EventRetention(self.store, RetentionPolicy(
+            settings.event_max_age, settings.event_max_count, settings.event_prune_interval))
 
     # -- life cycle ----------------------------------------------------------------------
     def start(self) -> None:
@@ -84,9 +87,11 @@ class Service:
         self._start_heartbeat()
         self._engines_changed()
         self._start_app_watcher()
+        self.retention.start()
 
     def stop(self) -> None:
-        for part in (self.app_watcher, self.event_hub, self.heartbeat, self.registry, self.container_events):
+        for part in (self.retention, self.app_watcher, self.event_hub, self.heartbeat, self.registry,
+                     self.container_events):
             if part is not None:
                 try:
                     part.stop()
@@ -121,11 +126,17 @@ class Service:
 
     def _first_start(self) -> None:
         """Default roles, and the first admin when there is no account yet."""
-        from ..auth.first_admin import ensure_first_admin, seed_roles
+        from pathlib import Path
+
+        from ..auth.first_admin import PASSWORD_FILE, ensure_first_admin, seed_roles
+        from ..vocabulary import data_dir
 
         seed_roles(self.store)
         secret = self.settings.admin_password
-        if ensure_first_admin(self.store, secret.get_secret_value() if secret else None):
+        path = getattr(self.store, "path", None)  # beside the SQLite state, else in the data dir
+        state_dir = Path(path).resolve().parent if path and path != ":memory:" else data_dir()
+        if ensure_first_admin(self.store, secret.get_secret_value() if secret else None,
+                              password_file=state_dir / PASSWORD_FILE):
             self.cluster.record("add-account", message="account admin added (role admin) at first start",
                                 data={"account": "admin", "role": "admin"})
 

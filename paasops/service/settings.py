@@ -24,6 +24,8 @@ class ServiceSettings(BaseSettings):
     etcd: list[str] = []  # etcd client URLs; empty = engines come from the store only
     pki_dir: Path | None = None
     local_engine: bool = False  # add this machine's Docker engine (unix socket) as engine "local"
+    # copy images from this machine's Docker when no engine has them: only with local_engine, or an admin's choice
+    image_copy_from_local: bool = False
     heartbeat_interval: float = Field(1.0, gt=0)
     down_after: int = Field(3, ge=1)  # consecutive missed heartbeats before a host is down
     up_after: int = Field(2, ge=1)  # consecutive answers before it is up again
@@ -36,6 +38,7 @@ class ServiceSettings(BaseSettings):
     allow_insecure_tcp: bool = False
     tls_cert: Path | None = None  # HTTPS for the API (a cert from the cluster CA, or your own)
     tls_key: Path | None = None
+    max_request_body: int = Field(1024 * 1024, ge=1)  # bytes; a larger request body is refused (413) unread
     token_ttl: float = Field(12 * 3600.0, gt=0)  # seconds an API token lives
     # seconds a verified token is trusted from memory while the store is away (never past its expiry)
     token_cache_ttl: float = Field(30.0, ge=0)
@@ -50,7 +53,17 @@ class ServiceSettings(BaseSettings):
     login_address_free_failures: int = Field(20, ge=0)
     login_lock_after: int = Field(10, ge=0)  # failures of one account that lock it (0: never)
     login_lock_for: float = Field(900.0, ge=0)  # seconds
+    # event retention, pruned in the background: maximum age (seconds) and count (0: no limit), how often
+    event_max_age: float = Field(30 * 86400.0, ge=0)
+    event_max_count: int = Field(100_000, ge=0)
+    event_prune_interval: float = Field(3600.0, gt=0)
     login_hash_concurrency: int = Field(2, ge=0)  # argon2 hashes at once (64 MiB each; 0: unbounded)
+
+    @property
+    def images_from_this_machine(self) -> bool:
+        """May deploys copy images from the control machine's own Docker? Only when it is an engine, or
+        an admin said so (it may hold images no engine of the cluster should get)."""
+        return self.local_engine or self.image_copy_from_local
 
     def login_policy(self) -> LoginPolicy:
         return LoginPolicy(free_failures=self.login_free_failures, backoff=self.login_backoff,

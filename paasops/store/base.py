@@ -203,6 +203,10 @@ class Store(ABC):
         """Drop events older than `before` (retention); returns how many."""
 
     @abstractmethod
+    def trim_events(self, keep: int) -> int:
+        """Drop all but the newest `keep` events (retention by count); returns how many."""
+
+    @abstractmethod
     def follow_events(
         self, *, type: str | None = None, tag: str | None = None, app: str | None = None, host: str | None = None
     ) -> EventFeed:

@@ -384,6 +384,13 @@ class RethinkStore(Store):
         query = self._t("events").between(r.minval, before, index="time", right_bound="open")
         return self._run(query.delete())["deleted"]
 
+    def trim_events(self, keep):
+        oldest_kept = self._rows(self._t("events").order_by(index=r.desc("id")).skip(max(int(keep), 0)).limit(1))
+        if not oldest_kept:
+            return 0
+        query = self._t("events").between(r.minval, oldest_kept[0]["id"], index="id", right_bound="closed")
+        return self._run(query.delete())["deleted"]
+
     def follow_events(self, *, type=None, tag=None, app=None, host=None):
         fields = {k: v for k, v in (("type", type), ("tag", tag), ("app", app), ("host", host)) if v is not None}
         query = self._t("events")

@@ -350,6 +350,11 @@ class SqliteStore(Store):
     def delete_events(self, before):
         return self._w("DELETE FROM events WHERE time<?", (before,))
 
+    def trim_events(self, keep):
+        # ids sort by time: every id up to the (keep+1)-th newest goes (none when there are fewer)
+        return self._w("DELETE FROM events WHERE id<=(SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                       (max(int(keep), 0),))
+
     def follow_events(self, *, type=None, tag=None, app=None, host=None):
         return EventPoll(self, {"type": type, "tag": tag, "app": app, "host": host}, self.poll_interval)
 

@@ -335,14 +335,18 @@ def test_the_sqlite_file_holds_argon2id_hashes_and_no_secret(server):
 def test_first_start_without_a_password_prints_a_generated_one_once(workdir):
     server = Server(workdir, "fresh")
     try:
-        shown = re.findall(r"with the password\n\s+(\S+)\n", server.log.read_text())
-        assert len(shown) == 1
+        log = server.log.read_text()
+        files = re.findall(r"written \(mode 0600\) to (\S+):", log)
+        assert files == [str(workdir / "first-admin-password")]
+        assert Path(files[0]).stat().st_mode & 0o777 == 0o600
+        shown = [Path(files[0]).read_text().strip()]
+        assert shown[0] not in log  # the password itself is never in the log
         assert login(server.url, "admin", shown[0]).status_code == 200
     finally:
         server.stop()
     again = Server(workdir, "fresh")  # the same state: the account exists, nothing is shown again
     try:
-        assert server.log.read_text().count("with the password") == 1
+        assert server.log.read_text().count("written (mode 0600)") == 1
         assert login(again.url, "admin", shown[0]).status_code == 200
     finally:
         again.stop()

@@ -389,6 +389,50 @@ def test_events_follow_prints_new_events(cli, engine):
             c.remove(force=True)
 
 
+def test_apps_rm_destroys_the_replicas_and_forgets_the_app(cli, engine, workdir):
+    name = f"{APP}-gone"
+    spec = yaml.safe_load((workdir / "app.yml").read_text())
+    (workdir / "gone.yml").write_text(yaml.safe_dump({**spec, "name": name}))
+    try:
+        cli("deploy", str(workdir / "gone.yml"), "--count", "2")
+        assert len(app_containers(engine, name)) == 2
+        done = cli.json("apps", "rm", name)
+        assert done["deleted"] == name and len(done["removed"]) == 2
+        assert app_containers(engine, name) == []
+        assert name not in [a["name"] for a in cli.json("apps")]
+        assert [e["type"] for e in cli.json("events", "--app", name, "--type", "delete-app")] == ["delete-app"]
+        again = cli("apps", "rm", name, ok=False)
+        assert again.returncode == 3 and f"no app '{name}'" in again.stderr
+    finally:
+        for c in app_containers(engine, name):
+            c.remove(force=True)
+
+
+def test_large_bodies_are_refused_unread_and_callers_checked_before_the_body(server, cli):
+    token = httpx.post(f"{server}/api/login", json={"username": "admin", "password": ADMIN_PASSWORD},
+                       timeout=10).json()["token"]
+    big = b'{"count": 1, "pad": "' + b"x" * (5 * 1024 * 1024) + b'"}'
+    started = time.monotonic()
+    answer = httpx.post(f"{server}/api/apps/{APP}/scale", content=big, timeout=30,
+                        headers={"X-Access-Token": token, "Content-Type": "application/json"})
+    assert answer.status_code == 413, answer.text
+    assert "request body larger than 1048576 bytes" in answer.json()["error"]
+    assert time.monotonic() - started < 10
+    bad = httpx.post(f"{server}/api/apps/{APP}/scale", content=b"{not json", timeout=10,
+                     headers={"Content-Type": "application/json"})
+    assert bad.status_code == 401, bad.text  # not 400: the body of an unknown caller is never parsed
+    assert httpx.post(f"{server}/api/apps/{APP}/scale", content=big, timeout=30).status_code == 413
+
+    def chunks():
+        for _ in range(6):
+            yield b"x" * (256 * 1024)
+
+    chunked = httpx.post(f"{server}/api/apps/{APP}/scale", content=chunks(), timeout=30,
+                         headers={"X-Access-Token": token, "Content-Type": "application/json"})
+    assert chunked.status_code == 413, chunked.text
+    assert cli.json("apps") is not None  # the service still answers
+
+
 def test_unreachable_service(workdir):
     done = Cli(f"http://127.0.0.1:{free_port()}")("ps", ok=False)
     assert done.returncode == 5

@@ -47,7 +47,8 @@ def service(lab, bootstrapped, cli_env, tmp_path_factory):
     proc = subprocess.Popen([sys.executable, "-m", "paasops", "serve", "--port", str(port), "--etcd",
                              lab.etcd_endpoint(), "--state", f"sqlite:///{state}"],
                             stdout=log, stderr=log, cwd=ROOT,
-                            env={**os.environ, **cli_env, "PAASOPS_ADMIN_PASSWORD": ADMIN_PASSWORD})
+                            env={**os.environ, **cli_env, "PAASOPS_ADMIN_PASSWORD": ADMIN_PASSWORD,
+                                  "PAASOPS_IMAGE_COPY_FROM_LOCAL": "1"})  # the lab's image is on this machine only
     config = state.parent / "config"  # where `paasops login` keeps the token for the CLI calls below
     env = {**cli_env, "PAASOPS_SERVER": f"http://127.0.0.1:{port}", "XDG_CONFIG_HOME": str(config)}
     assert _wait(lambda: _login(env), 60, step=0.2) is not None, state.with_suffix(".log").read_text()[-3000:]

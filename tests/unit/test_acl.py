@@ -131,3 +131,8 @@ def test_bad_rules_are_refused_and_grant_nothing(text):
         parse_rule(text)
     assert acl.compile_rules([text]) == []
     assert not allows([text], "GET", "/api/accounts")
+
+
+@pytest.mark.parametrize("role", [USER, ADMIN, ["GET /api/apps"]])
+def test_deleting_an_app_follows_the_rules_of_scaling_it(role):
+    assert allows(role, "DELETE", "/api/apps/web") == allows(role, "POST", "/api/apps/web/scale")

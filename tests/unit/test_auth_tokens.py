@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import logging
 
 import pytest
 
@@ -210,12 +211,30 @@ def test_first_admin_asks_on_a_terminal():
         assert verify_password(s.get_account("admin").password_hash, "long-enough-1")
 
 
-def test_first_admin_generated_password_is_shown_once_on_stderr():
+def test_first_admin_generated_password_is_shown_once_on_a_terminal(tmp_path):
     with SqliteStore(":memory:") as s:
-        err = io.StringIO()
-        assert ensure_first_admin(s, None, stdin=io.StringIO(), stderr=err)
+        err = Tty()
+        assert ensure_first_admin(s, None, stdin=io.StringIO(), stderr=err, password_file=tmp_path / "pw")
         shown = err.getvalue()
         password = shown.splitlines()[1].strip()
         assert len(password) >= 16 and verify_password(s.get_account("admin").password_hash, password)
+        assert not (tmp_path / "pw").exists()
         ensure_first_admin(s, None, stdin=io.StringIO(), stderr=err)
         assert err.getvalue() == shown
+
+
+def test_first_admin_generated_password_without_a_terminal_goes_to_a_0600_file_never_the_log(tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
+    target = tmp_path / "state" / "pw"
+    with SqliteStore(":memory:") as s:
+        err = io.StringIO()  # a log file, not a terminal
+        assert ensure_first_admin(s, None, stdin=io.StringIO(), stderr=err, password_file=target)
+        password = target.read_text().strip()
+        assert len(password) >= 16 and verify_password(s.get_account("admin").password_hash, password)
+        assert target.stat().st_mode & 0o777 == 0o600
+        assert password not in err.getvalue() and password not in caplog.text
+        assert str(target) in caplog.text
+    with SqliteStore(":memory:") as s:
+        with pytest.raises(UserInputError, match="PAASOPS_ADMIN_PASSWORD"):
+            ensure_first_admin(s, None, stdin=io.StringIO(), stderr=io.StringIO())
+        assert s.list_accounts() == []

@@ -55,6 +55,10 @@ CASES = [
     ("touch, exists: attributes only", "file", {"path": "/tmp/x", "state": "touch"}, {"stat": stat()}, []),
     ("file: owner fix", "file", {"path": "/etc/x", "owner": "app", "group": "app"}, {"stat": stat()},
      ["chown app:app /etc/x"]),
+    ("file: owner and group quoted for the shell", "file", {"path": "/etc/x", "owner": "a;rm -rf /", "group": "g $(id)"},
+     {"stat": stat()}, ["chown 'a;rm -rf /:g $(id)' /etc/x"]),
+    ("file: group alone quoted", "file", {"path": "/etc/x", "group": "`id`"}, {"stat": stat()},
+     ["chown ':`id`' /etc/x"]),
     # copy / template
     ("copy new file", "copy", {"content": "a\n", "dest": "/etc/a"}, {"stat": None, "content": None},
      ["write /etc/a (2 bytes, mode 0644)"]),

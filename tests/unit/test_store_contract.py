@@ -313,6 +313,14 @@ def test_delete_events(store):
     assert store.list_events() == ev[:1:-1]
 
 
+def test_trim_events_keeps_the_newest(store):
+    ev = seed_events(store, time.time() - 100)
+    assert store.trim_events(10) == 0 and len(store.list_events()) == 5
+    assert store.trim_events(2) == 3
+    assert store.list_events() == ev[:2:-1]
+    assert store.trim_events(0) == 2 and store.list_events() == []
+
+
 # -- following events -----------------------------------------------------------------
 
 

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from fastapi import APIRouter
 
 from ...errors import NotFoundError
-from ...results import AppView, DeployResult
+from ...results import AppDeleted, AppView, DeployResult
 from ..deps import Caller, Service
 from ..models import ScaleIn
 
@@ -35,3 +35,8 @@ def get_app(name: str, service: Service, caller: Caller) -> AppView:
 @router.post("/{name}/scale", response_model=DeployResult)
 def scale_app(name: str, body: ScaleIn, service: Service, caller: Caller) -> DeployResult:
     return service.apps.scale(name, body.count, user=caller.name)
+
+
+@router.delete("/{name}", response_model=AppDeleted)
+def delete_app(name: str, service: Service, caller: Caller) -> AppDeleted:
+    return service.apps.delete(name, user=caller.name)

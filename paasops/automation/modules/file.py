@@ -24,7 +24,7 @@ def attribute_actions(path: str, stat: dict[str, Any] | None, mode: int | None,
         spec = (want_owner or "") + (f":{want_group}" if want_group else "")
         before = f"{stat['owner']}:{stat['group']}" if stat else "-"
         after = f"{owner or (stat or {}).get('owner', '')}:{group or (stat or {}).get('group', '')}"
-        actions.append(Command(f"chown {spec} {q}", change=(f"owner {before}", f"owner {after}")))
+        actions.append(Command(f"chown {shlex.quote(spec)} {q}", change=(f"owner {before}", f"owner {after}")))
     return actions
 
 

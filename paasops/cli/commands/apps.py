@@ -1,4 +1,4 @@
-"""`paasops deploy`, `scale` and `apps`: an app's replicas across the engines."""
+"""`paasops deploy`, `scale`, `apps` and `apps rm`: an app's replicas across the engines."""
 
 from __future__ import annotations
 
@@ -48,11 +48,28 @@ def scale(app_name: str = typer.Argument(..., metavar="APP"), count: int = typer
     render.check_result(result)
 
 
-@app.command("apps")
+apps_group = typer.Typer()
+app.add_typer(apps_group, name="apps")
+
+
+@apps_group.callback(invoke_without_command=True)
 @report_errors
-def apps_(output: Output = OUTPUT, server: str = SERVER):
+def apps_(ctx: typer.Context, output: Output = OUTPUT, server: str = SERVER):
     """Deployed apps: desired versus running replicas."""
     from .. import render
 
+    if ctx.invoked_subcommand is not None:
+        return
     with api_client(server) as api:
         emit(api.apps(), output, render.apps_table)
+
+
+@apps_group.command("rm")
+@report_errors
+def apps_rm(app_name: str = typer.Argument(..., metavar="APP"), output: Output = OUTPUT, server: str = SERVER):
+    """Delete APP: destroy all its replicas and remove its record."""
+    from .. import render
+
+    with api_client(server) as api:
+        result = api.delete_app(app_name)
+    emit(result, output, render.app_deleted)
