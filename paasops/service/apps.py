@@ -2,22 +2,46 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ..errors import NotFoundError, PlacementError, UserInputError
+from ..errors import NotFoundError, PaasopsError, PlacementError, UserInputError
 from ..placement import scale_down_order
 from ..results import DeployResult, DryRunPlan, HostExplanation, PlannedReplica, RemovedReplica
 from ..spec import AppSpec, new_deployment_id, parse_app_spec, spec_hash
 from ..store.records import App
-from ..vocabulary import DEFAULT_PIDS_LIMIT
+from ..vocabulary import DEFAULT_PIDS_LIMIT, DEPLOY_ACTIVE, DEPLOY_PENDING
 from .cluster import Cluster
 from .containers import ContainerView
 from .deploy import Deployer, Progress, Replica, plan
 from .images import ImageDistributor
 from .keyed_lock import KeyedLocks
 from .replicas import free_indexes, replica_index, scale_down_victims
+
+log = logging.getLogger(__name__)
+
+
+def release_of(app: App | None) -> dict | None:
+    """What a deployment record keeps of the release it replaces until it commits."""
+    if app is None:
+        return None
+    return {"deployment_id": app.deployment_id, "spec_hash": app.spec_hash, "count": app.count}
+
+
+def recover_pending(apps: AppManager, *, wait: float = 60.0, poll: float = 1.0) -> None:
+    """At start-up: finish the deployments a crash left pending, once an engine is up (or `wait` passed)."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline and not any(h.healthy for h in apps.cluster.snapshot()):
+        time.sleep(poll)
+    for app in apps.cluster.store.list_apps():
+        if app.state == DEPLOY_PENDING:
+            try:
+                apps.recover(app.name)
+            except PaasopsError as exc:  # left pending: reconcile tries again
+                log.warning("finishing %s's pending deployment: %s", app.name, exc)
 
 
 class AppManager:
@@ -74,13 +98,16 @@ class AppManager:
                 return self._scale(spec, current, count, user, progress)
             old = self.replicas(spec.name)
             deployment = new_deployment_id()
+            app = App(name=spec.name, spec=spec.to_dict(), count=count, deployment_id=deployment,
+                      spec_hash=new_hash, state=DEPLOY_PENDING, previous=release_of(current))
+            # Intent before action: a store that fails here fails the deploy before any container starts.
+            self.cluster.store.put_app(app)
             replicas = self.start_replicas(spec, deployment, count, user=user, progress=progress)
             ok = all(r.status == "running" for r in replicas)
-            app = App(name=spec.name, spec=spec.to_dict(), count=count, deployment_id=deployment,
-                      spec_hash=new_hash)
             if ok:
                 for c in old:  # the new spec replaces the old one only once all new replicas run
                     self.cluster.operate("destroy", c.id, user=user)
+            app.state, app.previous = DEPLOY_ACTIVE, None
             self.cluster.store.put_app(app)
             self.cluster.record("deploy-app", user=user, app=spec.name,
                                 message=f"deployed {spec.name}: {sum(r.status == 'running' for r in replicas)}"
@@ -131,6 +158,8 @@ class AppManager:
                 removed.append(RemovedReplica(id=victim.id, name=victim.name, host=host))
                 progress({"event": "removed", "id": victim.id, "host": host})
         app.count = count
+        if app.state == DEPLOY_PENDING and all(r.status == "running" for r in started):
+            self._retire_previous(app, user)
         self.cluster.store.put_app(app)
         running = len(current) + sum(r.status == "running" for r in started) - len(removed)
         self.cluster.record("scale-container", user=user, app=spec.name,
@@ -138,3 +167,39 @@ class AppManager:
         return DeployResult(app=spec.name, deployment=app.deployment_id, spec_hash=app.spec_hash, count=count,
                             before=len(current), running=running, replicas=[r.result() for r in started],
                             removed=removed, ok=all(r.status == "running" for r in started))
+
+    # -- recovery ------------------------------------------------------------------------
+    def recover(self, name: str, *, user: str | None = None) -> bool:
+        """Finish app `name`'s pending deployment (a deploy cut short by a crash); whether it committed."""
+        with self.locked(name):
+            app = self.cluster.store.get_app(name)
+            if app is None or app.state != DEPLOY_PENDING:
+                return False
+            return self.finish(app, user=user)
+
+    def finish(self, app: App, *, user: str | None = None) -> bool:
+        """Start what a pending deployment lacks and commit it once its replicas run; the caller holds
+        the app's lock. Its replicas that were created and never started are crash leftovers: they go."""
+        spec = parse_app_spec(app.spec, source=f"app {app.name}")
+        for c in self.replicas(app.name, app.spec_hash):
+            if c.state == "created":
+                self.cluster.operate("destroy", c.id, user=user)
+        have = len(self.replicas(app.name, app.spec_hash))
+        started = self.start_replicas(spec, app.deployment_id, app.count - have, user=user) \
+            if have < app.count else []
+        if not all(r.status == "running" for r in started):
+            return False  # still pending: both releases stay known, the next reconcile tries again
+        self._retire_previous(app, user)
+        self.cluster.store.put_app(app)
+        self.cluster.record("deploy-app", user=user, app=app.name,
+                            message=f"finished {app.name}'s pending deployment {app.deployment_id}: "
+                                    f"{have + len(started)}/{app.count} running",
+                            data={"deployment": app.deployment_id, "recovered": True})
+        return True
+
+    def _retire_previous(self, app: App, user: str | None) -> None:
+        """Commit `app` (its new replicas run): the replicas of any other spec go, then it is active."""
+        for c in self.replicas(app.name):
+            if c.spec_hash != app.spec_hash:
+                self.cluster.operate("destroy", c.id, user=user)
+        app.state, app.previous = DEPLOY_ACTIVE, None

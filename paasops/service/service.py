@@ -10,9 +10,10 @@ from ..errors import UserInputError
 from ..pki import default_pki_dir
 from ..placement import Weights
 from ..store import open_store
+from ..store.exclusive import StateLock
 from ..store.records import Engine
 from ..vocabulary import DOWN, LOCAL_DOCKER_URL, LOCAL_ENGINE
-from .apps import AppManager
+from .apps import AppManager, recover_pending
 from .cluster import Cluster
 from .docker_events import ContainerEventCollector
 from .images import ImageDistributor
@@ -67,6 +68,9 @@ class Service:
 
     # -- life cycle ----------------------------------------------------------------------
     def start(self) -> None:
+        self._state_lock = StateLock.for_url(self.settings.state)  # one serve per state
+        if self._state_lock is not None:
+            self._state_lock.acquire()
         self._first_start()
         self.cluster.on_engines_changed = self._engines_changed
         self.cluster.load_engines()
@@ -76,6 +80,7 @@ class Service:
         self._start_registry()
         self._start_heartbeat()
         self._engines_changed()
+        threading.Thread(target=recover_pending, args=(self.apps,), name="recover", daemon=True).start()
 
     def stop(self) -> None:
         for part in (self.heartbeat, self.registry, self.container_events):
@@ -85,6 +90,9 @@ class Service:
                 except Exception as exc:  # stopping must go on for the other parts
                     log.warning("stopping %s: %s", type(part).__name__, exc)
         self.store.close()
+        lock: StateLock | None = getattr(self, "_state_lock", None)
+        if lock is not None:
+            lock.release()
 
     def _first_start(self) -> None:
         """Default roles, and the first admin when there is no account yet."""
