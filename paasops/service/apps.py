@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ..errors import NotFoundError, PaasopsError, PlacementError, UserInputError
+from ..errors import NotFoundError, PaasopsError, PlacementError, StoreUnavailable, UserInputError
 from ..placement import scale_down_order
 from ..results import DeployResult, DryRunPlan, HostExplanation, PlannedReplica, RemovedReplica
 from ..spec import AppSpec, new_deployment_id, parse_app_spec, spec_hash
@@ -101,14 +101,14 @@ class AppManager:
             app = App(name=spec.name, spec=spec.to_dict(), count=count, deployment_id=deployment,
                       spec_hash=new_hash, state=DEPLOY_PENDING, previous=release_of(current))
             # Intent before action: a store that fails here fails the deploy before any container starts.
-            self.cluster.store.put_app(app)
+            self._put(app)
             replicas = self.start_replicas(spec, deployment, count, user=user, progress=progress)
             ok = all(r.status == "running" for r in replicas)
             if ok:
                 for c in old:  # the new spec replaces the old one only once all new replicas run
                     self.cluster.operate("destroy", c.id, user=user)
             app.state, app.previous = DEPLOY_ACTIVE, None
-            self.cluster.store.put_app(app)
+            self._put(app)  # fails: the pending record stays, and start-up or reconcile finishes it
             self.cluster.record("deploy-app", user=user, app=spec.name,
                                 message=f"deployed {spec.name}: {sum(r.status == 'running' for r in replicas)}"
                                         f"/{count} running", data={"deployment": deployment})
@@ -116,6 +116,16 @@ class AppManager:
                                 replicas=[r.result() for r in replicas], ok=ok,
                                 removed=[RemovedReplica(id=c.id, name=c.name, host=c.engine_id) for c in old]
                                 if ok else [])
+
+    def _put(self, app: App) -> None:
+        """Record `app`; any failure of the store is StoreUnavailable (503), whatever the backend raised."""
+        try:
+            self.cluster.store.put_app(app)
+        except PaasopsError:
+            raise
+        except Exception as exc:  # e.g. sqlite3.OperationalError: a full disk, a read-only file
+            raise StoreUnavailable(f"the state store could not record {app.name}'s deployment "
+                                   f"{app.deployment_id} ({app.state}): {exc}", where="state") from None
 
     def start_replicas(self, spec: AppSpec, deployment: str, count: int, *, user: str | None = None,
                        progress: Progress = lambda _: None) -> list[Replica]:

@@ -72,6 +72,14 @@ def test_a_store_failure_at_commit_leaves_the_pending_record_to_recover():
     assert store.apps["web"].state == DEPLOY_PENDING and store.apps["web"].count == 2
 
 
+def test_any_store_error_is_a_503():
+    store = FakeStore(None)
+    store.put_app = lambda app: (_ for _ in ()).throw(OSError("disk full"))  # type: ignore[method-assign]
+    with pytest.raises(StoreUnavailable, match="could not record web's deployment .*disk full"):
+        FakeApps(store).deploy(SPEC, 1)
+    assert store.log == []
+
+
 def test_release_of():
     assert release_of(None) is None
     assert release_of(OLD) == {"deployment_id": "d1", "spec_hash": "h-old", "count": 2}
