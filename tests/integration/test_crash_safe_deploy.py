@@ -14,7 +14,7 @@ from pathlib import Path
 import docker
 import httpx
 import pytest
-from lab_support import free_port
+from lab_support import free_port, stop_serve
 
 from paasops.lab.hello_image import ensure_hello_image
 from paasops.pki import ensure_ca, ensure_client_cert
@@ -71,16 +71,6 @@ def ready(proc: subprocess.Popen, url: str, workdir: Path, timeout: float = 30) 
         time.sleep(0.2)
 
 
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def replicas(engine, state: str | None = None) -> list:
     found = engine.containers.list(all=True, filters={"label": f"paasops.app={APP}"})
     return [c for c in found if c.status in RESERVING and (state is None or c.status == state)]
@@ -107,7 +97,7 @@ def test_a_deploy_cut_by_sigkill_is_finished_after_restart(engine, workdir):
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
     finally:
-        stop(first)
+        stop_serve(first)
     cut = replicas(engine)
     assert 0 < len(cut) < COUNT, f"the kill came too late or too early: {len(cut)} replicas"
 
@@ -130,7 +120,7 @@ def test_a_deploy_cut_by_sigkill_is_finished_after_restart(engine, workdir):
         survivors = {c.id for c in cut} & {c.id for c in running}
         assert survivors >= {c.id for c in cut if c.status == "running"}  # none of them destroyed
     finally:
-        stop(second)
+        stop_serve(second)
 
 
 def test_a_second_serve_on_the_same_state_refuses_to_start(engine, workdir):
@@ -144,4 +134,4 @@ def test_a_second_serve_on_the_same_state_refuses_to_start(engine, workdir):
         assert f"another paasops serve (pid {first.pid} on " in said, said
         assert first.poll() is None
     finally:
-        stop(first)
+        stop_serve(first)
