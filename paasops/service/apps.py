@@ -13,7 +13,7 @@ from ..placement import scale_down_order
 from ..results import DeployResult, DryRunPlan, HostExplanation, PlannedReplica, RemovedReplica
 from ..spec import AppSpec, new_deployment_id, parse_app_spec, spec_hash
 from ..store.records import App
-from ..vocabulary import DEFAULT_PIDS_LIMIT, DEPLOY_ACTIVE, DEPLOY_PENDING
+from ..vocabulary import DEFAULT_PIDS_LIMIT, DEPLOY_ACTIVE, DEPLOY_PENDING, UP
 from .cluster import Cluster
 from .containers import ContainerView
 from .deploy import Deployer, Progress, Replica, plan
@@ -36,12 +36,18 @@ def recover_pending(apps: AppManager, *, wait: float = 60.0, poll: float = 1.0) 
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline and not any(h.healthy for h in apps.cluster.snapshot()):
         time.sleep(poll)
-    for app in apps.cluster.store.list_apps():
-        if app.state == DEPLOY_PENDING:
+    pending = [app for app in apps.cluster.store.list_apps() if app.state == DEPLOY_PENDING]
+    for handle in list(apps.cluster.engines.values()) if pending else []:
+        if handle.status == UP:  # count what runs now, not what the event streams have caught up with
             try:
-                apps.recover(app.name)
-            except PaasopsError as exc:  # left pending: reconcile tries again
-                log.warning("finishing %s's pending deployment: %s", app.name, exc)
+                handle.sync()
+            except PaasopsError as exc:
+                log.warning("finishing pending deployments: %s", exc)
+    for app in pending:
+        try:
+            apps.recover(app.name)
+        except PaasopsError as exc:  # left pending: reconcile tries again
+            log.warning("finishing %s's pending deployment: %s", app.name, exc)
 
 
 class AppManager:
@@ -156,6 +162,9 @@ class AppManager:
     def _scale(self, spec: AppSpec, app: App, count: int, user, progress) -> DeployResult:
         current = self.replicas(spec.name, app.spec_hash)
         started, removed = [], []
+        if count != app.count:  # intent before action: a crash mid-scale leaves the count asked for
+            app.count = count
+            self._put(app)
         if count > len(current):
             started = self.start_replicas(spec, app.deployment_id, count - len(current), user=user,
                                           progress=progress)
@@ -167,10 +176,9 @@ class AppManager:
                 self.cluster.operate("destroy", victim.id, user=user)
                 removed.append(RemovedReplica(id=victim.id, name=victim.name, host=host))
                 progress({"event": "removed", "id": victim.id, "host": host})
-        app.count = count
         if app.state == DEPLOY_PENDING and all(r.status == "running" for r in started):
             self._retire_previous(app, user)
-        self.cluster.store.put_app(app)
+        self._put(app)
         running = len(current) + sum(r.status == "running" for r in started) - len(removed)
         self.cluster.record("scale-container", user=user, app=spec.name,
                             message=f"scaled {spec.name} from {len(current)} to {count} ({running} running)")

@@ -22,7 +22,7 @@ from paasops.vocabulary import DEPLOY_ACTIVE, LABEL_DEPLOYMENT
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = f"crash-{uuid.uuid4().hex[:6]}"
-COUNT = 8
+COUNT = 12
 PASSWORD = "crash-test-" + uuid.uuid4().hex
 SPEC = {"name": APP, "image": "paasops/hello:latest", "command": ["httpd", "-f", "-p", "8080", "-h", "/www"],
         "cpus": 0.05, "memory": "16m", "count": COUNT}
@@ -76,30 +76,39 @@ def replicas(engine, state: str | None = None) -> list:
     return [c for c in found if c.status in RESERVING and (state is None or c.status == state)]
 
 
-def deploy(url: str, auth: dict[str, str]) -> None:
+def deploy(url: str, auth: dict[str, str], release: str, count: int = COUNT) -> None:
+    spec = {**SPEC, "env": {"RELEASE": release}, "cpus": 0.05 if release == "1" else 0.04}  # a new spec hash
     try:
-        httpx.post(f"{url}/api/containers", headers=auth, json={"spec": SPEC, "count": COUNT}, timeout=60)
+        httpx.post(f"{url}/api/containers", headers=auth, json={"spec": spec, "count": count}, timeout=60)
     except httpx.TransportError:  # serve was killed under it: expected
         pass
 
 
-def test_a_deploy_cut_by_sigkill_is_finished_after_restart(engine, workdir):
+@pytest.mark.parametrize("before", [0, 3], ids=["first deploy", "redeploy"])
+def test_a_deploy_cut_by_sigkill_is_finished_after_restart(engine, workdir, before):
+    for c in engine.containers.list(all=True, filters={"label": f"paasops.app={APP}"}):
+        c.remove(force=True)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     first = serve(workdir, port)
     try:
         auth = ready(first, url, workdir)
+        if before:
+            deploy(url, auth, "1", before)
+        old = {c.id for c in replicas(engine)}
+        assert len(old) == before
         # the deploy runs in a client thread; serve dies under it once its first replica exists
-        threading.Thread(target=deploy, args=(url, auth), daemon=True).start()
+        threading.Thread(target=deploy, args=(url, auth, "2"), daemon=True).start()
         deadline = time.monotonic() + 30
-        while not replicas(engine) and time.monotonic() < deadline:
+        while len(replicas(engine)) == before and time.monotonic() < deadline:
             time.sleep(0.05)
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
     finally:
         stop_serve(first)
-    cut = replicas(engine)
+    cut = [c for c in replicas(engine) if c.id not in old]
     assert 0 < len(cut) < COUNT, f"the kill came too late or too early: {len(cut)} replicas"
+    assert {c.id for c in replicas(engine)} >= old  # the previous release runs on until the new one commits
 
     second = serve(workdir, port)
     try:
