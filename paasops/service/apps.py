@@ -108,7 +108,11 @@ class AppManager:
                       spec_hash=new_hash, state=DEPLOY_PENDING, previous=release_of(current))
             # Intent before action: a store that fails here fails the deploy before any container starts.
             self._put(app)
-            replicas = self.start_replicas(spec, deployment, count, user=user, progress=progress)
+            try:
+                replicas = self.start_replicas(spec, deployment, count, user=user, progress=progress)
+            except PlacementError:  # refused before any container started: roll the record back
+                self._roll_back(current, spec.name)
+                raise
             ok = all(r.status == "running" for r in replicas)
             if ok:
                 for c in old:  # the new spec replaces the old one only once all new replicas run
@@ -122,6 +126,13 @@ class AppManager:
                                 replicas=[r.result() for r in replicas], ok=ok,
                                 removed=[RemovedReplica(id=c.id, name=c.name, host=c.engine_id) for c in old]
                                 if ok else [])
+
+    def _roll_back(self, current: App | None, name: str) -> None:
+        """Put back the record a deploy replaced (none: the app was new), as if it never began."""
+        if current is None:
+            self.cluster.store.delete_app(name)
+        else:
+            self._put(current)
 
     def _put(self, app: App) -> None:
         """Record `app`; any failure of the store is StoreUnavailable (503), whatever the backend raised."""

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from paasops.errors import StoreUnavailable
+from paasops.errors import PlacementError, StoreUnavailable
 from paasops.service.apps import AppManager, release_of
 from paasops.service.deploy import Replica
 from paasops.spec import parse_app_spec, spec_hash
@@ -33,14 +33,22 @@ class FakeStore:
         return app
 
 
+    def delete_app(self, name):
+        self.log.append(("delete", name))
+        return self.apps.pop(name, None) is not None
+
+
 class FakeApps(AppManager):
-    def __init__(self, store: FakeStore, start_ok: bool = True):
+    def __init__(self, store: FakeStore, start_ok: bool = True, placeable: bool = True):
         cluster = SimpleNamespace(store=store, containers=lambda app=None: [], operate=lambda *a, **k: None,
                                   record=lambda *a, **k: None)
         super().__init__(cluster, images=None)  # type: ignore[arg-type]
         self.start_ok = start_ok
+        self.placeable = placeable
 
     def start_replicas(self, spec, deployment, count, *, user=None, progress=lambda _: None):
+        if not self.placeable:
+            raise PlacementError("no host can take the replicas", where=spec.name)
         self.cluster.store.log.append(("start", count))
         return [Replica(i, status="running" if self.start_ok else "failed") for i in range(1, count + 1)]
 
@@ -78,6 +86,14 @@ def test_any_store_error_is_a_503():
     with pytest.raises(StoreUnavailable, match="could not record web's deployment .*disk full"):
         FakeApps(store).deploy(SPEC, 1)
     assert store.log == []
+
+
+@pytest.mark.parametrize("before", [None, OLD], ids=["new app", "redeploy"])
+def test_an_unplaceable_deploy_rolls_its_record_back(before):
+    store = FakeStore(before)
+    with pytest.raises(PlacementError):
+        FakeApps(store, placeable=False).deploy(SPEC, 3)
+    assert store.apps.get("web") == before
 
 
 def test_release_of():
