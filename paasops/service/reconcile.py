@@ -109,6 +109,12 @@ def _duplicates(app: App, have: list[ContainerView], hosts: Sequence[HostSnapsho
     return [_destroy(by_host[host].pop(), "duplicate", detail) for host in order]
 
 
+def _previous(app: App, c: ContainerView) -> bool:
+    """Whether `c` is a replica of the release `app`'s pending deployment replaces (kept until it commits)."""
+    prev = app.previous
+    return prev is not None and (c.deployment, c.spec_hash) == (prev["deployment_id"], prev["spec_hash"])
+
+
 def diff(desired: Iterable[App], observed: Iterable[ContainerView], hosts: Sequence[HostSnapshot], *,
          now: float, weights: WeightsLike = None, grace: float = CREATED_GRACE,
          known: Collection[str] = ()) -> ReconcilePlan:
@@ -121,7 +127,7 @@ def diff(desired: Iterable[App], observed: Iterable[ContainerView], hosts: Seque
     orphan: it stays until that deployment commits or is rolled back.
     """
     apps = {a.name: a for a in desired}
-    known = set(known).union(*(a.deployments() for a in apps.values()))
+    known = set(known)
     reachable = {h.id for h in hosts if h.healthy}
     current: dict[str, list[ContainerView]] = {name: [] for name in apps}
     stale: dict[str, int] = {}
@@ -145,7 +151,7 @@ def diff(desired: Iterable[App], observed: Iterable[ContainerView], hosts: Seque
             actions.append(_destroy(c, "orphan", f"app {c.app!r} is not deployed"))
         elif c.spec_hash != app.spec_hash:
             stale[c.app] = stale.get(c.app, 0) + 1
-            if c.deployment not in known:
+            if not _previous(app, c):
                 actions.append(_destroy(c, "orphan", f"spec {(c.spec_hash or 'none')[:12]} is not "
                                                      f"{c.app}'s current {app.spec_hash[:12]}"))
         elif c.state in RESERVING:

@@ -106,6 +106,13 @@ CASES = {
         [WEB_PENDING], [ctr("n1", hash_="h-new", deployment="d9"), ctr("n2", hash_="h-new", index=2, deployment="d9"),
                         ctr("n3", hash_="h-new", index=3, deployment="d9"),
                         ctr("x", hash_="h-x", index=4, deployment="d0")], [destroy("orphan", "x")]),
+    "a copy with the previous release's deployment but another spec is an orphan": (
+        [WEB_PENDING], [ctr("n1", hash_="h-new", deployment="d9"), ctr("n2", hash_="h-new", index=2, deployment="d9"),
+                        ctr("n3", hash_="h-new", index=3, deployment="d9"),
+                        ctr("x", hash_="h-x", index=4, deployment="d1")], [destroy("orphan", "x")]),
+    "a copy labelled for another app is an orphan, whatever its deployment": (
+        [WEB], [ctr("w1", deployment="d1"), ctr("w2", index=2, deployment="d1"),
+                ctr("g", app="ghost", deployment="d1")], [destroy("orphan", "g")]),
     "once committed, the previous release is an orphan": (
         [App("web", {}, count=1, deployment_id="d9", spec_hash="h-new")],
         [ctr("w1", deployment="d1"), ctr("n1", hash_="h-new", index=2, deployment="d9")], [destroy("orphan", "w1")]),
