@@ -175,6 +175,7 @@ class AppView(Result):
     count: int
     deployment_id: str
     spec_hash: str = ""
+    state: str = "active"  # pending: a deploy of it has not finished (or was cut short and awaits recovery)
     created_at: float = 0.0
     updated_at: float = 0.0
     replicas: int = 0

@@ -36,6 +36,10 @@ SSH_PORT = 22
 RESERVED_HOST_PORTS = frozenset({SSH_PORT, DOCKER_TLS_PORT, ETCD_CLIENT_PORT, API_PORT})
 PRIVILEGED_PORTS_BELOW = 1024
 
+# States of a deployment record (the app record): written pending before any container starts.
+DEPLOY_PENDING = "pending"
+DEPLOY_ACTIVE = "active"
+
 # -- limits --------------------------------------------------------------------------------------
 DEFAULT_PIDS_LIMIT = 512  # processes a user container may run (a service setting; app.yml may lower it)
 MAX_APP_YML_BYTES = 1024 * 1024  # an app.yml larger than this is refused before it is parsed

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ..errors import NotFoundError, PlacementError, UserInputError
+from ..errors import NotFoundError, PaasopsError, PlacementError, StoreUnavailable, UserInputError
 from ..placement import scale_down_order
 from ..results import AppDeleted, DeployResult, DryRunPlan, HostExplanation, PlannedReplica, RemovedReplica
 from ..spec import AppSpec, new_deployment_id, parse_app_spec, spec_hash
 from ..store.records import App
-from ..vocabulary import DEFAULT_PIDS_LIMIT
+from ..vocabulary import DEFAULT_PIDS_LIMIT, DEPLOY_ACTIVE, DEPLOY_PENDING, UP
 from .app_watch import desired
 from .cluster import Cluster
 from .containers import ContainerView
@@ -19,6 +21,34 @@ from .deploy import Deployer, Progress, Replica, plan
 from .images import ImageDistributor
 from .keyed_lock import KeyedLocks
 from .replicas import free_indexes, replica_index, scale_down_victims
+
+log = logging.getLogger(__name__)
+
+
+def release_of(app: App | None) -> dict | None:
+    """What a deployment record keeps of the release it replaces until it commits."""
+    if app is None:
+        return None
+    return {"deployment_id": app.deployment_id, "spec_hash": app.spec_hash, "count": app.count}
+
+
+def recover_pending(apps: AppManager, *, wait: float = 60.0, poll: float = 1.0) -> None:
+    """At start-up: finish the deployments a crash left pending, once an engine is up (or `wait` passed)."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline and not any(h.healthy for h in apps.cluster.snapshot()):
+        time.sleep(poll)
+    pending = [app for app in apps.cluster.store.list_apps() if app.state == DEPLOY_PENDING]
+    for handle in list(apps.cluster.engines.values()) if pending else []:
+        if handle.status == UP:  # count what runs now, not what the event streams have caught up with
+            try:
+                handle.sync()
+            except PaasopsError as exc:
+                log.warning("finishing pending deployments: %s", exc)
+    for app in pending:
+        try:
+            apps.recover(app.name)
+        except PaasopsError as exc:  # left pending: reconcile tries again
+            log.warning("finishing %s's pending deployment: %s", app.name, exc)
 
 
 class AppManager:
@@ -85,14 +115,21 @@ class AppManager:
                 return self._scale(spec, current, count, user, progress)
             old = self.replicas(spec.name)
             deployment = new_deployment_id()
-            replicas = self.start_replicas(spec, deployment, count, user=user, progress=progress)
-            ok = all(r.status == "running" for r in replicas)
             app = App(name=spec.name, spec=spec.to_dict(), count=count, deployment_id=deployment,
-                      spec_hash=new_hash)
+                      spec_hash=new_hash, state=DEPLOY_PENDING, previous=release_of(current))
+            # Intent before action: a store that fails here fails the deploy before any container starts.
+            self._put(app)
+            try:
+                replicas = self.start_replicas(spec, deployment, count, user=user, progress=progress)
+            except PlacementError:  # refused before any container started: roll the record back
+                self._roll_back(current, spec.name)
+                raise
+            ok = all(r.status == "running" for r in replicas)
             if ok:
                 for c in old:  # the new spec replaces the old one only once all new replicas run
                     self.cluster.operate("destroy", c.id, user=user)
-            self.put_app(app)
+            app.state, app.previous = DEPLOY_ACTIVE, None
+            self._put(app)  # fails: the pending record stays, and start-up or reconcile finishes it
             self.cluster.record("deploy-app", user=user, app=spec.name,
                                 message=f"deployed {spec.name}: {sum(r.status == 'running' for r in replicas)}"
                                         f"/{count} running", data={"deployment": deployment})
@@ -100,6 +137,23 @@ class AppManager:
                                 replicas=[r.result() for r in replicas], ok=ok,
                                 removed=[RemovedReplica(id=c.id, name=c.name, host=c.engine_id) for c in old]
                                 if ok else [])
+
+    def _roll_back(self, current: App | None, name: str) -> None:
+        """Put back the record a deploy replaced (none: the app was new), as if it never began."""
+        if current is None:
+            self.cluster.store.delete_app(name)
+        else:
+            self._put(current)
+
+    def _put(self, app: App) -> None:
+        """Record `app`; any failure of the store is StoreUnavailable (503), whatever the backend raised."""
+        try:
+            self.put_app(app)
+        except PaasopsError:
+            raise
+        except Exception as exc:  # e.g. sqlite3.OperationalError: a full disk, a read-only file
+            raise StoreUnavailable(f"the state store could not record {app.name}'s deployment "
+                                   f"{app.deployment_id} ({app.state}): {exc}", where="state") from None
 
     def start_replicas(self, spec: AppSpec, deployment: str, count: int, *, user: str | None = None,
                        progress: Progress = lambda _: None) -> list[Replica]:
@@ -130,6 +184,9 @@ class AppManager:
     def _scale(self, spec: AppSpec, app: App, count: int, user, progress) -> DeployResult:
         current = self.replicas(spec.name, app.spec_hash)
         started, removed = [], []
+        if count != app.count:  # intent before action: a crash mid-scale leaves the count asked for
+            app.count = count
+            self._put(app)
         if count > len(current):
             started = self.start_replicas(spec, app.deployment_id, count - len(current), user=user,
                                           progress=progress)
@@ -141,8 +198,9 @@ class AppManager:
                 self.cluster.operate("destroy", victim.id, user=user)
                 removed.append(RemovedReplica(id=victim.id, name=victim.name, host=host))
                 progress({"event": "removed", "id": victim.id, "host": host})
-        app.count = count
-        self.put_app(app)
+        if app.state == DEPLOY_PENDING and all(r.status == "running" for r in started):
+            self._retire_previous(app, user)
+        self._put(app)
         running = len(current) + sum(r.status == "running" for r in started) - len(removed)
         self.cluster.record("scale-container", user=user, app=spec.name,
                             message=f"scaled {spec.name} from {len(current)} to {count} ({running} running)")
@@ -164,3 +222,39 @@ class AppManager:
             self.cluster.record("delete-app", user=user, app=name,
                                 message=f"deleted {name}: {len(removed)} replicas destroyed")
             return AppDeleted(deleted=name, removed=removed)
+
+    # -- recovery ------------------------------------------------------------------------
+    def recover(self, name: str, *, user: str | None = None) -> bool:
+        """Finish app `name`'s pending deployment (a deploy cut short by a crash); whether it committed."""
+        with self.locked(name):
+            app = self.cluster.store.get_app(name)
+            if app is None or app.state != DEPLOY_PENDING:
+                return False
+            return self.finish(app, user=user)
+
+    def finish(self, app: App, *, user: str | None = None) -> bool:
+        """Start what a pending deployment lacks and commit it once its replicas run; the caller holds
+        the app's lock. Its replicas that were created and never started are crash leftovers: they go."""
+        spec = parse_app_spec(app.spec, source=f"app {app.name}")
+        for c in self.replicas(app.name, app.spec_hash):
+            if c.state == "created":
+                self.cluster.operate("destroy", c.id, user=user)
+        have = len(self.replicas(app.name, app.spec_hash))
+        started = self.start_replicas(spec, app.deployment_id, app.count - have, user=user) \
+            if have < app.count else []
+        if not all(r.status == "running" for r in started):
+            return False  # still pending: both releases stay known, the next reconcile tries again
+        self._retire_previous(app, user)
+        self.put_app(app)
+        self.cluster.record("deploy-app", user=user, app=app.name,
+                            message=f"finished {app.name}'s pending deployment {app.deployment_id}: "
+                                    f"{have + len(started)}/{app.count} running",
+                            data={"deployment": app.deployment_id, "recovered": True})
+        return True
+
+    def _retire_previous(self, app: App, user: str | None) -> None:
+        """Commit `app` (its new replicas run): the replicas of any other spec go, then it is active."""
+        for c in self.replicas(app.name):
+            if c.spec_hash != app.spec_hash:
+                self.cluster.operate("destroy", c.id, user=user)
+        app.state, app.previous = DEPLOY_ACTIVE, None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -109,15 +109,25 @@ def _duplicates(app: App, have: list[ContainerView], hosts: Sequence[HostSnapsho
     return [_destroy(by_host[host].pop(), "duplicate", detail) for host in order]
 
 
+def _previous(app: App, c: ContainerView) -> bool:
+    """Whether `c` is a replica of the release `app`'s pending deployment replaces (kept until it commits)."""
+    prev = app.previous
+    return prev is not None and (c.deployment, c.spec_hash) == (prev["deployment_id"], prev["spec_hash"])
+
+
 def diff(desired: Iterable[App], observed: Iterable[ContainerView], hosts: Sequence[HostSnapshot], *,
-         now: float, weights: WeightsLike = None, grace: float = CREATED_GRACE) -> ReconcilePlan:
+         now: float, weights: WeightsLike = None, grace: float = CREATED_GRACE,
+         known: Collection[str] = ()) -> ReconcilePlan:
     """What to create and destroy so the engines run exactly the desired replicas.
 
     Only containers with a `paasops.app` label are ever touched. Containers on hosts that are not
     up (absent from `hosts` or not healthy) are neither counted nor touched: their replicas are
-    re-created elsewhere, and any surplus is removed once the host is back.
+    re-created elsewhere, and any surplus is removed once the host is back. A running replica of a
+    deployment the store knows (`known`, and the release a pending deployment replaces) is never an
+    orphan: it stays until that deployment commits or is rolled back.
     """
     apps = {a.name: a for a in desired}
+    known = set(known)
     reachable = {h.id for h in hosts if h.healthy}
     current: dict[str, list[ContainerView]] = {name: [] for name in apps}
     stale: dict[str, int] = {}
@@ -135,12 +145,15 @@ def diff(desired: Iterable[App], observed: Iterable[ContainerView], hosts: Seque
         if is_dead(c, now, grace):
             age = "" if c.state != "created" else f" {now - c.created:.0f}s ago and never started"
             actions.append(_destroy(c, "dead", f"{c.state}{age}"))
+        elif app is None and c.deployment in known:
+            continue  # its record is in the store (being written or rolled back): not an orphan
         elif app is None:
             actions.append(_destroy(c, "orphan", f"app {c.app!r} is not deployed"))
         elif c.spec_hash != app.spec_hash:
             stale[c.app] = stale.get(c.app, 0) + 1
-            actions.append(_destroy(c, "orphan", f"spec {(c.spec_hash or 'none')[:12]} is not "
-                                                 f"{c.app}'s current {app.spec_hash[:12]}"))
+            if not _previous(app, c):
+                actions.append(_destroy(c, "orphan", f"spec {(c.spec_hash or 'none')[:12]} is not "
+                                                     f"{c.app}'s current {app.spec_hash[:12]}"))
         elif c.state in RESERVING:
             current[c.app].append(c)
     states = []

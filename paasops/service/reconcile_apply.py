@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import NotFoundError, PaasopsError
 from ..results import ActionOutcome, AppSync, ReconcileAction, ReconcileResult
-from ..vocabulary import UP, data_dir
+from ..vocabulary import DEPLOY_PENDING, UP, data_dir
 from .apps import AppManager
 from .cluster import Cluster
 from .reconcile import CREATED_GRACE, Change, ReconcilePlan, diff
@@ -87,6 +87,7 @@ class Reconciler:
             try:
                 down = self._sync()
                 self._hold(match, held, busy)
+                self._finish_pending(held, user)
                 plan = self._plan(lambda name: name in held, busy, down)
                 outcomes = self._apply(plan, user)
                 after = self._plan(lambda name: name in held, busy, down) if plan.actions else plan
@@ -128,6 +129,15 @@ class Reconciler:
             if not names:
                 return
         busy.update(names)
+
+    def _finish_pending(self, held: dict[str, threading.Lock], user: str | None) -> None:
+        """Finish the deployments a crash left pending (their apps' locks are held) before planning."""
+        for app in self.cluster.store.list_apps():
+            if app.name in held and app.state == DEPLOY_PENDING:
+                try:
+                    self.apps.finish(app, user=user)
+                except PaasopsError as exc:  # left pending: the diff keeps both releases, the next run retries
+                    log.warning("reconcile: finishing %s's deployment %s: %s", app.name, app.deployment_id, exc)
 
     def _plan(self, include: Callable[[str], bool], busy: set[str], down: set[str]) -> ReconcilePlan:
         hosts = [dataclasses.replace(h, healthy=False) if h.id in down else h for h in self.cluster.snapshot()]

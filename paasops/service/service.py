@@ -10,9 +10,10 @@ from ..errors import StoreUnavailable, UserInputError
 from ..pki import default_pki_dir
 from ..placement import Weights
 from ..store import open_store
+from ..store.exclusive import StateLock
 from ..store.records import Engine
 from ..vocabulary import DOWN, LOCAL_DOCKER_URL, LOCAL_ENGINE
-from .apps import AppManager
+from .apps import AppManager, recover_pending
 from .cluster import Cluster
 from .docker_events import ContainerEventCollector
 from .event_stream import EventHub
@@ -77,6 +78,9 @@ class Service:
 
     # -- life cycle ----------------------------------------------------------------------
     def start(self) -> None:
+        self._state_lock = StateLock.for_url(self.settings.state)  # one serve per state
+        if self._state_lock is not None:
+            self._state_lock.acquire()
         self._first_start()
         self.cluster.on_engines_changed = self._engines_changed
         self.cluster.load_engines()
@@ -88,6 +92,7 @@ class Service:
         self._engines_changed()
         self._start_app_watcher()
         self.retention.start()
+        threading.Thread(target=recover_pending, args=(self.apps,), name="recover", daemon=True).start()
 
     def stop(self) -> None:
         for part in (self.retention, self.app_watcher, self.event_hub, self.heartbeat, self.registry,
@@ -98,6 +103,9 @@ class Service:
                 except Exception as exc:  # stopping must go on for the other parts
                     log.warning("stopping %s: %s", type(part).__name__, exc)
         self.store.close()
+        lock: StateLock | None = getattr(self, "_state_lock", None)
+        if lock is not None:
+            lock.release()
 
     def store_status(self) -> str:
         """`up`, or `down: why` (naming the store's host and port); writes kept in memory meanwhile

@@ -10,6 +10,8 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from ..vocabulary import DEPLOY_ACTIVE
+
 # Only hashes ever reach the store: these are the shapes it accepts.
 PASSWORD_HASH_RE = re.compile(r"^\$(argon2id|argon2i|argon2d|2a|2b|2y)\$\S{20,}$")
 TOKEN_HASH_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -88,15 +90,26 @@ class Event:
 
 @dataclass
 class App:
-    """Desired state of one app: its spec (as a plain dict), replica count and deployment."""
+    """Desired state of one app: its spec (as a plain dict), replica count and deployment.
+
+    It is also the deployment record: a deploy writes it `pending` before any container starts and
+    `active` when it finishes; `previous` (deployment_id, spec_hash, count) is the release that runs
+    until then, so a crash mid-deploy leaves both releases known to the store.
+    """
 
     name: str
     spec: dict[str, Any]
     count: int
     deployment_id: str
     spec_hash: str = ""
+    state: str = DEPLOY_ACTIVE  # DEPLOY_PENDING until the deploy finishes
+    previous: dict[str, Any] | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
+
+    def deployments(self) -> set[str]:
+        """The deployment ids of this app the store knows: the current one and a pending deploy's previous."""
+        return {self.deployment_id} | ({self.previous["deployment_id"]} if self.previous else set())
 
 
 @dataclass

@@ -54,6 +54,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def stop_serve(proc: subprocess.Popen) -> None:
+    """Stop a `serve` as Ctrl-C does (SIGINT), killing it if it has not gone in 15 s."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 @contextlib.contextmanager
 def local_service(workdir: Path, admin_password: str, ready: Callable[[str], bool], timeout: float = 30,
                   state: str | None = None):
@@ -82,10 +93,5 @@ def local_service(workdir: Path, admin_password: str, ready: Callable[[str], boo
             time.sleep(0.2)
         yield url
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_serve(proc)
         log.close()

@@ -55,7 +55,7 @@ def test_answers_keep_their_keys(api):
     event = next(e for e in api.get("/api/events", params={"app": "web"}).json())
     assert set(event) == {"type", "tag", "app", "host", "container", "user", "message", "data", "time", "id"}
     [app] = api.get("/api/apps").json()
-    assert set(app) == {"name", "spec", "count", "deployment_id", "spec_hash", "created_at", "updated_at",
+    assert set(app) == {"name", "spec", "count", "deployment_id", "spec_hash", "state", "created_at", "updated_at",
                         "replicas", "hosts"}
     assert (app["replicas"], app["hosts"]) == (0, [])
     report = api.get("/api/report").json()

@@ -8,8 +8,13 @@ from paasops.placement import HostSnapshot
 from paasops.service.containers import ContainerView
 from paasops.service.reconcile import Change, diff, is_dead
 from paasops.store.records import App
+from paasops.vocabulary import DEPLOY_PENDING, LABEL_DEPLOYMENT
 
 NOW = 10_000.0
+# web redeployed (spec h-new, deployment d9) and cut short: d1 (spec h-web, 2 replicas) still runs
+WEB_PENDING = App("web", {"image": "hello:2"}, count=3, deployment_id="d9", spec_hash="h-new", state=DEPLOY_PENDING,
+                  previous={"deployment_id": "d1", "spec_hash": "h-web", "count": 2})
+NEW_PENDING = App("new", {"image": "new"}, count=3, deployment_id="d7", spec_hash="h-new", state=DEPLOY_PENDING)
 WEB = App("web", {"image": "hello"}, count=2, deployment_id="d1", spec_hash="h-web")
 DB = App("db", {"image": "db"}, count=1, deployment_id="d2", spec_hash="h-db")
 ZERO = App("idle", {"image": "idle"}, count=0, deployment_id="d3", spec_hash="h-idle")
@@ -26,11 +31,13 @@ HOSTS = [host("a", 1, 1024), host("b", 3, 6144)]
 
 
 def ctr(id_: str, app: str | None = "web", hash_: str | None = None, *, on: str = "a", state: str = "running",
-        index: int = 1, created: float = NOW - 600) -> ContainerView:
+        index: int = 1, created: float = NOW - 600, deployment: str = "") -> ContainerView:
     labels = {}
     if app is not None:
         labels = {"paasops.app": app, "paasops.spec-hash": hash_ or f"h-{app}", "paasops.replica": str(index),
                   "paasops.cpus": "0.5", "paasops.memory-mb": "128"}
+        if deployment:
+            labels[LABEL_DEPLOYMENT] = deployment
     return ContainerView(id=id_, name=f"{app}-{index}", engine_id=on, image="img", state=state,
                          created=created, labels=labels)
 
@@ -88,6 +95,31 @@ CASES = {
         [WEB, DB], [ctr("o", app="ghost"), ctr("d1", app="db"), ctr("d2", app="db", index=2, created=NOW - 1),
                     ctr("x", state="exited", index=5)],
         [destroy("dead", "x"), create("web", 2), destroy("duplicate", "d2"), destroy("orphan", "o")]),
+    # -- deployments the store knows (a deploy cut short by a crash) --
+    "a pending first deploy is finished, its replicas kept": (
+        [NEW_PENDING], [ctr("n1", app="new", hash_="h-new", deployment="d7"),
+                        ctr("n2", app="new", hash_="h-new", index=2, deployment="d7")], [create("new", 1)]),
+    "a pending redeploy keeps the previous release until it commits": (
+        [WEB_PENDING], [ctr("w1", deployment="d1"), ctr("w2", index=2, deployment="d1"),
+                        ctr("n1", hash_="h-new", index=3, deployment="d9")], [create("web", 2)]),
+    "a replica of neither release of a pending app is an orphan": (
+        [WEB_PENDING], [ctr("n1", hash_="h-new", deployment="d9"), ctr("n2", hash_="h-new", index=2, deployment="d9"),
+                        ctr("n3", hash_="h-new", index=3, deployment="d9"),
+                        ctr("x", hash_="h-x", index=4, deployment="d0")], [destroy("orphan", "x")]),
+    "a copy with the previous release's deployment but another spec is an orphan": (
+        [WEB_PENDING], [ctr("n1", hash_="h-new", deployment="d9"), ctr("n2", hash_="h-new", index=2, deployment="d9"),
+                        ctr("n3", hash_="h-new", index=3, deployment="d9"),
+                        ctr("x", hash_="h-x", index=4, deployment="d1")], [destroy("orphan", "x")]),
+    "a copy labelled for another app is an orphan, whatever its deployment": (
+        [WEB], [ctr("w1", deployment="d1"), ctr("w2", index=2, deployment="d1"),
+                ctr("g", app="ghost", deployment="d1")], [destroy("orphan", "g")]),
+    "once committed, the previous release is an orphan": (
+        [App("web", {}, count=1, deployment_id="d9", spec_hash="h-new")],
+        [ctr("w1", deployment="d1"), ctr("n1", hash_="h-new", index=2, deployment="d9")], [destroy("orphan", "w1")]),
+    "a dead replica of a known deployment is still dead": (
+        [WEB_PENDING], [ctr("n1", hash_="h-new", deployment="d9"), ctr("n2", hash_="h-new", index=2, deployment="d9"),
+                        ctr("n3", hash_="h-new", index=3, deployment="d9"),
+                        ctr("w1", deployment="d1", index=4, state="exited")], [destroy("dead", "w1")]),
 }
 
 
@@ -129,3 +161,20 @@ def test_duplicates_use_the_weights():
 ])
 def test_is_dead(state, age, dead):
     assert is_dead(ctr("c", state=state, created=NOW - age), NOW) is dead
+
+
+def test_known_deployments_are_never_orphans():
+    # the store knows deployment d5 of app "ghost" (e.g. its record is being written): its replicas stay
+    observed = [ctr("g1", app="ghost", deployment="d5"), ctr("g2", app="ghost", index=2, deployment="d6")]
+    plan = diff([], observed, HOSTS, now=NOW, known={"d5"})
+    assert [brief(a) for a in plan.actions] == [destroy("orphan", "g2")]
+
+
+def test_a_pending_app_counts_its_previous_release_as_stale():
+    observed = [ctr("w1", deployment="d1"), ctr("n1", hash_="h-new", index=2, deployment="d9")]
+    state = diff([WEB_PENDING], observed, HOSTS, now=NOW).apps[0]
+    assert (state.desired, state.running, state.stale, state.missing) == (3, 1, 1, 2)
+
+
+def test_app_deployments():
+    assert WEB_PENDING.deployments() == {"d9", "d1"} and WEB.deployments() == {"d1"}

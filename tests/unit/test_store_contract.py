@@ -26,6 +26,7 @@ from paasops.errors import (
 from paasops.store import App, Engine, Event, Store, open_store, rethinkdb_options
 from paasops.store.records import ApiToken
 from paasops.store.sqlite import SqliteStore
+from paasops.vocabulary import DEPLOY_ACTIVE, DEPLOY_PENDING
 
 BACKENDS = ["sqlite", pytest.param("rethinkdb", marks=pytest.mark.rethinkdb)]
 
@@ -258,6 +259,20 @@ def test_apps(store):
     assert (b.count, b.deployment_id, b.created_at) == (3, "dep2", a.created_at) and b.updated_at > a.updated_at
     assert store.delete_app("web") is True and store.delete_app("web") is False
     assert [x.name for x in store.list_apps()] == ["api"]
+
+
+def test_app_deployment_record_round_trips(store):
+    """A deploy writes the app pending (keeping the release it replaces) before any container starts."""
+    previous = {"deployment_id": "dep1", "spec_hash": "abc123abc123", "count": 2}
+    pending = store.put_app(App("web", {"name": "web", "image": "x:2"}, 4, "dep2", "def456def456",
+                                state=DEPLOY_PENDING, previous=previous))
+    assert store.get_app("web") == pending and (pending.state, pending.previous) == (DEPLOY_PENDING, previous)
+    assert store.list_apps()[0].previous == previous
+    pending.state, pending.previous = DEPLOY_ACTIVE, None
+    store.put_app(pending)
+    got = store.get_app("web")
+    assert got is not None and (got.state, got.previous, got.count) == (DEPLOY_ACTIVE, None, 4)
+    assert store.put_app(App("old", {"name": "old", "image": "x"}, 1, "dep0")).state == DEPLOY_ACTIVE
 
 
 # -- events ---------------------------------------------------------------------------

@@ -1,0 +1,146 @@
+"""A `serve` killed mid-deploy loses nothing: after a restart the deploy is finished, not taken for orphans."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import docker
+import httpx
+import pytest
+from lab_support import free_port, stop_serve
+
+from paasops.lab.hello_image import ensure_hello_image
+from paasops.pki import ensure_ca, ensure_client_cert
+from paasops.vocabulary import DEPLOY_ACTIVE, LABEL_DEPLOYMENT
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = f"crash-{uuid.uuid4().hex[:6]}"
+COUNT = 12
+PASSWORD = "crash-test-" + uuid.uuid4().hex
+SPEC = {"name": APP, "image": "paasops/hello:latest", "command": ["httpd", "-f", "-p", "8080", "-h", "/www"],
+        "cpus": 0.05, "memory": "16m", "count": COUNT}
+RESERVING = {"created", "running", "restarting", "paused"}
+
+
+@pytest.fixture(scope="module")
+def engine():
+    client = docker.from_env()
+    ensure_hello_image(client)
+    yield client
+    for c in client.containers.list(all=True, filters={"label": f"paasops.app={APP}"}):
+        c.remove(force=True)
+    client.close()
+
+
+@pytest.fixture
+def workdir(tmp_path) -> Path:
+    ensure_client_cert(tmp_path / "pki", ensure_ca(tmp_path / "pki"))
+    return tmp_path
+
+
+def serve(workdir: Path, port: int, log_name: str = "serve.log") -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAASOPS_")}
+    env["PAASOPS_ADMIN_PASSWORD"] = PASSWORD
+    with open(workdir / log_name, "a") as log:
+        return subprocess.Popen([sys.executable, "-m", "paasops", "serve", "--local-engine", "--state",
+                                 f"sqlite:///{workdir}/state.db", "--port", str(port), "--pki-dir",
+                                 str(workdir / "pki")], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def ready(proc: subprocess.Popen, url: str, workdir: Path, timeout: float = 30) -> dict[str, str]:
+    """The admin's auth header once the service answers and its local engine is up."""
+    deadline = time.monotonic() + timeout
+    while True:
+        assert proc.poll() is None, (workdir / "serve.log").read_text()
+        try:
+            token = httpx.post(f"{url}/api/login", json={"username": "admin", "password": PASSWORD},
+                               timeout=10).json()["token"]
+            auth = {"X-Access-Token": token}
+            if [e["status"] for e in httpx.get(f"{url}/api/engines", headers=auth, timeout=2).json()] == ["up"]:
+                return auth
+        except (httpx.TransportError, KeyError):
+            pass
+        assert time.monotonic() < deadline, (workdir / "serve.log").read_text()
+        time.sleep(0.2)
+
+
+def replicas(engine, state: str | None = None) -> list:
+    found = engine.containers.list(all=True, filters={"label": f"paasops.app={APP}"})
+    return [c for c in found if c.status in RESERVING and (state is None or c.status == state)]
+
+
+def deploy(url: str, auth: dict[str, str], release: str, count: int = COUNT) -> None:
+    spec = {**SPEC, "env": {"RELEASE": release}, "cpus": 0.05 if release == "1" else 0.04}  # a new spec hash
+    try:
+        httpx.post(f"{url}/api/containers", headers=auth, json={"spec": spec, "count": count}, timeout=60)
+    except httpx.TransportError:  # serve was killed under it: expected
+        pass
+
+
+@pytest.mark.parametrize("before", [0, 3], ids=["first deploy", "redeploy"])
+def test_a_deploy_cut_by_sigkill_is_finished_after_restart(engine, workdir, before):
+    for c in engine.containers.list(all=True, filters={"label": f"paasops.app={APP}"}):
+        c.remove(force=True)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    first = serve(workdir, port)
+    try:
+        auth = ready(first, url, workdir)
+        if before:
+            deploy(url, auth, "1", before)
+        old = {c.id for c in replicas(engine)}
+        assert len(old) == before
+        # the deploy runs in a client thread; serve dies under it once its first replica exists
+        threading.Thread(target=deploy, args=(url, auth, "2"), daemon=True).start()
+        deadline = time.monotonic() + 30
+        while len(replicas(engine)) == before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+    finally:
+        stop_serve(first)
+    cut = [c for c in replicas(engine) if c.id not in old]
+    assert 0 < len(cut) < COUNT, f"the kill came too late or too early: {len(cut)} replicas"
+    assert {c.id for c in replicas(engine)} >= old  # the previous release runs on until the new one commits
+
+    second = serve(workdir, port)
+    try:
+        auth = ready(second, url, workdir)
+        app = httpx.get(f"{url}/api/apps/{APP}", headers=auth, timeout=10)
+        assert app.status_code == 200, app.text  # the record was written before any container started
+        deployment = app.json()["deployment_id"]
+        # start-up finishes the pending deployment; then one reconcile
+        deadline = time.monotonic() + 30
+        while httpx.get(f"{url}/api/apps/{APP}", headers=auth, timeout=10).json()["state"] != DEPLOY_ACTIVE:
+            assert time.monotonic() < deadline, (workdir / "serve.log").read_text()
+            time.sleep(0.5)
+        done = httpx.post(f"{url}/api/reconcile", headers=auth, json={"apps": [APP]}, timeout=60).json()
+        assert done["summary"]["orphan"] == 0 and done["summary"]["duplicate"] == 0, done
+        running = replicas(engine, "running")
+        assert len(running) == COUNT and len(replicas(engine)) == COUNT
+        assert {c.labels[LABEL_DEPLOYMENT] for c in running} == {deployment}
+        survivors = {c.id for c in cut} & {c.id for c in running}
+        assert survivors >= {c.id for c in cut if c.status == "running"}  # none of them destroyed
+    finally:
+        stop_serve(second)
+
+
+def test_a_second_serve_on_the_same_state_refuses_to_start(engine, workdir):
+    port = free_port()
+    first = serve(workdir, port)
+    try:
+        ready(first, f"http://127.0.0.1:{port}", workdir)
+        other = serve(workdir, free_port(), "second.log")
+        assert other.wait(timeout=30) != 0
+        said = (workdir / "second.log").read_text()
+        assert f"another paasops serve (pid {first.pid} on " in said, said
+        assert first.poll() is None
+    finally:
+        stop_serve(first)

@@ -1,0 +1,101 @@
+"""AppManager's deployment record: intent written before any container starts (fakes, no engine)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from paasops.errors import PlacementError, StoreUnavailable
+from paasops.service.apps import AppManager, release_of
+from paasops.service.deploy import Replica
+from paasops.spec import parse_app_spec, spec_hash
+from paasops.store.records import App
+from paasops.vocabulary import DEPLOY_ACTIVE, DEPLOY_PENDING
+
+
+class FakeStore:
+    def __init__(self, app: App | None = None, fail: bool = False, puts_before_failing: int = 0):
+        self.apps = {app.name: app} if app else {}
+        self.fail = fail
+        self.puts_left = puts_before_failing
+        self.log: list[tuple] = []
+
+    def get_app(self, name):
+        return self.apps.get(name)
+
+    def put_app(self, app):
+        if self.fail and self.puts_left <= 0:
+            raise StoreUnavailable("cannot reach RethinkDB", where="db:28015")
+        self.puts_left -= 1
+        self.log.append(("put", app.state, dict(app.previous) if app.previous else None))
+        self.apps[app.name] = App(**vars(app))
+        return app
+
+
+    def delete_app(self, name):
+        self.log.append(("delete", name))
+        return self.apps.pop(name, None) is not None
+
+
+class FakeApps(AppManager):
+    def __init__(self, store: FakeStore, start_ok: bool = True, placeable: bool = True):
+        cluster = SimpleNamespace(store=store, containers=lambda app=None: [], operate=lambda *a, **k: None,
+                                  record=lambda *a, **k: None)
+        super().__init__(cluster, images=None)  # type: ignore[arg-type]
+        self.start_ok = start_ok
+        self.placeable = placeable
+
+    def start_replicas(self, spec, deployment, count, *, user=None, progress=lambda _: None):
+        if not self.placeable:
+            raise PlacementError("no host can take the replicas", where=spec.name)
+        self.cluster.store.log.append(("start", count))
+        return [Replica(i, status="running" if self.start_ok else "failed") for i in range(1, count + 1)]
+
+
+SPEC = parse_app_spec({"name": "web", "image": "hello:2"})
+OLD = App("web", {"name": "web", "image": "hello:1"}, 2, "d1", "h-old")
+
+
+def test_the_record_is_written_pending_before_any_container_starts_then_committed():
+    store = FakeStore(OLD)
+    result = FakeApps(store).deploy(SPEC, 3)
+    previous = {"deployment_id": "d1", "spec_hash": "h-old", "count": 2}
+    assert store.log == [("put", DEPLOY_PENDING, previous), ("start", 3), ("put", DEPLOY_ACTIVE, None)]
+    assert result.ok and store.apps["web"].spec_hash == spec_hash(SPEC)
+
+
+def test_a_store_failure_starts_nothing_and_says_503():
+    store = FakeStore(OLD, fail=True)
+    with pytest.raises(StoreUnavailable) as caught:
+        FakeApps(store).deploy(SPEC, 3)
+    assert caught.value.http_status == 503 and store.log == []
+
+
+def test_a_store_failure_at_commit_leaves_the_pending_record_to_recover():
+    store = FakeStore(None, fail=True, puts_before_failing=1)
+    with pytest.raises(StoreUnavailable):
+        FakeApps(store).deploy(SPEC, 2)
+    assert store.log == [("put", DEPLOY_PENDING, None), ("start", 2)]
+    assert store.apps["web"].state == DEPLOY_PENDING and store.apps["web"].count == 2
+
+
+def test_any_store_error_is_a_503():
+    store = FakeStore(None)
+    store.put_app = lambda app: (_ for _ in ()).throw(OSError("disk full"))  # type: ignore[method-assign]
+    with pytest.raises(StoreUnavailable, match="could not record web's deployment .*disk full"):
+        FakeApps(store).deploy(SPEC, 1)
+    assert store.log == []
+
+
+@pytest.mark.parametrize("before", [None, OLD], ids=["new app", "redeploy"])
+def test_an_unplaceable_deploy_rolls_its_record_back(before):
+    store = FakeStore(before)
+    with pytest.raises(PlacementError):
+        FakeApps(store, placeable=False).deploy(SPEC, 3)
+    assert store.apps.get("web") == before
+
+
+def test_release_of():
+    assert release_of(None) is None
+    assert release_of(OLD) == {"deployment_id": "d1", "spec_hash": "h-old", "count": 2}
