@@ -6,9 +6,10 @@ import logging
 import threading
 from collections.abc import Callable
 
-from ..errors import ConflictError, PaasopsError, StoreUnavailable
+from ..errors import ConflictError, PaasopsError
 from ..store.base import AppFeed, Store
 from ..store.records import App, AppChange
+from .feed_loop import follow_reopening
 
 log = logging.getLogger(__name__)
 RETRY = 1.0  # seconds between attempts to reopen the feed while the store is away
@@ -41,6 +42,7 @@ class AppWatcher:
         self._stop = threading.Event()
         self._feed: AppFeed | None = None
         self._known: dict[str, tuple | None] = {}
+        self._opened = False  # a feed was open once: a later open catches up on what changed meanwhile
         self._thread = threading.Thread(target=self._run, daemon=True, name="app-watch")
         self.ready = threading.Event()
 
@@ -53,30 +55,19 @@ class AppWatcher:
             self._feed.close()
 
     def _run(self) -> None:
-        first = True
-        while not self._stop.is_set():
-            try:
-                self._feed = feed = self.store.follow_apps()
-                current = {a.name: desired(a) for a in self.store.list_apps()}
-                if not first:  # changed while the feed was away
-                    for name in sorted(set(current) | set(self._known)):
-                        self.on_change(AppChange(name, None), state=current.get(name))
-                self._known = current
-                first = False
-                self.ready.set()
-                for change in feed:
-                    self.on_change(change)
-            except StoreUnavailable as exc:
-                if self._stop.is_set():  # stopped: the store may be closed under the feed
-                    return
-                if self.ready.is_set():
-                    log.warning("desired-state feed lost (%s); reopening when the store is back", exc)
-                self.ready.clear()
-            except Exception:  # the watcher must outlive any one bad change
-                if self._stop.is_set():
-                    return
-                log.exception("desired-state feed failed; reopening")
-            self._stop.wait(self.retry)
+        follow_reopening("desired-state", self._open, self.on_change, stop=self._stop, ready=self.ready,
+                         retry=self.retry)
+
+    def _open(self, _reopened: bool) -> AppFeed:
+        """The feed, then the apps as they are; after the first open, every app changed meanwhile reacts."""
+        self._feed = feed = self.store.follow_apps()
+        current = {a.name: desired(a) for a in self.store.list_apps()}
+        if self._opened:  # changed while the feed was away
+            for name in sorted(set(current) | set(self._known)):
+                self.on_change(AppChange(name, None), state=current.get(name))
+        self._known = current
+        self._opened = True
+        return feed
 
     def on_change(self, change: AppChange, *, state: tuple | None = None) -> bool:
         """Reconcile `change.name` if its desired state is new to this process; returns whether it did."""

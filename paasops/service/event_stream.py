@@ -8,9 +8,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..errors import StoreUnavailable
 from ..store.base import EventFeed, Store
 from ..store.records import Event, id_bound
+from .feed_loop import follow_reopening
 
 log = logging.getLogger(__name__)
 
@@ -88,28 +88,14 @@ class EventHub:
 
     # -- the follower ----------------------------------------------------------------------
     def _run(self) -> None:
-        reopened = False
         self.last_time = self.opened = time.time()
-        while not self._stop.is_set():
-            try:
-                self._feed = feed = self.store.follow_events()
-                if reopened:
-                    self._catch_up()
-                self._ready.set()
-                for event in feed:
-                    self._publish(event)
-            except StoreUnavailable as exc:
-                if self._stop.is_set():  # stopped: the store may be closed under the feed
-                    return
-                if not reopened or self._ready.is_set():
-                    log.warning("event feed lost (%s); reopening when the store is back", exc)
-                self._ready.clear()
-            except Exception:  # the hub must outlive any one bad event
-                if self._stop.is_set():
-                    return
-                log.exception("event feed failed; reopening")
-            reopened = True
-            self._stop.wait(self.retry)
+        follow_reopening("event", self._open, self._publish, stop=self._stop, ready=self._ready, retry=self.retry)
+
+    def _open(self, reopened: bool) -> EventFeed:
+        self._feed = feed = self.store.follow_events()
+        if reopened:
+            self._catch_up()
+        return feed
 
     def _catch_up(self) -> None:
         """Events written while the feed was away (the new feed is open already: no gap)."""
