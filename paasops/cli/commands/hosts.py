@@ -34,7 +34,7 @@ def hosts_add(address: str = typer.Argument(..., help="IP or name of a Docker ho
               insecure_tcp: bool = typer.Option(False, "--insecure-tcp", help="With --no-tls: yes, send Docker "
                                                 "API calls in clear (admins only; a trusted network only)."),
               output: Output = OUTPUT, server: str = SERVER):
-    """Add an engine by hand; it must answer over its TLS API first, else nothing changes."""
+    """Add an engine by hand; it must answer over its API first (mutual TLS unless --no-tls), else nothing changes."""
     from .. import render
     from ..flags import parse_labels
 
