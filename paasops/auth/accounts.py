@@ -138,6 +138,10 @@ class Accounts:
         if account.role == ADMIN_ROLE and admins == [name]:
             raise ConflictError(f"{name!r} is the last admin account: add another admin first",
                                 where="accounts")
+        owned = [a.name for a in self.store.list_apps() if a.owner == name]
+        if owned:  # a new account of that name would inherit them (and their containers' owner labels)
+            raise ConflictError(f"{name!r} still owns apps {', '.join(owned)}: remove them first "
+                                f"(`paasops apps rm APP`)", where="accounts")
         self.store.delete_account(name)
         self.tokens.revoke_user(name)  # the store does too; said here so no backend can forget it
         for job in self.store.list_api_tokens(name):  # a new account of that name must not inherit them

@@ -96,3 +96,20 @@ def test_secrets_are_sealed_in_the_record_and_opened_for_the_engine(apps, tmp_pa
     assert events and not any("hunter" in f"{e.message}{e.data}" for e in events)
     apps.delete("web", who=ALICE)
     assert apps.cluster.store.get_app("web") is None
+
+
+def test_an_account_that_owns_apps_cannot_be_deleted_until_they_go(apps):
+    """Else a new account of the same name would inherit the apps and their containers' owner labels."""
+    from paasops.auth import passwords
+    from paasops.auth.accounts import Accounts
+    from paasops.auth.tokens import Tokens
+    from paasops.errors import ConflictError
+
+    store = apps.cluster.store
+    accounts = Accounts(store, Tokens(store), record=apps.cluster.record)
+    store.create_account("alice", passwords.hash_password("alice-password-123"), "user")
+    apps.deploy(parse_app_spec(SPEC), 1, user="alice", who=ALICE)
+    with pytest.raises(ConflictError, match="still owns apps web"):
+        accounts.remove("alice", by="root")
+    apps.delete("web", who=ALICE)
+    assert accounts.remove("alice", by="root") == {"deleted": "alice"}
