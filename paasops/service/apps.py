@@ -223,10 +223,7 @@ class AppManager:
         if count < 0:
             raise UserInputError(f"count must be >= 0, got {count}", where="count")
         with self.locked(name):
-            app = self.cluster.store.get_app(name)
-            if app is None:
-                raise NotFoundError(f"no app {name!r} (deploy it first)", where="apps")
-            check_app(who, name, app.owner, app.team)
+            app = self.get(name, who=who)  # absent or another account's: the same 404
             return self._scale(self.spec_for(app), app, count, user, progress)
 
     def _scale(self, spec: AppSpec, app: App, count: int, user, progress) -> DeployResult:
