@@ -180,6 +180,9 @@ class AppView(Result):
     updated_at: float = 0.0
     replicas: int = 0
     hosts: list[str] = []
+    owner: str | None = None  # the account it belongs to (None: deployed before ownership, admins' only)
+    team: str | None = None
+    secrets: list[str] = []  # the names of its secrets: their values are never shown
 
 
 class AppSync(Result):
@@ -372,6 +375,7 @@ class AccountView(Result):
 
     name: str
     role: str
+    team: str | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
 

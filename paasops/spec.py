@@ -19,8 +19,10 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
@@ -31,10 +33,12 @@ from .vocabulary import (
     LABEL_APP,
     LABEL_DEPLOYMENT,
     LABEL_PREFIX,
+    LABEL_SECRETS,
     LABEL_SPEC_HASH,
     MAX_APP_YML_BYTES,
     MAX_MEMORY_MB,
     PRIVILEGED_PORTS_BELOW,
+    REDACTED,
     RESERVED_HOST_PORTS,
 )
 
@@ -210,6 +214,11 @@ class AppSpec(_Strict):
     image: str = Field(strict=True, min_length=1)
     command: Annotated[str | list[str] | None, BeforeValidator(_command)] = None
     env: Annotated[dict[str, str], BeforeValidator(_scalar_dict("variables", ENV_KEY_RE, "letters, digits, _"))] = {}
+    # Environment variables whose values are secret: stored encrypted, given to the engine only at create,
+    # shown nowhere (REDACTED). Never in `stored()` (the store seals them apart) nor in a repr.
+    secrets: Annotated[
+        dict[str, str], BeforeValidator(_scalar_dict("secrets", ENV_KEY_RE, "letters, digits, _"))
+    ] = Field(default_factory=dict, repr=False)
     ports: list[Annotated[PortSpec, BeforeValidator(_port)]] = []
     cpus: float = Field(1.0, gt=0, le=1024, strict=True)
     memory_mb: Annotated[int, BeforeValidator(_memory_mb)] = Field(256, alias="memory")
@@ -221,6 +230,14 @@ class AppSpec(_Strict):
     count: int = Field(1, ge=0, strict=True)
     pids_limit: int | None = Field(None, ge=1, strict=True)  # lowers the service's pids limit, never raises it
     strategy: Literal["thesis", "spread", "binpack"] = "thesis"
+    _secrets_digest: str = PrivateAttr("")  # the vault's keyed digest of `secrets` (spec_hash takes it)
+
+    @model_validator(mode="after")
+    def _secret_not_env(self) -> AppSpec:
+        both = sorted(self.secrets.keys() & self.env.keys())
+        if both:
+            raise _fail(f"secrets: {', '.join(both)} also in env: a variable is either secret or not")
+        return self
 
     @field_validator("name")
     @classmethod
@@ -268,8 +285,22 @@ class AppSpec(_Strict):
         return shlex.split(self.command) if isinstance(self.command, str) else self.command
 
     def to_dict(self) -> dict[str, Any]:
-        """The spec as plain data (what the store keeps); `parse_app_spec` reads it back."""
+        """The spec as plain data, as the client sends it; `parse_app_spec` reads it back."""
         return self.model_dump(mode="json", by_alias=True)
+
+    def stored(self) -> dict[str, Any]:
+        """The spec as the store keeps it and the API shows it: without its secrets (the vault seals those)."""
+        return self.model_dump(mode="json", by_alias=True, exclude={"secrets"})
+
+    @property
+    def secrets_digest(self) -> str:
+        return self._secrets_digest
+
+    def with_secrets(self, secrets: Mapping[str, str], digest: str) -> AppSpec:
+        """This spec with `secrets` (values, as the vault opened them) and their keyed digest."""
+        spec = self.model_copy(update={"secrets": dict(secrets)})
+        spec._secrets_digest = digest if secrets else ""
+        return spec
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -399,8 +430,18 @@ def forbidden_host_ports(spec: AppSpec) -> list[PortSpec]:
 
 
 def spec_hash(spec: AppSpec) -> str:
-    """Identity of a replica (image, command, memory, cpus): identical containers share it."""
-    identity = {"image": spec.image, "command": spec.argv, "memory_mb": spec.memory_mb, "cpus": float(spec.cpus)}
+    """Identity of a replica (image, command, memory, cpus, and the digest of its secrets): identical
+    containers share it, and a rotated secret makes a new release.
+
+    A spec with secrets needs the vault's keyed digest of them (`with_secrets`): a plain hash of a
+    short secret could be guessed back from the hash every container carries.
+    """
+    identity: dict[str, Any] = {"image": spec.image, "command": spec.argv, "memory_mb": spec.memory_mb,
+                                "cpus": float(spec.cpus)}
+    if spec.secrets:
+        if not spec.secrets_digest:
+            raise ValueError(f"app {spec.name}: the spec hash of secrets needs their digest (AppSpec.with_secrets)")
+        identity["secrets"] = spec.secrets_digest
     blob = json.dumps(identity, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
@@ -412,7 +453,22 @@ def new_deployment_id() -> str:
 
 
 def container_labels(spec: AppSpec, deployment_id: str) -> dict[str, str]:
-    return {LABEL_APP: spec.name, LABEL_DEPLOYMENT: deployment_id, LABEL_SPEC_HASH: spec_hash(spec)}
+    secret_names = {LABEL_SECRETS: ",".join(sorted(spec.secrets))} if spec.secrets else {}
+    return {LABEL_APP: spec.name, LABEL_DEPLOYMENT: deployment_id, LABEL_SPEC_HASH: spec_hash(spec), **secret_names}
+
+
+def redact_env(env: list[str], names: set[str]) -> list[str]:
+    """Docker's `Config.Env` ("NAME=value" items) with the values of `names` shown as REDACTED."""
+    return [f"{item.partition('=')[0]}={REDACTED}" if item.partition("=")[0] in names else item for item in env]
+
+
+def redact_inspect(details: dict[str, Any]) -> dict[str, Any]:
+    """A `docker inspect` answer with the values of the secrets its labels name shown as REDACTED."""
+    config = details.get("Config") or {}
+    names = {n for n in ((config.get("Labels") or {}).get(LABEL_SECRETS) or "").split(",") if n}
+    if not names or not isinstance(config.get("Env"), list):
+        return details
+    return {**details, "Config": {**config, "Env": redact_env(config["Env"], names)}}
 
 
 def docker_ports(spec: AppSpec) -> dict[str, int | None | list[int | None]]:
@@ -437,7 +493,7 @@ def docker_run_kwargs(spec: AppSpec, name: str, labels: Mapping[str, str], *,
         "image": spec.image,
         "name": name,
         "command": spec.argv,
-        "environment": dict(spec.env),
+        "environment": {**spec.env, **spec.secrets},  # secrets reach the engine here, and only here
         "ports": docker_ports(spec),
         "nano_cpus": int(round(spec.cpus * 1_000_000_000)),
         "mem_limit": spec.memory_mb * 1024 * 1024,

@@ -20,6 +20,9 @@ LABEL_MEMORY = "paasops.memory-mb"
 LABEL_PORTS = "paasops.host-ports"
 LABEL_LAB = "paasops.lab"  # lab hosts and the lab etcd on the local engine
 LABEL_ATTEMPT = "paasops.attempt"  # one create attempt's id: a failed create removes only what it made
+LABEL_OWNER = "paasops.owner"  # the account the container's app belongs to (none: admins' only)
+LABEL_TEAM = "paasops.team"  # that account's team when it deployed, whose members share the app
+LABEL_SECRETS = "paasops.secret-names"  # the env names `inspect` shows as REDACTED (names, never values)
 
 # -- host (engine) statuses ---------------------------------------------------------------------
 UNKNOWN, UP, DOWN, DEGRADED = "unknown", "up", "down", "degraded"
@@ -57,6 +60,8 @@ APP_NAME = "paasops"
 
 # -- accounts ------------------------------------------------------------------------------------
 ADMIN_ROLE = "admin"  # the role that may do anything, and alone may allow an engine over plain TCP
+REDACTED = "***"  # what every answer shows in place of a secret's value
+SECRETS_KEY_FILE = "secrets.key"  # the key app secrets are encrypted with, 0600 beside the CA in the pki dir
 
 
 class EngineEndpoint(NamedTuple):

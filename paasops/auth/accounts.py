@@ -31,8 +31,18 @@ Record = Callable[..., Any]
 
 def view(account: Account) -> dict:
     """What the API shows of an account: never its hash."""
-    return {"name": account.name, "role": account.role, "created_at": account.created_at,
+    return {"name": account.name, "role": account.role, "team": account.team, "created_at": account.created_at,
             "updated_at": account.updated_at}
+
+
+def check_team(team: str | None) -> str | None:
+    """A team is named like an account; None or "" is no team."""
+    if not team:
+        return None
+    if not NAME_RE.match(team):
+        raise UserInputError("letters, digits, '_', '.' and '-', starting with a letter or '_' (at most 64)",
+                             where="team")
+    return team
 
 
 class Accounts:
@@ -99,7 +109,7 @@ class Accounts:
     def get(self, name: str) -> dict:
         return view(self._account(name))
 
-    def add(self, name: str, password: str, role: str, *, by: str) -> dict:
+    def add(self, name: str, password: str, role: str, *, by: str, team: str | None = None) -> dict:
         if not NAME_RE.match(name):
             raise UserInputError("letters, digits, '_', '.' and '-', starting with a letter or '_' (at most 64)",
                                  where="name")
@@ -107,9 +117,19 @@ class Accounts:
         if self.store.get_role(role) is None:
             known = ", ".join(r.name for r in self.store.list_roles())
             raise UserInputError(f"no role {role!r} (roles: {known})", where="role")
-        account = self.store.create_account(name, passwords.hash_password(password), role)
-        self.record("add-account", user=by, message=f"account {name} added (role {role})",
-                    data={"account": name, "role": role})
+        team = check_team(team)
+        account = self.store.create_account(name, passwords.hash_password(password), role, team)
+        self.record("add-account", user=by, message=f"account {name} added (role {role}"
+                    + (f", team {team})" if team else ")"), data={"account": name, "role": role, "team": team})
+        return view(account)
+
+    def set_team(self, name: str, team: str | None, *, by: str) -> dict:
+        """An admin moves an account into `team` (None: out of any); its new apps are shared with that team."""
+        self._account(name)
+        team = check_team(team)
+        account = self.store.set_team(name, team)
+        self.record("update-account", user=by, message=f"account {name} " + (f"now in team {team}" if team
+                    else "in no team"), data={"account": name, "team": team})
         return view(account)
 
     def remove(self, name: str, *, by: str) -> dict:
@@ -118,6 +138,10 @@ class Accounts:
         if account.role == ADMIN_ROLE and admins == [name]:
             raise ConflictError(f"{name!r} is the last admin account: add another admin first",
                                 where="accounts")
+        owned = [a.name for a in self.store.list_apps() if a.owner == name]
+        if owned:  # a new account of that name would inherit them (and their containers' owner labels)
+            raise ConflictError(f"{name!r} still owns apps {', '.join(owned)}: remove them first "
+                                f"(`paasops apps rm APP`)", where="accounts")
         self.store.delete_account(name)
         self.tokens.revoke_user(name)  # the store does too; said here so no backend can forget it
         for job in self.store.list_api_tokens(name):  # a new account of that name must not inherit them

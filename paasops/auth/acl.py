@@ -1,4 +1,4 @@
-"""Role ACL: which methods and API paths a role may call. Pure: deny by default, whole path segments only."""
+"""Role ACL: which methods and API paths a role may call (pure, deny by default); `ownership` says which resources."""
 
 from __future__ import annotations
 

@@ -101,7 +101,7 @@ class Authenticator:
             if token is None or account is None:
                 raise AuthError(BAD_TOKEN)
             role = self.store.get_role(account.role)
-            verified = Verified(Principal(account.name, account.role), token,
+            verified = Verified(Principal(account.name, account.role, team=account.team), token,
                                 tuple(role.paths) if role is not None else (), self.clock())
         with self._lock:
             if len(self._verified) > 10000:  # bounded: the oldest half goes
@@ -120,7 +120,7 @@ class Authenticator:
         role = self.store.get_role(api.role)
         # routes that need the caller's token (whoami) see its expiry; "never" as a far date JSON can carry
         token = Token(api.token_hash, api.user, api.expires_at or NEVER, api.created_at)
-        return Verified(Principal(account.name, api.role, token=api.name), token,
+        return Verified(Principal(account.name, api.role, token=api.name, team=account.team), token,
                         tuple(role.paths) if role is not None else (), self.clock(), tuple(api.routes or ()))
 
     def _cached(self, key: str) -> Verified | None:

@@ -1,4 +1,4 @@
-"""Who calls the API: an account's name and role, as the authenticator found them."""
+"""Who calls the API: an account's name, role and team, as the authenticator found them."""
 
 from __future__ import annotations
 
@@ -10,3 +10,4 @@ class Principal:
     name: str
     role: str
     token: str | None = None  # the API token's name when a job's token called (None: a login session)
+    team: str | None = None  # the account's team: its members share their apps (auth.ownership)

@@ -8,7 +8,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from ..auth.ownership import Who, check_app, may_access, no_app, owner_labels, taken
+from ..auth.vault import SecretVault
 from ..errors import NotFoundError, PaasopsError, PlacementError, StoreUnavailable, UserInputError
+from ..pki import default_pki_dir
 from ..placement import scale_down_order
 from ..results import AppDeleted, DeployResult, DryRunPlan, HostExplanation, PlannedReplica, RemovedReplica
 from ..spec import AppSpec, new_deployment_id, parse_app_spec, spec_hash
@@ -55,13 +58,21 @@ class AppManager:
     """Deploys and scales apps; one operation per app at a time."""
 
     def __init__(self, cluster: Cluster, images: ImageDistributor, *, per_host: int = 4,
-                 pids_limit: int = DEFAULT_PIDS_LIMIT):
+                 pids_limit: int = DEFAULT_PIDS_LIMIT, vault: SecretVault | None = None):
         self.cluster = cluster
         self.images = images
+        self._vault = vault
         self.per_host = per_host
         self.pids_limit = pids_limit
         self._app_locks: KeyedLocks[threading.Lock] = KeyedLocks()
         self._written: dict[str, tuple | None] = {}  # app -> the desired state this process last put
+
+    @property
+    def vault(self) -> SecretVault:
+        """The apps' secrets, sealed with a key beside the cluster CA (made on first use)."""
+        if self._vault is None:
+            self._vault = SecretVault(self.cluster.pool.pki_dir or default_pki_dir())
+        return self._vault
 
     def written(self, name: str) -> tuple | None:
         """The desired state (`app_watch.desired`) this process last put for app `name`, if any."""
@@ -90,7 +101,33 @@ class AppManager:
         app = self.cluster.store.get_app(name)
         if app is None:
             raise NotFoundError(f"no app {name!r} (deploy it first)", where="apps")
-        return parse_app_spec(app.spec, source=f"app {name}")
+        return self.spec_for(app)
+
+    def spec_for(self, app: App) -> AppSpec:
+        """The spec an app record keeps, with its secrets opened (they go to the engine at create only)."""
+        spec = parse_app_spec(app.spec, source=f"app {app.name}")
+        if not app.secrets:
+            return spec
+        return self._with_digest(spec.with_secrets(self.vault.open_all(app.name, app.secrets), ""))
+
+    def _with_digest(self, spec: AppSpec) -> AppSpec:
+        """`spec` with the keyed digest of its secrets (its spec hash needs it); their values hidden from events."""
+        if not spec.secrets:
+            return spec
+        self.cluster.event_log.hide(spec.secrets.values())
+        return spec.with_secrets(spec.secrets, self.vault.digest(spec.name, spec.secrets))
+
+    def get(self, name: str, *, who: Who | None = None) -> App:
+        """App `name`'s record, if `who` may see it (else 404, as if it did not exist)."""
+        app = self.cluster.store.get_app(name)
+        if app is None:
+            raise no_app(name)
+        check_app(who, name, app.owner, app.team)
+        return app
+
+    def visible(self, *, who: Who | None = None) -> list[App]:
+        """The apps `who` may see, by name."""
+        return [a for a in self.cluster.store.list_apps() if may_access(who, a.owner, a.team)]
 
     # -- deploy --------------------------------------------------------------------------
     def dry_run(self, spec: AppSpec, count: int) -> DryRunPlan:
@@ -103,20 +140,30 @@ class AppManager:
                           explanation=[HostExplanation(**row) for row in the_plan.explain_table()])
 
     def deploy(self, spec: AppSpec, count: int | None = None, *, user: str | None = None,
-               progress: Progress = lambda _: None) -> DeployResult:
-        """Make the app run `count` replicas of `spec`; a changed spec replaces the old replicas."""
+               progress: Progress = lambda _: None, who: Who | None = None) -> DeployResult:
+        """Make the app run `count` replicas of `spec`; a changed spec replaces the old replicas.
+
+        A new app belongs to `who` (and its team); a redeploy keeps the app's owner, and only who may
+        act on the app may redeploy it (else 403: the name is another account's).
+        """
         count = spec.count if count is None else count
         if count < 0:
             raise UserInputError(f"count must be >= 0, got {count}", where="count")
+        spec = self._with_digest(spec)
         with self.locked(spec.name):
             new_hash = spec_hash(spec)
             current = self.cluster.store.get_app(spec.name)
+            if current and not may_access(who, current.owner, current.team):
+                raise taken(spec.name)
             if current and current.spec_hash == new_hash:
                 return self._scale(spec, current, count, user, progress)
             old = self.replicas(spec.name)
             deployment = new_deployment_id()
-            app = App(name=spec.name, spec=spec.to_dict(), count=count, deployment_id=deployment,
-                      spec_hash=new_hash, state=DEPLOY_PENDING, previous=release_of(current))
+            owner, team = (current.owner, current.team) if current and current.owner else \
+                (who.name, who.team) if who else (None, None)
+            app = App(name=spec.name, spec=spec.stored(), count=count, deployment_id=deployment,
+                      spec_hash=new_hash, state=DEPLOY_PENDING, previous=release_of(current), owner=owner,
+                      team=team, secrets=self.vault.seal_all(spec.name, spec.secrets) if spec.secrets else {})
             # Intent before action: a store that fails here fails the deploy before any container starts.
             self._put(app)
             try:
@@ -165,21 +212,19 @@ class AppManager:
         if count == 0:
             return []
         indexes = free_indexes((replica_index(c) for c in self.cluster.containers(app=spec.name)), count)
+        record = self.cluster.store.get_app(spec.name)  # written before any replica starts: its owner
+        labels = owner_labels(record.owner, record.team) if record else {}
         return Deployer(self.cluster, self.images, per_host=self.per_host, user=user,
-                        pids_limit=self.pids_limit).run(
-            spec, deployment, indexes, progress)
+                        pids_limit=self.pids_limit, labels=labels).run(spec, deployment, indexes, progress)
 
     # -- scale ---------------------------------------------------------------------------
     def scale(self, name: str, count: int, *, user: str | None = None,
-              progress: Progress = lambda _: None) -> DeployResult:
+              progress: Progress = lambda _: None, who: Who | None = None) -> DeployResult:
         if count < 0:
             raise UserInputError(f"count must be >= 0, got {count}", where="count")
         with self.locked(name):
-            spec = self.spec_of(name)
-            app = self.cluster.store.get_app(name)
-            if app is None:  # deleted since spec_of read it
-                raise NotFoundError(f"no app {name!r} (deploy it first)", where="apps")
-            return self._scale(spec, app, count, user, progress)
+            app = self.get(name, who=who)  # absent or another account's: the same 404
+            return self._scale(self.spec_for(app), app, count, user, progress)
 
     def _scale(self, spec: AppSpec, app: App, count: int, user, progress) -> DeployResult:
         current = self.replicas(spec.name, app.spec_hash)
@@ -209,11 +254,11 @@ class AppManager:
                             removed=removed, ok=all(r.status == "running" for r in started))
 
     # -- delete --------------------------------------------------------------------------
-    def delete(self, name: str, *, user: str | None = None) -> AppDeleted:
-        """Destroy every replica of app `name` (any spec, running or not) and remove its record."""
+    def delete(self, name: str, *, user: str | None = None, who: Who | None = None) -> AppDeleted:
+        """Destroy every replica of app `name` (any spec, running or not) and remove its record, its
+        sealed secrets with it."""
         with self.locked(name):
-            if self.cluster.store.get_app(name) is None:
-                raise NotFoundError(f"no app {name!r}", where="apps")
+            self.get(name, who=who)
             removed = []
             for c in self.cluster.containers(app=name, foreign=False):
                 self.cluster.operate("destroy", c.id, user=user)
@@ -235,7 +280,7 @@ class AppManager:
     def finish(self, app: App, *, user: str | None = None) -> bool:
         """Start what a pending deployment lacks and commit it once its replicas run; the caller holds
         the app's lock. Its replicas that were created and never started are crash leftovers: they go."""
-        spec = parse_app_spec(app.spec, source=f"app {app.name}")
+        spec = self.spec_for(app)
         for c in self.replicas(app.name, app.spec_hash):
             if c.state == "created":
                 self.cluster.operate("destroy", c.id, user=user)

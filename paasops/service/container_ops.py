@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ..auth.ownership import Who, may_access_labels
 from ..errors import UserInputError
 from ..results import ContainerDetail
+from ..spec import redact_inspect
 from .containers import ContainerView, match_managed
 from .engine import EngineHandle, engine_error
 from .engine_pool import EnginePool
@@ -19,33 +21,40 @@ class ContainerOps:
         self.pool = pool
         self.events = events
 
-    def containers(self, *, all_: bool = True, app: str | None = None, foreign: bool = True) -> list[ContainerView]:
+    def containers(self, *, all_: bool = True, app: str | None = None, foreign: bool = True,
+                   who: Who | None = None) -> list[ContainerView]:
         """Every engine's cached containers, newest first: only running ones unless `all_`, only `app`'s if
-        given, only paasops' unless `foreign` (the API shows others to an admin who asks)."""
+        given, only paasops' unless `foreign` (the API shows others to an admin who asks), only those `who`
+        may see when given (None: the service itself sees all)."""
         out = [c for handle in list(self.pool.engines.values()) for c in handle.views()
-               if (all_ or c.state == "running") and (app is None or c.app == app) and (foreign or c.managed)]
+               if (all_ or c.state == "running") and (app is None or c.app == app) and (foreign or c.managed)
+               and (not c.managed or may_access_labels(who, c.labels))]
         return sorted(out, key=lambda c: (-c.created, c.id))
 
-    def find(self, prefix: str, *, foreign: bool = False) -> tuple[EngineHandle, ContainerView]:
+    def find(self, prefix: str, *, foreign: bool = False, who: Who | None = None) -> tuple[EngineHandle, ContainerView]:
         """One of paasops' containers (any container if `foreign`) by id prefix or exact name.
 
-        An ambiguous prefix is a 409 listing candidates; a container paasops did not start is a 403.
+        An ambiguous prefix is a 409 listing candidates; a container paasops did not start is a 403; one
+        `who` may not see is not there (404), and never makes a prefix ambiguous.
         """
         handles = list(self.pool.engines.values())
-        view = match_managed(prefix, [c for handle in handles for c in handle.views()], foreign=foreign)
+        views = [c for handle in handles for c in handle.views() if not c.managed or may_access_labels(who, c.labels)]
+        view = match_managed(prefix, views, foreign=foreign)
         return next(h for h in handles if h.id == view.engine_id), view
 
-    def inspect(self, prefix: str, *, foreign: bool = False) -> ContainerDetail:
-        handle, view = self.find(prefix, foreign=foreign)
+    def inspect(self, prefix: str, *, foreign: bool = False, who: Who | None = None) -> ContainerDetail:
+        """The engine's `docker inspect`, with the values of the container's secrets shown as REDACTED."""
+        handle, view = self.find(prefix, foreign=foreign, who=who)
         try:
             details = handle.client.api.inspect_container(view.id)
         except Exception as exc:
             raise engine_error(handle.id, exc) from None
-        return ContainerDetail(**{**view.info().model_dump(), "engine": handle.id, "inspect": details})
+        return ContainerDetail(**{**view.info().model_dump(), "engine": handle.id, "inspect": redact_inspect(details)})
 
-    def operate(self, action: str, prefix: str, *, user: str | None = None, timeout: int = 10) -> ContainerView | None:
+    def operate(self, action: str, prefix: str, *, user: str | None = None, timeout: int = 10,
+                who: Who | None = None) -> ContainerView | None:
         """start | stop | restart | destroy (kill, then remove) one container; records its event."""
-        handle, view = self.find(prefix)
+        handle, view = self.find(prefix, who=who)
         api = handle.client.api
         try:
             if action == "start":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,8 +52,10 @@ class Deployer:
     """Starts replicas of one spec; bounded per engine; each failure retried on the next best host."""
 
     def __init__(self, cluster: Cluster, images: ImageDistributor, *, per_host: int = 4,
-                 max_attempts: int = 3, user: str | None = None, pids_limit: int = DEFAULT_PIDS_LIMIT):
+                 max_attempts: int = 3, user: str | None = None, pids_limit: int = DEFAULT_PIDS_LIMIT,
+                 labels: Mapping[str, str] | None = None):
         self.cluster = cluster
+        self.labels = dict(labels or {})  # more labels for every replica: its app's owner and team
         self.pids_limit = pids_limit
         self.images = images
         self.per_host = per_host
@@ -121,7 +123,7 @@ class Deployer:
                 progress({"event": "image", "message": f"{spec.image} {how} on {host}"})
             name = f"{spec.name}-{replica.index}"
             attempt = uuid.uuid4().hex[:12]
-            labels = {**replica_labels(spec, deployment_id, replica.index), LABEL_ATTEMPT: attempt}
+            labels = {**replica_labels(spec, deployment_id, replica.index), **self.labels, LABEL_ATTEMPT: attempt}
             kwargs = docker_run_kwargs(spec, name, labels, pids_limit=self.pids_limit)
             try:
                 container = handle.client.containers.run(**kwargs)

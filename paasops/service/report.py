@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+from ..auth.ownership import Who, event_visible, is_admin, may_access
 from ..results import (
     AppSync,
     ClusterInfo,
@@ -21,6 +22,7 @@ from .reconcile import ReconcilePlan, diff
 
 EVENTS_WINDOW = 24 * 3600.0
 EVENTS_LIMIT = 50
+EVENTS_SCANNED = 5000  # of the day's newest events, those a non-admin's report picks its own from
 
 
 def _share(part: float, whole: float) -> float:
@@ -62,10 +64,18 @@ def build_report(info: ClusterInfo, plan: ReconcilePlan, events: list[Event], *,
     )
 
 
-def service_report(service, now: float) -> Report:
-    """The report of a running service, from its caches and store (no engine is asked anything)."""
+def service_report(service, now: float, who: Who | None = None) -> Report:
+    """The report of a running service, from its caches and store (no engine is asked anything).
+
+    For a caller other than an admin (`who`), only its apps and their events, and its own doings
+    (auth.ownership); the hosts and totals are everyone's.
+    """
     cluster = service.cluster
-    plan = diff(cluster.store.list_apps(), cluster.containers(), cluster.snapshot(), now=now,
-                weights=cluster.weights)
-    events = cluster.store.list_events(since=now - EVENTS_WINDOW, limit=EVENTS_LIMIT)
+    apps = [a for a in cluster.store.list_apps() if may_access(who, a.owner, a.team)]
+    names = {a.name for a in apps}
+    containers = cluster.containers() if is_admin(who) else [c for c in cluster.containers() if c.app in names]
+    plan = diff(apps, containers, cluster.snapshot(), now=now, weights=cluster.weights)
+    events = cluster.store.list_events(since=now - EVENTS_WINDOW,
+                                       limit=EVENTS_LIMIT if is_admin(who) else EVENTS_SCANNED)
+    events = [e for e in events if event_visible(who, e.app, e.user, names)][:EVENTS_LIMIT]
     return build_report(cluster.info(), plan, events, now=now)

@@ -88,14 +88,15 @@ class Store(ABC):
     was deleted; `create_account` raises ConflictError on an existing name; `update_*`
     raises NotFoundError when absent. Timestamps are epoch seconds (float), set by the store
     when left at 0. Secrets never reach the store: it takes password and token hashes and
-    refuses anything else with ValueError. Backends are safe to use from several threads.
+    refuses anything else with ValueError; an app's secrets only sealed (`records.check_sealed`).
+    Backends are safe to use from several threads.
     """
 
     url: str = ""
 
     # -- accounts ---------------------------------------------------------------------
     @abstractmethod
-    def create_account(self, name: str, password_hash: str, role: str) -> Account: ...
+    def create_account(self, name: str, password_hash: str, role: str, team: str | None = None) -> Account: ...
 
     @abstractmethod
     def get_account(self, name: str) -> Account | None: ...
@@ -113,6 +114,10 @@ class Store(ABC):
 
     @abstractmethod
     def set_role(self, name: str, role: str) -> Account: ...
+
+    @abstractmethod
+    def set_team(self, name: str, team: str | None) -> Account:
+        """Put the account in `team` (None: in none)."""
 
     # -- roles ------------------------------------------------------------------------
     @abstractmethod
@@ -216,7 +221,7 @@ class Store(ABC):
     # -- apps (desired state) ---------------------------------------------------------
     @abstractmethod
     def put_app(self, app: App) -> App:
-        """Insert or replace by name; keeps the first created_at."""
+        """Insert or replace by name; keeps the first created_at. ValueError when a secret is not sealed."""
 
     @abstractmethod
     def get_app(self, name: str) -> App | None: ...

@@ -15,6 +15,8 @@ from ..vocabulary import DEPLOY_ACTIVE
 # Only hashes ever reach the store: these are the shapes it accepts.
 PASSWORD_HASH_RE = re.compile(r"^\$(argon2id|argon2i|argon2d|2a|2b|2y)\$\S{20,}$")
 TOKEN_HASH_RE = re.compile(r"^[0-9a-f]{64}$")
+# ...and secrets only sealed (the vault's authenticated encryption), never their values.
+SEALED_PREFIX = "aesgcm1:"
 
 
 @dataclass
@@ -24,6 +26,7 @@ class Account:
     role: str
     created_at: float = 0.0
     updated_at: float = 0.0
+    team: str | None = None  # its members share the apps each of them deploys
 
 
 @dataclass
@@ -106,6 +109,9 @@ class App:
     previous: dict[str, Any] | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
+    owner: str | None = None  # the account that deployed it (None: from before ownership, admins' only)
+    team: str | None = None  # the owner's team when it deployed
+    secrets: dict[str, str] = field(default_factory=dict)  # env name -> sealed value (never the value)
 
     def deployments(self) -> set[str]:
         """The deployment ids of this app the store knows: the current one and a pending deploy's previous."""
@@ -158,3 +164,10 @@ def check_password_hash(value: str) -> None:
 def check_token_hash(value: str) -> None:
     if not isinstance(value, str) or not TOKEN_HASH_RE.match(value):
         raise ValueError("the store takes a token hash (sha256 hex), never a token")
+
+
+def check_sealed(app: App) -> None:
+    """An app's secrets reach the store sealed by the vault, never as values."""
+    for name, value in app.secrets.items():
+        if not isinstance(value, str) or not value.startswith(SEALED_PREFIX):
+            raise ValueError(f"the store takes app secrets sealed, never their values ({app.name}: {name})")

@@ -28,6 +28,7 @@ from .records import (
     Role,
     Token,
     check_password_hash,
+    check_sealed,
     check_token_hash,
     event_id,
     from_dict,
@@ -209,10 +210,10 @@ class RethinkStore(Store):
         return self._run(query, rows=True)
 
     # -- accounts ---------------------------------------------------------------------
-    def create_account(self, name, password_hash, role):
+    def create_account(self, name, password_hash, role, team=None):
         check_password_hash(password_hash)
         t = clock()
-        account = Account(name, password_hash, role, t, t)
+        account = Account(name, password_hash, role, t, t, team)
         result = self._run(self._t("accounts").insert(to_dict(account), conflict="error"))
         if result.get("errors"):
             raise ConflictError(f"account {name!r} already exists")
@@ -241,6 +242,9 @@ class RethinkStore(Store):
 
     def set_role(self, name, role):
         return self._update_account(name, {"role": role})
+
+    def set_team(self, name, team):
+        return self._update_account(name, {"team": team})
 
     # -- roles ------------------------------------------------------------------------
     def put_role(self, name, paths):
@@ -340,6 +344,7 @@ class RethinkStore(Store):
         return self._run(self._t("engines").get(engine_id).delete())["deleted"] > 0
 
     def put_app(self, app):
+        check_sealed(app)
         return from_dict(App, self._put_doc("apps", app))
 
     def get_app(self, name):

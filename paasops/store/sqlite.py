@@ -23,6 +23,7 @@ from .records import (
     Role,
     Token,
     check_password_hash,
+    check_sealed,
     check_token_hash,
     event_id,
     from_dict,
@@ -35,7 +36,7 @@ from .records import (
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (
     name TEXT PRIMARY KEY, password_hash TEXT NOT NULL, role TEXT NOT NULL,
-    created_at REAL NOT NULL, updated_at REAL NOT NULL);
+    created_at REAL NOT NULL, updated_at REAL NOT NULL, team TEXT);
 CREATE TABLE IF NOT EXISTS roles (name TEXT PRIMARY KEY, paths TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tokens (
     token_hash TEXT PRIMARY KEY, user TEXT NOT NULL,
@@ -54,6 +55,20 @@ CREATE INDEX IF NOT EXISTS events_type ON events(type, id);
 CREATE INDEX IF NOT EXISTS events_app ON events(app, id);
 CREATE INDEX IF NOT EXISTS events_host ON events(host, id);
 """
+# Columns added since a state file could have been made: (table, column, its declaration).
+MIGRATIONS = [("accounts", "team", "team TEXT")]
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Bring an older state file's tables up to SCHEMA (the columns it lacks: NULL in old rows).
+
+    App records need nothing: they are JSON documents, and a field they lack takes its default
+    (an app without `owner` is from before ownership: admins' only).
+    """
+    for table, column, declaration in MIGRATIONS:
+        have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        if column not in have:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {declaration}")
 
 
 def event_filters(type=None, tag=None, app=None, host=None) -> tuple[list[str], list]:
@@ -162,6 +177,7 @@ class SqliteStore(Store):
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=30000")
             self._db.executescript(SCHEMA)
+            migrate(self._db)
 
     def _q(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -172,14 +188,15 @@ class SqliteStore(Store):
             return self._db.execute(sql, args).rowcount
 
     # -- accounts ---------------------------------------------------------------------
-    def create_account(self, name, password_hash, role):
+    def create_account(self, name, password_hash, role, team=None):
         check_password_hash(password_hash)
         t = clock()
         try:
-            self._w("INSERT INTO accounts VALUES (?,?,?,?,?)", (name, password_hash, role, t, t))
+            self._w("INSERT INTO accounts (name, password_hash, role, created_at, updated_at, team) "
+                    "VALUES (?,?,?,?,?,?)", (name, password_hash, role, t, t, team))
         except sqlite3.IntegrityError:
             raise ConflictError(f"account {name!r} already exists") from None
-        return Account(name, password_hash, role, t, t)
+        return Account(name, password_hash, role, t, t, team)
 
     def get_account(self, name):
         rows = self._q("SELECT * FROM accounts WHERE name=?", (name,))
@@ -205,6 +222,9 @@ class SqliteStore(Store):
 
     def set_role(self, name, role):
         return self._update_account(name, "role", role)
+
+    def set_team(self, name, team):
+        return self._update_account(name, "team", team)
 
     # -- roles ------------------------------------------------------------------------
     def put_role(self, name, paths):
@@ -309,6 +329,7 @@ class SqliteStore(Store):
         return self._w("DELETE FROM engines WHERE id=?", (engine_id,)) > 0
 
     def put_app(self, app):
+        check_sealed(app)
         return from_dict(App, self._put_doc("apps", "name", app))
 
     def get_app(self, name):

@@ -65,6 +65,18 @@ def stop_serve(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
+def local_engine_up(admin_password: str) -> Callable[[str], bool]:
+    """A `ready` for `local_service`: the first admin logs in and the one engine (local) is up."""
+
+    def ready(url: str) -> bool:
+        answer = httpx.post(f"{url}/api/login", json={"username": "admin", "password": admin_password}, timeout=30)
+        token = answer.json()["token"]
+        engines = httpx.get(f"{url}/api/engines", headers={"X-Access-Token": token}, timeout=30).json()
+        return [e["status"] for e in engines] == ["up"]
+
+    return ready
+
+
 @contextlib.contextmanager
 def local_service(workdir: Path, admin_password: str, ready: Callable[[str], bool], timeout: float = 30,
                   state: str | None = None):

@@ -56,7 +56,7 @@ def test_answers_keep_their_keys(api):
     assert set(event) == {"type", "tag", "app", "host", "container", "user", "message", "data", "time", "id"}
     [app] = api.get("/api/apps").json()
     assert set(app) == {"name", "spec", "count", "deployment_id", "spec_hash", "state", "created_at", "updated_at",
-                        "replicas", "hosts"}
+                        "replicas", "hosts", "owner", "team", "secrets"}
     assert (app["replicas"], app["hosts"]) == (0, [])
     report = api.get("/api/report").json()
     assert set(report) == {"generated_at", "totals", "hosts", "hosts_down", "apps", "apps_out_of_sync",
@@ -70,10 +70,11 @@ def test_answers_keep_their_keys(api):
 
 
 def test_account_answers(api):
-    assert set(api.get("/api/account").json()) == {"name", "role", "created_at", "updated_at", "token_expires_at"}
+    assert set(api.get("/api/account").json()) == {"name", "role", "team", "created_at", "updated_at",
+                                                   "token_expires_at"}
     assert [a["name"] for a in api.get("/api/accounts").json()] == ["admin"]
     added = api.post("/api/accounts", json={"name": "bob", "password": "bob-Pw-0123456789", "role": "user"})
-    assert added.status_code == 201 and set(added.json()) == {"name", "role", "created_at", "updated_at"}
+    assert added.status_code == 201 and set(added.json()) == {"name", "role", "team", "created_at", "updated_at"}
     assert api.delete("/api/accounts/bob").json() == {"deleted": "bob"}
     assert api.get("/api/engines/nowhere").status_code == 404  # errors keep their own body
     assert api.get("/api/engines/nowhere").json()["type"] == "NotFoundError"

@@ -39,6 +39,11 @@ class AccountIn(_Body):
     name: str = Field(min_length=1, max_length=64)
     password: str = Password
     role: str = "user"
+    team: str | None = Field(None, max_length=64, description="Its members share the apps each of them deploys.")
+
+
+class AccountUpdateIn(_Body):
+    team: str | None = Field(max_length=64, description="The account's team; null or \"\": none.")
 
 
 class PasswordIn(_Body):
@@ -126,12 +131,18 @@ def list_accounts(service: Service, caller: Caller) -> list[dict]:
 
 @router.post("/accounts", status_code=status.HTTP_201_CREATED, response_model=AccountView)
 def add_account(body: AccountIn, service: Service, caller: Caller) -> dict:
-    return service.accounts.add(body.name, body.password, body.role, by=caller.name)
+    return service.accounts.add(body.name, body.password, body.role, by=caller.name, team=body.team)
 
 
 @router.get("/accounts/{name}", response_model=AccountView)
 def get_account(name: str, service: Service, caller: Caller) -> dict:
     return service.accounts.get(name)
+
+
+@router.patch("/accounts/{name}", response_model=AccountView)
+def update_account(name: str, body: AccountUpdateIn, service: Service, caller: Caller) -> dict:
+    """Put an account in a team (or in none): the apps it deploys from now on are its team's too."""
+    return service.accounts.set_team(name, body.team, by=caller.name)
 
 
 @router.delete("/accounts/{name}", response_model=AccountDeleted)

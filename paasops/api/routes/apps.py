@@ -1,42 +1,43 @@
-"""/api/apps: desired state of deployed apps, and scaling by app name."""
+"""/api/apps: desired state of deployed apps, and scaling by app name (each caller sees its own: auth.ownership)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from fastapi import APIRouter
 
-from ...errors import NotFoundError
 from ...results import AppDeleted, AppView, DeployResult
+from ...store.records import App
 from ..deps import Caller, Service
 from ..models import ScaleIn
 
 router = APIRouter(prefix="/api/apps", tags=["apps"])
 
 
-def _with_replicas(service, app) -> AppView:
+def _with_replicas(service, app: App) -> AppView:
+    """The app as the API shows it: its secrets by name only, never their (sealed) values."""
     running = service.apps.replicas(app.name, app.spec_hash)
-    return AppView(**asdict(app), replicas=len(running), hosts=sorted({c.engine_id for c in running}))
+    return AppView(name=app.name, spec={k: v for k, v in app.spec.items() if k != "secrets"}, count=app.count,
+                   deployment_id=app.deployment_id, spec_hash=app.spec_hash, state=app.state,
+                   created_at=app.created_at, updated_at=app.updated_at, replicas=len(running),
+                   hosts=sorted({c.engine_id for c in running}), owner=app.owner, team=app.team,
+                   secrets=sorted(app.secrets))
 
 
 @router.get("", response_model=list[AppView])
 def list_apps(service: Service, caller: Caller) -> list[AppView]:
-    return [_with_replicas(service, a) for a in service.store.list_apps()]
+    """The apps the caller may see: its own and its team's (an admin: all)."""
+    return [_with_replicas(service, a) for a in service.apps.visible(who=caller)]
 
 
 @router.get("/{name}", response_model=AppView)
 def get_app(name: str, service: Service, caller: Caller) -> AppView:
-    app = service.store.get_app(name)
-    if app is None:
-        raise NotFoundError(f"no app {name!r}", where="apps")
-    return _with_replicas(service, app)
+    return _with_replicas(service, service.apps.get(name, who=caller))
 
 
 @router.post("/{name}/scale", response_model=DeployResult)
 def scale_app(name: str, body: ScaleIn, service: Service, caller: Caller) -> DeployResult:
-    return service.apps.scale(name, body.count, user=caller.name)
+    return service.apps.scale(name, body.count, user=caller.name, who=caller)
 
 
 @router.delete("/{name}", response_model=AppDeleted)
 def delete_app(name: str, service: Service, caller: Caller) -> AppDeleted:
-    return service.apps.delete(name, user=caller.name)
+    return service.apps.delete(name, user=caller.name, who=caller)

@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from ...results import ClusterInfo, EventView
+from ...service.event_log import event_filter, events_for
 from ...store.records import Event
 from ..deps import Caller, Service
 
@@ -32,8 +33,8 @@ def cluster_info(service: Service, caller: Caller) -> ClusterInfo:
 def events(service: Service, caller: Caller, type: str | None = None, tag: str | None = None,
            app: str | None = None, host: str | None = None, since: float | None = None,
            until: float | None = None, limit: int = Query(100, ge=1, le=10000)) -> list[EventView]:
-    found = service.store.list_events(type=type, tag=tag, app=app, host=host, since=since, until=until,
-                                      limit=limit)
+    found = events_for(service.store, caller, type=type, tag=tag, app=app, host=host, since=since, until=until,
+                       limit=limit)  # a `user` sees the events of its apps and its own doings (auth.ownership)
     return [EventView(**asdict(e)) for e in found]
 
 
@@ -46,8 +47,11 @@ async def events_stream(service: Service, caller: Caller, type: str | None = Non
     loop = asyncio.get_running_loop()
     lines: asyncio.Queue[Event | None] = asyncio.Queue()
 
+    seen = event_filter(service.store, caller)
+
     def deliver(event: Event) -> None:  # on the hub's thread
-        loop.call_soon_threadsafe(_offer, lines, event)
+        if seen(event):
+            loop.call_soon_threadsafe(_offer, lines, event)
 
     def end() -> None:  # the service shuts down
         loop.call_soon_threadsafe(lines.put_nowait, None)
@@ -56,7 +60,8 @@ async def events_stream(service: Service, caller: Caller, type: str | None = Non
     subscriber = await run_in_threadpool(lambda: service.event_hub.subscribe(deliver, filters, end=end))
     try:
         backlog = [] if since is None else await run_in_threadpool(
-            lambda: service.store.list_events(type=type, tag=tag, app=app, host=host, since=since, limit=None))
+            lambda: events_for(service.store, caller, type=type, tag=tag, app=app, host=host, since=since,
+                               limit=None))
     except BaseException:
         service.event_hub.unsubscribe(subscriber)
         raise

@@ -36,7 +36,8 @@ def _foreign(caller: Principal, foreign: bool) -> bool:
 @router.get("", response_model=list[ContainerInfo])
 def list_containers(service: Service, caller: Caller, all: bool = True,
                     app: str | None = None, foreign: bool = FOREIGN) -> list[ContainerInfo]:
-    return [c.info() for c in service.cluster.containers(all_=all, app=app, foreign=_foreign(caller, foreign))]
+    return [c.info() for c in service.cluster.containers(all_=all, app=app, foreign=_foreign(caller, foreign),
+                                                         who=caller)]
 
 
 def _check_ports(spec: AppSpec, caller: Principal) -> None:
@@ -57,9 +58,9 @@ def run_containers(body: DeployIn, service: Service, caller: Caller, stream: boo
     if body.dry_run:
         return service.apps.dry_run(spec, count)
     if not stream:
-        return service.apps.deploy(spec, count, user=caller.name)
+        return service.apps.deploy(spec, count, user=caller.name, who=caller)
     return StreamingResponse(_progress(lambda progress: service.apps.deploy(spec, count, user=caller.name,
-                                                                            progress=progress)),
+                                                                            progress=progress, who=caller)),
                              media_type="application/x-ndjson")
 
 
@@ -84,19 +85,19 @@ def _progress(work) -> Iterator[bytes]:
 @router.get("/{container_id}", response_model=ContainerDetail)
 def inspect_container(container_id: str, service: Service, caller: Caller,
                       foreign: bool = FOREIGN) -> ContainerDetail:
-    return service.cluster.inspect(container_id, foreign=_foreign(caller, foreign))
+    return service.cluster.inspect(container_id, foreign=_foreign(caller, foreign), who=caller)
 
 
 @router.delete("/{container_id}", response_model=Destroyed)
 def destroy_container(container_id: str, service: Service, caller: Caller) -> Destroyed:
-    _, view = service.cluster.find(container_id)
-    service.cluster.operate("destroy", container_id, user=caller.name)
+    _, view = service.cluster.find(container_id, who=caller)
+    service.cluster.operate("destroy", container_id, user=caller.name, who=caller)
     return Destroyed(destroyed=view.id)
 
 
 def _action(action: str):
     def handler(container_id: str, service: Service, caller: Caller) -> ContainerInfo | ContainerGone:
-        view = service.cluster.operate(action, container_id, user=caller.name)
+        view = service.cluster.operate(action, container_id, user=caller.name, who=caller)
         return view.info() if view else ContainerGone(id=container_id)
     handler.__name__ = f"{action}_container"
     return handler
@@ -110,10 +111,10 @@ for _name in ("start", "stop", "restart"):
 @router.post("/{container_id}/scale", response_model=DeployResult)
 def scale_container(container_id: str, body: ScaleIn, service: Service, caller: Caller) -> DeployResult:
     """Scale the app this container belongs to (its identical containers share the spec hash)."""
-    _, view = service.cluster.find(container_id)
+    _, view = service.cluster.find(container_id, who=caller)
     if not view.app:
         raise PaasopsError(f"container {view.id[:12]} is not part of a paasops app", where="scale")
-    return service.apps.scale(view.app, body.count, user=caller.name)
+    return service.apps.scale(view.app, body.count, user=caller.name, who=caller)
 
 
 @router.get("/{container_id}/logs", response_class=StreamingResponse,
@@ -123,6 +124,7 @@ def container_logs(container_id: str, service: Service, caller: Caller, follow: 
                    tail: str = Query("all", pattern=r"^(all|\d+)$"), stdout: bool = True, stderr: bool = True):
     if tail.isdigit() and (len(tail) > len(str(MAX_LOG_TAIL)) or int(tail) > MAX_LOG_TAIL):
         raise UserInputError(f"must be 'all' or a number of lines up to {MAX_LOG_TAIL}", where="tail")
+    service.cluster.find(container_id, who=caller)  # ownership: another account's container is not there (404)
     chunks = service.cluster.logs(container_id, follow=follow, tail=int(tail) if tail.isdigit() else tail,
                                   stdout=stdout, stderr=stderr)
     return StreamingResponse(chunks, media_type="text/plain")

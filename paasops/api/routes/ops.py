@@ -32,4 +32,4 @@ def reconcile(service: Service, caller: Caller, body: ReconcileIn | None = None)
 @router.get("/report", response_model=Report)
 def report(service: Service, caller: Caller) -> Report:
     """Capacity and use per host, replicas per app versus desired, hosts down, the last day's events."""
-    return service_report(service, time.time())
+    return service_report(service, time.time(), who=caller)  # a `user`'s apps and events only

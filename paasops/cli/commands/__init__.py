@@ -53,6 +53,7 @@ COMMANDS: dict[str, Entry] = {
     "lab": Entry("lab", "Local lab hosts (Debian containers with sshd and systemd) to try paasops on.", group=True),
     "hosts": Entry("hosts", "Docker engines the service places on: list, add by hand, inspect, remove.", group=True),
     "cluster": Entry("cluster", "The cluster as a whole.", group=True),
-    "accounts": Entry("accounts", "Accounts of the service (admins): list, add, remove, set passwords.", group=True),
+    "accounts": Entry("accounts", "Accounts of the service (admins): list, add, update teams, remove, set passwords.",
+                      group=True),
     "tokens": Entry("tokens", "API tokens for jobs (cron, timers, CI): create, list, revoke.", group=True),
 }

@@ -1,4 +1,4 @@
-"""`paasops accounts list|whoami|add|rm|passwd|unlock`: the service's accounts (admins manage them)."""
+"""`paasops accounts list|whoami|add|update|rm|passwd|unlock`: the service's accounts (admins manage them)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from ..common import OUTPUT, SERVER, Output, api_client, emit
 from ..errors import report_errors
 from .session import PASSWORD_STDIN, new_password
 
-app = typer.Typer(help="Accounts of the service (admins): list, add, remove, set passwords.",
+app = typer.Typer(help="Accounts of the service (admins): list, add, update teams, remove, set passwords.",
                   no_args_is_help=True)
 
 
@@ -18,8 +18,16 @@ def _accounts_table(rows: list[dict]):
     from .. import render
     from ..formats import fmt_time
 
-    return render.table(["NAME", "ROLE", "CREATED", "UPDATED"],
-                        [[a["name"], a["role"], fmt_time(a["created_at"]), fmt_time(a["updated_at"])] for a in rows])
+    return render.table(["NAME", "ROLE", "TEAM", "CREATED", "UPDATED"],
+                        [[a["name"], a["role"], a.get("team") or "-", fmt_time(a["created_at"]),
+                          fmt_time(a["updated_at"])] for a in rows])
+
+
+TEAM = typer.Option(None, "--team", help="Its team: members see and act on the apps each of them deploys.")
+
+
+def _account_line(a: dict) -> str:
+    return f"account {a['name']} (role {a['role']}" + (f", team {a['team']})" if a.get("team") else ")")
 
 
 @app.command("list")
@@ -46,12 +54,29 @@ def accounts_whoami(output: Output = OUTPUT, server: str = SERVER):
 def accounts_add(name: str = typer.Argument(..., metavar="NAME"),
                  role: str = typer.Option("user", "--role", help="admin, or user (containers, apps, events, "
                                           "cluster info, reading engines)."),
-                 password_stdin: bool = PASSWORD_STDIN, output: Output = OUTPUT, server: str = SERVER):
+                 team: str | None = TEAM, password_stdin: bool = PASSWORD_STDIN, output: Output = OUTPUT,
+                 server: str = SERVER):
     """Add an account (its password is asked twice, or read from stdin)."""
     password = new_password(password_stdin, f"Password for {name}")
     with api_client(server) as api:
-        added = api.request("POST", "/api/accounts", body={"name": name, "password": password, "role": role})
-    emit(added, output, lambda a: f"added account {a['name']} (role {a['role']})")
+        added = api.request("POST", "/api/accounts",
+                            body={"name": name, "password": password, "role": role, "team": team})
+    emit(added, output, lambda a: f"added {_account_line(a)}")
+
+
+@app.command("update")
+@report_errors
+def accounts_update(name: str = typer.Argument(..., metavar="NAME"), team: str | None = TEAM,
+                    no_team: bool = typer.Option(False, "--no-team", help="Take the account out of its team."),
+                    output: Output = OUTPUT, server: str = SERVER):
+    """Put an account in a team, or out of it (admins); apps keep the team they were deployed with."""
+    from ...errors import UserInputError
+
+    if (team is None) == (not no_team):
+        raise UserInputError("give --team TEAM or --no-team (one of them)", where="accounts update")
+    with api_client(server) as api:
+        updated = api.request("PATCH", f"/api/accounts/{quote(name, safe='')}", body={"team": team})
+    emit(updated, output, lambda a: f"updated {_account_line(a)}")
 
 
 @app.command("rm")
