@@ -177,8 +177,12 @@ def test_a_deleted_engine_stays_deleted_until_admitted_or_bootstrapped(serve, la
     assert _wait(lambda: {"lab1", "lab2"} <= serve.ids(), 20), serve.log()
     time.sleep(6)
     assert "lab3" not in serve.ids(), serve.log()
-    # an admin lets it back: it joins at once (its cert proves it is lab3)
-    assert serve.api.admit_engine("lab3").admitted == "lab3"
+    # an admin lets it back (`paasops hosts admit`): it joins at its next registration, its cert proving it is lab3
+    as_admin = {**cli_env, "PAASOPS_SERVER": serve.url, "PAASOPS_TOKEN": serve.api.token or ""}
+    unknown = paasops("hosts", "admit", "lab1", env=as_admin)  # lab1 was never removed
+    assert unknown.returncode == 3 and "was not removed by an admin" in unknown.stderr
+    admitted = paasops("hosts", "admit", "lab3", env=as_admin)
+    assert admitted.returncode == 0 and "admitted engine lab3" in admitted.stdout, admitted.stderr
     assert _wait(lambda: "lab3" in serve.ids(), 15), serve.log()
     # removed again, then `paasops bootstrap` of that host lets it back too
     serve.api.delete_engine("lab3")
@@ -216,3 +220,19 @@ def test_ensure_etcd_replaces_a_stale_plain_http_etcd_and_reuses_its_own(tmp_pat
         stop_etcd(state)
         if stale.poll() is None:
             stale.kill()
+
+
+def test_serve_refuses_a_plain_http_etcd_unless_insecure_on_loopback(tmp_path):
+    env = {"PAASOPS_PKI_DIR": str(tmp_path / "pki"), "PAASOPS_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    state = f"sqlite:///{tmp_path / 'state.db'}"
+    done = paasops("serve", "--etcd", "http://10.0.0.5:2379", "--state", state, env=env, timeout=60)
+    assert done.returncode == 2 and "is plain http" in done.stderr and "Traceback" not in done.stderr
+    done = paasops("serve", "--etcd", "http://10.0.0.5:2379", "--insecure-etcd", "--state", state, env=env, timeout=60)
+    assert done.returncode == 2 and "loopback only" in done.stderr
+    # https, but no etcd CA in the pki dir, or a client cert that is not there: says which file is missing
+    done = paasops("serve", "--etcd", "https://10.0.0.5:2379", "--state", state, env=env, timeout=60)
+    assert done.returncode == 2 and "etcd/ca.pem" in done.stderr and "paasops bootstrap" in done.stderr
+    done = paasops("serve", "--etcd", "https://10.0.0.5:2379", "--etcd-cacert", __file__, "--etcd-key", __file__,
+                   "--etcd-cert", str(tmp_path / "nothing.pem"), "--state", state, env=env, timeout=60)
+    assert done.returncode == 2 and "--etcd-cert: no file" in done.stderr and "nothing.pem" in done.stderr
+    assert not (tmp_path / "state.db").exists()  # refused before anything was opened
