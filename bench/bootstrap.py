@@ -228,13 +228,16 @@ def write_ansible_inventory(lab: Lab, hosts: list[LabHost], pki_dir: Path, path:
     same CA (paasops.pki) and the same SSH key and known_hosts as the paasops runs."""
     ca = pki.ensure_ca(pki_dir)
     pki.ensure_client_cert(pki_dir, ca)
+    etcd_ca = pki.etcd_client_files(pki_dir).ca.read_text()
     etcd = lab.etcd_endpoint()
     if not etcd:
         raise BenchError("the bench lab has no etcd endpoint")
     host_vars = {}
     for h in hosts:
         cert_pem, key_pem = pki.server_cert_for(pki_dir, h.name, h.address)
+        agent_cert, agent_key = pki.agent_cert_for(pki_dir, h.name)
         host_vars[h.name] = {
+            "etcd_ca_pem": etcd_ca, "etcd_cert_pem": agent_cert.decode(), "etcd_key_pem": agent_key.decode(),
             "ansible_host": h.address,
             "tls_ca_pem": ca.cert_pem.decode(), "tls_server_cert_pem": cert_pem.decode(),
             "tls_server_key_pem": key_pem.decode(), "etcd_endpoints": [etcd],
@@ -438,8 +441,8 @@ def main() -> int:
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="paasops-bench-"))
-    lab = Lab(name=LAB_NAME, inventory_path=workdir / "lab.ini", log=lambda m: log(f"lab: {m}"))
     pki_dir = workdir / "pki"
+    lab = Lab(name=LAB_NAME, inventory_path=workdir / "lab.ini", log=lambda m: log(f"lab: {m}"), pki_dir=pki_dir)
     started = time.perf_counter()
     failed = False
     try:

@@ -652,7 +652,7 @@ def main() -> int:
     state_dir = workdir / "state"
     state_dir.mkdir(exist_ok=True)
     pki_dir = workdir / "pki"
-    lab = Lab(name=LAB_NAME, inventory_path=workdir / "lab.ini", log=lambda m: log(f"lab: {m}"))
+    lab = Lab(name=LAB_NAME, inventory_path=workdir / "lab.ini", log=lambda m: log(f"lab: {m}"), pki_dir=pki_dir)
     results: dict[str, list[Run]] = {"paasops": [], "floor": [], "swarm": [],
                                      "paasops (swarm phase)": []}
     engines: list[EngineRef] = []

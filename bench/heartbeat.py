@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 import icmplib  # noqa: E402
 
+from paasops import pki  # noqa: E402
 from paasops.lab.etcd import ensure_etcd, stop_etcd  # noqa: E402
 from paasops.service.heartbeat import Heartbeat  # noqa: E402
 from paasops.service.registry import RegistrySync  # noqa: E402
@@ -172,12 +173,14 @@ def free_port() -> int:
 def lease_baseline(agents: int = 2) -> list[float]:
     """Detection by registration alone: kill -9 the real agent, time until etcd drops its key."""
     state = Path(tempfile.mkdtemp(prefix="paasops-bench-etcd-"))
-    url = ensure_etcd(state, "127.0.0.1", free_port(), free_port())
+    url = ensure_etcd(state, "127.0.0.1", free_port(), free_port(), pki_dir=state / "pki")
     deleted: queue.Queue = queue.Queue()
-    sync = RegistrySync([url], prefix="/paasops-bench/engines/",
-                        on_delete=lambda e: deleted.put((time.monotonic(), e)))
+    files = pki.etcd_client_files(state / "pki")  # etcd wants client certs of its CA
+    sync = RegistrySync([url], prefix="/paasops-bench/engines/", ca_cert=str(files.ca), cert_cert=str(files.cert),
+                        cert_key=str(files.key), on_delete=lambda e: deleted.put((time.monotonic(), e)))
     config = state / "register.json"
-    config.write_text(json.dumps({"prefix": "/paasops-bench/engines/"}))
+    config.write_text(json.dumps({"prefix": "/paasops-bench/engines/", "etcd_cacert": str(files.ca),
+                                  "etcd_cert": str(files.cert), "etcd_key": str(files.key)}))
     procs, times = [], []
     try:
         sync.start()

@@ -42,9 +42,16 @@ def prepare_hosts(hosts: list[Host], pki_dir: Path, etcd: list[str] | None) -> N
     """Issue certificates (CA once) and set the variables bootstrap.yml reads, on each host."""
     ca = pki.ensure_ca(pki_dir)
     pki.ensure_client_cert(pki_dir, ca)
+    etcd_ca = pki.etcd_client_files(pki_dir).ca.read_text()  # and the service's own etcd client cert
     for host in hosts:
         endpoints = etcd_endpoints_for(host, etcd)
+        plain = [e for e in endpoints if not e.startswith("https://")]
+        if plain:
+            raise UserInputError(f"etcd endpoint {plain[0]!r} is not https://: the registration agent speaks "
+                                 "only TLS to etcd, with its own client certificate", where=host.name)
         cert_pem, key_pem = pki.server_cert_for(pki_dir, host.name, host.address)
+        agent_cert_pem, agent_key_pem = pki.agent_cert_for(pki_dir, host.name)
+        pki.mark_enrolled(pki_dir, host.name)
         declared = {}
         if "paasops_cpus" in host.vars:
             declared["engine_cpus"] = float(host.vars["paasops_cpus"])
@@ -53,5 +60,6 @@ def prepare_hosts(hosts: list[Host], pki_dir: Path, etcd: list[str] | None) -> N
         host.vars.update(
             tls_ca_pem=ca.cert_pem.decode(), tls_server_cert_pem=cert_pem.decode(),
             tls_server_key_pem=key_pem.decode(), etcd_endpoints=endpoints,
-            engine_id=host.name, engine_address=host.address,
+            engine_id=host.name, engine_address=host.address, etcd_ca_pem=etcd_ca,
+            etcd_cert_pem=agent_cert_pem.decode(), etcd_key_pem=agent_key_pem.decode(),
             engine_labels=host.vars.get("paasops_labels", {}), **declared)

@@ -37,6 +37,7 @@ from .results import (
     DeployResult,
     Destroyed,
     DryRunPlan,
+    EngineAdmitted,
     EngineDeleted,
     EngineView,
     EventView,
@@ -228,6 +229,9 @@ class ApiClient:
 
     def delete_engine(self, engine_id: str) -> EngineDeleted:
         return self.call(EngineDeleted, "DELETE", f"/api/engines/{_seg(engine_id)}")
+
+    def admit_engine(self, engine_id: str) -> EngineAdmitted:
+        return self.call(EngineAdmitted, "POST", f"/api/engines/{_seg(engine_id)}/admit")
 
     # -- cluster and events ----------------------------------------------------------------
     def cluster_info(self) -> ClusterInfo:

@@ -1,4 +1,4 @@
-"""The cluster PKI: one CA kept on the control machine, server certs per host, one client cert."""
+"""The cluster PKI on the control machine: the cluster CA (Docker engines) and the etcd CA, and the certs they sign."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ LEAF_DAYS = 825
 # A cached server cert with less than this left is reissued on the next bootstrap.
 RENEW_BEFORE = dt.timedelta(days=30)
 CLIENT_CN = "paasops-service"
+ETCD_DIR = "etcd"  # the etcd CA and the certs it signed, under the pki dir
+ENROLLED = "enrolled"  # in a host's dir: when bootstrap last installed it
 
 
 @dataclass(frozen=True)
@@ -47,13 +49,23 @@ def default_pki_dir() -> Path:
 
 def ensure_ca(pki_dir: Path | str) -> CA:
     """Load the CA from `pki_dir`, creating it the first time only."""
-    pki_dir = _ensure_dir(Path(pki_dir))
+    return _ensure_ca_in(_ensure_dir(Path(pki_dir)), "paasops cluster CA")
+
+
+def ensure_etcd_ca(pki_dir: Path | str) -> CA:
+    """The etcd CA (`pki_dir/etcd/ca.pem`), made the first time: it signs etcd's server cert and its
+    clients' certs only. A separate CA, because every Docker engine accepts any client cert of the
+    cluster CA: an agent cert from it would open every engine's API to whoever is root on one host."""
+    return _ensure_ca_in(_ensure_dir(Path(pki_dir) / ETCD_DIR), "paasops etcd CA")
+
+
+def _ensure_ca_in(pki_dir: Path, common_name: str) -> CA:
     cert_path, key_path = pki_dir / "ca.pem", pki_dir / "ca-key.pem"
     with _locked(pki_dir):
         if cert_path.exists() or key_path.exists():
             return _load_ca(cert_path, key_path)
         key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "paasops cluster CA")])
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
         now = _now()
         cert = (
             x509.CertificateBuilder()
@@ -94,6 +106,94 @@ def ensure_client_cert(pki_dir: Path | str, ca: CA) -> tuple[Path, Path]:
             _write_private(key_path, key_pem)
             _write_private(cert_path, cert_pem)
     return cert_path, key_path
+
+
+def agent_cert_for(pki_dir: Path | str, engine_id: str) -> tuple[bytes, bytes]:
+    """The cached etcd client cert of a host's registration agent (etcd CA, CN = its engine id)."""
+    pki_dir = Path(pki_dir)
+    ca = ensure_etcd_ca(pki_dir)
+    return _cached_client_cert(ca, _ensure_dir(pki_dir / "hosts" / _safe_name(engine_id)), "agent", engine_id)
+
+
+def etcd_client_files(pki_dir: Path | str) -> EtcdFiles:
+    """The service's etcd TLS files (etcd CA, client cert CN=paasops-service), made when missing."""
+    pki_dir = Path(pki_dir)
+    ca = ensure_etcd_ca(pki_dir)
+    files = EtcdFiles.in_dir(pki_dir)
+    _cached_client_cert(ca, files.ca.parent, "client", CLIENT_CN)
+    return files
+
+
+def etcd_server_files(pki_dir: Path | str, addresses: Sequence[str]) -> tuple[Path, Path]:
+    """(cert, key) paths of etcd's own server cert (IP SANs `addresses` and loopback), made or renewed.
+
+    It is a client cert too: etcd's JSON gateway dials etcd itself with it when client certs are required.
+    """
+    pki_dir = Path(pki_dir)
+    ca = ensure_etcd_ca(pki_dir)
+    ips = sorted({"127.0.0.1", *addresses})
+    etcd_dir = pki_dir / ETCD_DIR
+    cert_path, key_path = etcd_dir / "server-cert.pem", etcd_dir / "server-key.pem"
+    with _locked(etcd_dir):
+        if not (cert_path.exists() and key_path.exists()
+                and _still_good(ca, cert_path.read_bytes(), ips, ["localhost"])):
+            sans = [x509.IPAddress(ipaddress.ip_address(a)) for a in ips] + [x509.DNSName("localhost")]
+            cert_pem, key_pem = _issue(ca, "paasops-etcd", sans, ExtendedKeyUsageOID.SERVER_AUTH,
+                                       ExtendedKeyUsageOID.CLIENT_AUTH)
+            _write_private(key_path, key_pem)
+            _write_private(cert_path, cert_pem)
+    return cert_path, key_path
+
+
+@dataclass(frozen=True)
+class EtcdFiles:
+    """Where a client of etcd finds the etcd CA and its own cert and key."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+    @classmethod
+    def in_dir(cls, pki_dir: Path | str) -> EtcdFiles:
+        etcd_dir = Path(pki_dir) / ETCD_DIR
+        return cls(etcd_dir / "ca.pem", etcd_dir / "client-cert.pem", etcd_dir / "client-key.pem")
+
+    def paths(self) -> tuple[Path, Path, Path]:
+        return self.ca, self.cert, self.key
+
+
+def _cached_client_cert(ca: CA, where: Path, stem: str, cn: str) -> tuple[bytes, bytes]:
+    """`where/STEM-cert.pem` and `STEM-key.pem` (CN `cn`, clientAuth), reissued when not good any more."""
+    cert_path, key_path = where / f"{stem}-cert.pem", where / f"{stem}-key.pem"
+    with _locked(where):
+        if cert_path.exists() and key_path.exists():
+            cert_pem, key_pem = cert_path.read_bytes(), key_path.read_bytes()
+            if _still_good(ca, cert_pem, [], []) and cert_cn(x509.load_pem_x509_certificate(cert_pem)) == cn:
+                return cert_pem, key_pem
+        cert_pem, key_pem = _issue(ca, cn, [], ExtendedKeyUsageOID.CLIENT_AUTH)
+        _write_private(key_path, key_pem)
+        _write_private(cert_path, cert_pem)
+        return cert_pem, key_pem
+
+
+def mark_enrolled(pki_dir: Path | str, engine_id: str) -> None:
+    """Note that `paasops bootstrap` (re)installed this host now: it lifts an admin's removal of it."""
+    host_dir = _ensure_dir(Path(pki_dir) / "hosts" / _safe_name(engine_id))
+    _write_private(host_dir / ENROLLED, f"{_now().timestamp():.3f}\n".encode())
+
+
+def enrolled_at(pki_dir: Path | str, engine_id: str) -> float | None:
+    """When bootstrap last installed this host (seconds since the epoch), or None."""
+    try:
+        return float((Path(pki_dir) / "hosts" / _safe_name(engine_id) / ENROLLED).read_text())
+    except (OSError, ValueError, PaasopsError):
+        return None
+
+
+def cert_cn(cert: x509.Certificate) -> str:
+    """The subject's common name ('' when it has none): an engine's id in its server and agent certs."""
+    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(names[0].value) if names else ""
 
 
 def server_cert_for(pki_dir: Path | str, host_name: str, address: str) -> tuple[bytes, bytes]:
@@ -139,7 +239,7 @@ def cert_sans(cert: x509.Certificate) -> tuple[set[str], set[str]]:
             set(ext.get_values_for_type(x509.DNSName)))
 
 
-def _issue(ca: CA, cn: str, sans: Sequence[x509.GeneralName], eku) -> tuple[bytes, bytes]:
+def _issue(ca: CA, cn: str, sans: Sequence[x509.GeneralName], *ekus) -> tuple[bytes, bytes]:
     key = ec.generate_private_key(ec.SECP256R1())
     now = _now()
     builder = (
@@ -155,7 +255,7 @@ def _issue(ca: CA, cn: str, sans: Sequence[x509.GeneralName], eku) -> tuple[byte
             digital_signature=True, key_encipherment=False, key_agreement=True,
             key_cert_sign=False, crl_sign=False, content_commitment=False,
             data_encipherment=False, encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([eku]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage(list(ekus)), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()),
                        critical=False)
     )

@@ -265,6 +265,13 @@ class EngineDeleted(Result):
     deleted: str
 
 
+class EngineAdmitted(Result):
+    """An engine an admin removed, let back: it joins at its next registration, once its cert proves it."""
+
+    admitted: str
+    registered: bool  # etcd holds a registration of it now (checked at once)
+
+
 class Totals(Result):
     """Totals over the engines: capacity counts the engines up only, reservations and containers all."""
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 import json
 import shlex
+import ssl
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from .connectors.base import Connector
 from .engines.client import make_client
+from .pki import EtcdFiles
 from .vocabulary import DOCKER_TLS_PORT, ETCD_ENGINES_PREFIX
 
 
@@ -38,10 +40,13 @@ def path_exists(connector: Connector, path: str, *, sudo: bool) -> bool:
     return connector.run(f"test -e {shlex.quote(path)}", sudo=sudo).ok
 
 
-def _etcd_get(endpoint: str, key: str) -> dict | None:
+def _etcd_get(endpoint: str, key: str, pki_dir: Path) -> dict | None:
     body = json.dumps({"key": base64.b64encode(key.encode()).decode()}).encode()
     req = urllib.request.Request(endpoint.rstrip("/") + "/v3/kv/range", data=body, method="POST")
-    with urllib.request.urlopen(req, timeout=5) as reply:
+    files = EtcdFiles.in_dir(pki_dir)  # etcd wants a client cert of its CA: the service's
+    context = ssl.create_default_context(cafile=str(files.ca))
+    context.load_cert_chain(str(files.cert), str(files.key))
+    with urllib.request.urlopen(req, timeout=5, context=context) as reply:
         kvs = json.loads(reply.read()).get("kvs") or []
     return json.loads(base64.b64decode(kvs[0]["value"])) if kvs else None
 
@@ -80,7 +85,7 @@ def verify_host(connector: Connector, *, name: str, address: str, become: bool, 
     checks.append(Check("plain TCP client refused", refused, why))
     key = f"{ETCD_ENGINES_PREFIX}{name}"
     try:
-        value = next((v for v in (_etcd_get(e, key) for e in etcd_endpoints) if v), None)
+        value = next((v for v in (_etcd_get(e, key, pki_dir) for e in etcd_endpoints) if v), None)
         checks.append(Check("registered in etcd", value is not None,
                             f"{key} -> {value['address']}:{value['docker_port']}" if value else f"{key} missing"))
     except Exception as exc:  # etcd down is a failed check

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from datetime import datetime
 
 from ..errors import UserInputError
+from ..service.registration import is_loopback as is_loopback  # one rule: the API's listen address, a plain etcd
 
 SINCE_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])$")
 SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
-
-def is_loopback(host: str) -> bool:
-    """Whether `host` (a name or an address, IPv6 maybe in brackets) is this machine only."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def parse_weights(text: str) -> tuple[float, float]:

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import ConnectionFailed, UserInputError
+from ..pki import default_pki_dir
 from ..vocabulary import LABEL_LAB, data_dir
 from . import etcd, image, keys
 
@@ -101,13 +102,16 @@ class Lab:
     """The lab on the local engine: its hosts, network, keys, etcd, inventory."""
 
     def __init__(self, state_dir: Path | None = None, inventory_path: Path | None = None,
-                 log: Callable[[str], None] = lambda _: None, name: str = DEFAULT_NAME):
+                 log: Callable[[str], None] = lambda _: None, name: str = DEFAULT_NAME,
+                 pki_dir: Path | None = None):
         self.name = name  # the lab's network, and the prefix of its containers and volumes
         self.state_dir = Path(state_dir or default_lab_dir() / ("" if name == DEFAULT_NAME else name))
         self.inventory_path = Path(inventory_path or "inventory/lab.ini")
         self.log = log
         self.user_key = self.state_dir / "id_ed25519"
         self.known_hosts = self.state_dir / "known_hosts"
+        # the PKI whose etcd CA the lab's etcd trusts: the one bootstrap and serve use
+        self.pki_dir = Path(pki_dir) if pki_dir else default_pki_dir()
 
     # -- queries -------------------------------------------------------------------------
     def _containers(self, client):
@@ -144,7 +148,7 @@ class Lab:
         self._ensure_network(client)
         gateway = self.gateway(client)
         self.log(f"etcd on {gateway}:2379")
-        endpoint = etcd.ensure_etcd(self.state_dir, gateway)
+        endpoint = etcd.ensure_etcd(self.state_dir, gateway, pki_dir=self.pki_dir)
         user_pub = keys.ensure_key_pair(self.user_key, "paasops-lab")
         existing = {c.labels["paasops.lab.name"]: c for c in self._containers(client)}
         for index in range(1, count + 1):

@@ -14,7 +14,7 @@ from ..store.records import Engine
 from ..vocabulary import DOWN, HOST_EVENT_TYPES, UNKNOWN, UP
 from .engine import EngineHandle
 from .event_log import EventLog
-from .registration import plain_tcp_refusal
+from .registration import DENIED_SOURCE, plain_tcp_refusal
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,8 @@ class EnginePool:
     def load_engines(self) -> None:
         """Engines the store already knows (added by hand or seen in etcd before)."""
         for record in self.store.list_engines():
-            self._attach(record)
+            if record.source != DENIED_SOURCE:  # a tombstone: an engine an admin removed
+                self._attach(record)
 
     def _attach(self, record: Engine) -> EngineHandle:
         with self.lock:

@@ -29,7 +29,9 @@ OBSERVE_ROUNDS = 3
 def lock_for(service) -> AbstractContextManager:
     """The etcd lock when the service has etcd, else a file lock next to the state (embedded mode)."""
     if service.settings.etcd:
-        return EtcdLock([parse_etcd_endpoint(e)[:2] for e in service.settings.etcd])
+        ca, cert, key = service.settings.etcd_tls()
+        return EtcdLock([parse_etcd_endpoint(e)[:2] for e in service.settings.etcd],
+                        tls={"ca_cert": ca, "cert_cert": cert, "cert_key": key} if ca else None)
     path = getattr(service.store, "path", None)
     state_dir = Path(path).parent if path and path != ":memory:" else data_dir()
     return FileLock(state_dir / LOCK_FILE)

@@ -52,8 +52,9 @@ class EtcdLock:
     """
 
     def __init__(self, endpoints: list[tuple[str, int]], name: str = LOCK_NAME, ttl: int = 30,
-                 timeout: float = 3.0):
+                 timeout: float = 3.0, tls: dict[str, str | None] | None = None):
         self.endpoints = endpoints
+        self.tls = tls or {}  # pyetcd's ca_cert, cert_cert, cert_key
         self.name, self.ttl, self.timeout = name, ttl, timeout
         self._client = None
         self._lock: Any = None  # pyetcd's Lock, made when taken
@@ -67,7 +68,7 @@ class EtcdLock:
         for host, port in self.endpoints:
             client = None
             try:
-                client = pyetcd.client(host, port, timeout=self.timeout)
+                client = pyetcd.client(host, port, timeout=self.timeout, **self.tls)
                 lock = client.lock(self.name, ttl=self.ttl)
                 acquired = lock.acquire(timeout=0)
             except Exception as exc:  # any etcd or gRPC failure: try the next endpoint

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import urllib.parse
 from datetime import UTC, datetime
@@ -19,6 +20,9 @@ from ..vocabulary import (
 )
 
 ETCD_CLIENT_PORT = 2379
+# The source of a tombstone in the store: an engine an admin removed, kept out until admitted again.
+DENIED_SOURCE = "denied"
+REFUSED_EVENT = "engine-refused"  # an engine that may not join: its registration and why
 # Engine.meta key set when an admin allowed an engine to be reached over plain TCP (no TLS).
 INSECURE_TCP = "insecure_tcp"
 
@@ -27,6 +31,44 @@ def parse_etcd_endpoint(endpoint: str) -> tuple[str, int, bool]:
     """(host, port, TLS) of an etcd client URL or `host[:port]`; no scheme means plain http, port 2379."""
     parts = urllib.parse.urlsplit(endpoint if "://" in endpoint else "http://" + endpoint)
     return parts.hostname or "127.0.0.1", parts.port or ETCD_CLIENT_PORT, parts.scheme == "https"
+
+
+def etcd_transport_refusal(endpoints: list[str], *, insecure: bool = False) -> str | None:
+    """Why the service may not speak to these etcd endpoints, or None. Whoever writes to etcd offers
+    engines to the service, so etcd is reached over TLS with a client cert; plain http only when asked
+    (`insecure`) and only on loopback, where no one else on the network can write to it."""
+    for endpoint in endpoints:
+        host, port, tls = parse_etcd_endpoint(endpoint)
+        if tls:
+            continue
+        if not insecure:
+            return (f"etcd endpoint {endpoint} is plain http: anyone who can write to it could offer engines. "
+                    f"Use https:// (etcd with --client-cert-auth), or --insecure-etcd for an etcd on loopback")
+        if not is_loopback(host):
+            return (f"etcd endpoint {endpoint} is plain http on a non-loopback address: --insecure-etcd "
+                    f"allows plain http on loopback only; use https:// with client certificates")
+    return None
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` (a name or an address, IPv6 maybe in brackets) is this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def local_refusal(engine: Engine) -> str | None:
+    """Why an engine from etcd or the API may not be the unix socket of this machine, or None.
+    Only `serve --local-engine` adds it: a registration pointing there would hand this machine's
+    Docker (and every container on it) to whoever wrote it."""
+    url = engine.docker_url or ""
+    if engine.address == LOCAL_ENGINE or engine.id == LOCAL_ENGINE or url.startswith(("unix:", "npipe:")):
+        return (f"engine {engine.id}: address {engine.address!r} / {url or 'no url'} is this machine's own "
+                f"Docker socket; only `paasops serve --local-engine` adds it")
+    return None
 
 
 def parse_engine(engine_id: str, raw: bytes | str) -> Engine:

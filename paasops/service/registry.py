@@ -46,6 +46,7 @@ class RegistrySync:
         self._tls = {"ca_cert": ca_cert, "cert_key": cert_key, "cert_cert": cert_cert}
         self.synced = threading.Event()  # set once the first listing has been reported
         self._seen: dict[str, int] = {}  # engine id -> mod revision of its last good value
+        self._latest: dict[str, Engine] = {}  # engine id -> its last good value
         self._lock = threading.RLock()
         self._client: Any = None  # an etcd client (pyetcd), made on the first use
         self._endpoint_index = 0
@@ -75,6 +76,10 @@ class RegistrySync:
     def has(self, engine_id: str) -> bool:
         """Whether etcd holds a valid registration for the engine (e.g. its agent's lease)."""
         return engine_id in self._seen
+
+    def latest(self, engine_id: str) -> Engine | None:
+        """The engine's current registration in etcd as last seen, or None."""
+        return self._latest.get(engine_id)
 
     def publish(self, engines: Iterable[Engine]) -> list[str]:
         """Register engines the service already knows, under a lease it keeps alive.
@@ -220,9 +225,11 @@ class RegistrySync:
             return
         engine.meta["etcd_revision"] = revision
         self._seen[engine_id] = revision
+        self._latest[engine_id] = engine
         self._call(self.on_put, engine)
 
     def _deleted(self, engine_id: str) -> None:
+        self._latest.pop(engine_id, None)
         if self._seen.pop(engine_id, None) is not None:
             self._call(self.on_delete, engine_id)
 

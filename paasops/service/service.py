@@ -13,11 +13,13 @@ from ..store import open_store
 from ..store.exclusive import StateLock
 from ..store.records import Engine
 from ..vocabulary import DOWN, LOCAL_DOCKER_URL, LOCAL_ENGINE
+from .admission import Admission
 from .apps import AppManager, recover_pending
 from .cluster import Cluster
 from .docker_events import ContainerEventCollector
 from .event_stream import EventHub
 from .images import ImageDistributor
+from .registration import etcd_transport_refusal
 from .retention import EventRetention, RetentionPolicy
 from .settings import ServiceSettings
 
@@ -73,11 +75,16 @@ class Service:
         self.registry: RegistrySync | None = None
         self.heartbeat: Heartbeat | None = None
         self._retarget_lock = threading.Lock()
+        self.admission = Admission(self.cluster, settings.pki_dir or default_pki_dir(),
+                                   remove_key=self._remove_key, current=self._current_registration)
         self.retention = EventRetention(self.store, RetentionPolicy(
             settings.event_max_age, settings.event_max_count, settings.event_prune_interval))
 
     # -- life cycle ----------------------------------------------------------------------
     def start(self) -> None:
+        refusal = etcd_transport_refusal(self.settings.etcd, insecure=self.settings.insecure_etcd)
+        if refusal:
+            raise UserInputError(refusal, where="--etcd")
         self._state_lock = StateLock.for_url(self.settings.state)  # one serve per state
         if self._state_lock is not None:
             self._state_lock.acquire()
@@ -96,7 +103,7 @@ class Service:
 
     def stop(self) -> None:
         for part in (self.retention, self.app_watcher, self.event_hub, self.heartbeat, self.registry,
-                     self.container_events):
+                     self.admission, self.container_events):
             if part is not None:
                 try:
                     part.stop()
@@ -159,16 +166,18 @@ class Service:
         if not self.settings.etcd:
             return
         from .registry import RegistrySync
-        self.registry = RegistrySync(self.settings.etcd, on_put=self._on_registered,
-                                     on_delete=self._on_unregistered)
+        ca, cert, key = self.settings.etcd_tls()
+        self.registry = RegistrySync(self.settings.etcd, on_put=self.admission.registered,
+                                     on_delete=self._on_unregistered, ca_cert=ca, cert_key=key, cert_cert=cert)
         self.registry.start()
         self.registry.publish([h.record for h in self.cluster.engines.values() if h.record.source != "local"])
 
-    def _on_registered(self, record: Engine) -> None:
-        try:
-            self.cluster.upsert_engine(record)
-        except UserInputError as exc:  # e.g. TLS off and plain TCP not allowed: the registration is ignored
-            log.warning("ignoring the registration of engine %s: %s", record.id, exc)
+    def _remove_key(self, engine_id: str) -> None:
+        if self.registry is not None:
+            self.registry.remove(engine_id)
+
+    def _current_registration(self, engine_id: str) -> Engine | None:
+        return self.registry.latest(engine_id) if self.registry is not None else None
 
     def _on_unregistered(self, engine_id: str) -> None:
         handle = self.cluster.engines.get(engine_id)

@@ -23,6 +23,12 @@ class ServiceSettings(BaseSettings):
     state: str = Field(default_factory=default_state_url)
     etcd: list[str] = []  # etcd client URLs; empty = engines come from the store only
     pki_dir: Path | None = None
+    # etcd over TLS with a client cert (default: the pki dir's etcd/ca.pem, client-cert.pem, client-key.pem);
+    # plain http only with insecure_etcd, and on loopback only
+    etcd_cacert: Path | None = None
+    etcd_cert: Path | None = None
+    etcd_key: Path | None = None
+    insecure_etcd: bool = False
     local_engine: bool = False  # add this machine's Docker engine (unix socket) as engine "local"
     # copy images from this machine's Docker when no engine has them: only with local_engine, or an admin's choice
     image_copy_from_local: bool = False
@@ -64,6 +70,27 @@ class ServiceSettings(BaseSettings):
         """May deploys copy images from the control machine's own Docker? Only when it is an engine, or
         an admin said so (it may hold images no engine of the cluster should get)."""
         return self.local_engine or self.image_copy_from_local
+
+    def etcd_tls(self) -> tuple[str | None, str | None, str | None]:
+        """(CA, client cert, client key) files to reach etcd: the flags, else the pki dir's etcd/ files
+        (the client cert made there when the etcd CA is); Nones for plain http on loopback."""
+        from ..errors import UserInputError
+        from ..pki import EtcdFiles, default_pki_dir, etcd_client_files
+
+        if self.insecure_etcd and not any(e.startswith("https://") for e in self.etcd):
+            return None, None, None
+        pki_dir = self.pki_dir or default_pki_dir()
+        defaults = EtcdFiles.in_dir(pki_dir)
+        given = (self.etcd_cacert, self.etcd_cert, self.etcd_key)
+        if not any(given) and not defaults.cert.exists() and (defaults.ca.parent / "ca-key.pem").exists():
+            etcd_client_files(pki_dir)  # the etcd CA is here: this machine may issue the service's cert
+        files = [flag or default for flag, default in zip(given, defaults.paths(), strict=True)]
+        for name, path in zip(("--etcd-cacert", "--etcd-cert", "--etcd-key"), files, strict=True):
+            if not path.is_file():
+                raise UserInputError(f"no file {path}: the service speaks to etcd over TLS with a client "
+                                     f"certificate of the etcd CA; run `paasops bootstrap` (or `paasops lab up`) "
+                                     f"with this pki dir, or give {name}", where=name)
+        return str(files[0]), str(files[1]), str(files[2])
 
     def login_policy(self) -> LoginPolicy:
         return LoginPolicy(free_failures=self.login_free_failures, backoff=self.login_backoff,

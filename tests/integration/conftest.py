@@ -27,9 +27,10 @@ def test_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def lab(test_dir):
-    """Three fresh lab hosts (4/4096, 2/2048, 8/8192 declared), torn down at the end."""
-    lab = Lab(name=LAB_NAME, inventory_path=test_dir / "lab.ini")
+def lab(test_dir, pki_dir):
+    """Three fresh lab hosts (4/4096, 2/2048, 8/8192 declared) and their etcd (TLS, client certs of the
+    tests' own etcd CA), torn down at the end."""
+    lab = Lab(name=LAB_NAME, inventory_path=test_dir / "lab.ini", pki_dir=pki_dir)
     lab.down()  # a fresh lab every run: bootstrap must install Docker for real
     lab.up(3)
     yield lab

@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -16,6 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+
+from paasops.lab.etcd import client_context
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,14 +33,20 @@ def paasops(*args: str, env: dict | None = None, check: bool = False, timeout: f
     return done
 
 
-def etcd_engine_keys(endpoint: str) -> dict[str, dict]:
+def etcd_call(endpoint: str, pki_dir: Path, method: str, body: dict,
+              context: ssl.SSLContext | None = None) -> dict:
+    """One call of etcd's v3 JSON gateway over TLS, as the service (its etcd client cert) unless `context`."""
+    req = urllib.request.Request(endpoint + "/v3" + method, data=json.dumps(body).encode(), method="POST")
+    with urllib.request.urlopen(req, timeout=5, context=context or client_context(pki_dir)) as reply:
+        return json.loads(reply.read())
+
+
+def etcd_engine_keys(endpoint: str, pki_dir: Path) -> dict[str, dict]:
     """Every /paasops/engines/ key in etcd, read through the v3 JSON gateway."""
     prefix = b"/paasops/engines/"
-    body = json.dumps({"key": base64.b64encode(prefix).decode(),
-                       "range_end": base64.b64encode(prefix[:-1] + b"0").decode()}).encode()
-    req = urllib.request.Request(endpoint + "/v3/kv/range", data=body, method="POST")
-    with urllib.request.urlopen(req, timeout=5) as reply:
-        kvs = json.loads(reply.read()).get("kvs") or []
+    kvs = etcd_call(endpoint, pki_dir, "/kv/range", {
+        "key": base64.b64encode(prefix).decode(),
+        "range_end": base64.b64encode(prefix[:-1] + b"0").decode()}).get("kvs") or []
     return {base64.b64decode(kv["key"]).decode()[len(prefix):]: json.loads(base64.b64decode(kv["value"]))
             for kv in kvs}
 

@@ -27,7 +27,7 @@ def test_one_run_bootstraps_all_hosts_in_parallel(lab, bootstrapped, pki_dir):
     for name in ("lab1", "lab2", "lab3"):
         assert bootstrapped["recap"][name]["changed"] > 0
         assert all(c["ok"] for c in bootstrapped["verify"][name]), bootstrapped["verify"][name]
-    registered = etcd_engine_keys(lab.etcd_endpoint())
+    registered = etcd_engine_keys(lab.etcd_endpoint(), lab.pki_dir)
     assert set(registered) >= {"lab1", "lab2", "lab3"}
     by_name = {h.name: h for h in lab.hosts()}
     for name, value in registered.items():
@@ -77,11 +77,11 @@ def test_stopping_the_agent_removes_the_key_at_once(lab, bootstrapped):
     endpoint = lab.etcd_endpoint()
     lab_exec(lab, "lab2", "systemctl stop paasops-register")
     try:
-        took = _wait_for(lambda: "lab2" not in etcd_engine_keys(endpoint), 2.0)
+        took = _wait_for(lambda: "lab2" not in etcd_engine_keys(endpoint, lab.pki_dir), 2.0)
         assert took is not None and took < 1.5
     finally:
         lab_exec(lab, "lab2", "systemctl start paasops-register")
-    assert _wait_for(lambda: "lab2" in etcd_engine_keys(endpoint), 10.0) is not None
+    assert _wait_for(lambda: "lab2" in etcd_engine_keys(endpoint, lab.pki_dir), 10.0) is not None
 
 
 def test_a_frozen_host_lets_its_key_expire_within_the_ttl(lab, bootstrapped):
@@ -91,11 +91,11 @@ def test_a_frozen_host_lets_its_key_expire_within_the_ttl(lab, bootstrapped):
     container = docker.from_env().containers.get(f"{lab.name}-lab3")
     container.pause()
     try:
-        took = _wait_for(lambda: "lab3" not in etcd_engine_keys(endpoint), 15.0)
+        took = _wait_for(lambda: "lab3" not in etcd_engine_keys(endpoint, lab.pki_dir), 15.0)
         assert took is not None, "key of a frozen host still there after 15 s (TTL 10 s)"
     finally:
         container.unpause()
-    assert _wait_for(lambda: "lab3" in etcd_engine_keys(endpoint), 15.0) is not None  # it heals
+    assert _wait_for(lambda: "lab3" in etcd_engine_keys(endpoint, lab.pki_dir), 15.0) is not None  # it heals
 
 
 # -- bad input: one clear line naming the host and cause, non-zero exit, other hosts unaffected --

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import os
 import signal
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import jinja2
 import pytest
+
+from paasops.lab.etcd import client_context, etcd_command, etcd_healthy
+from paasops.pki import EtcdFiles, agent_cert_for
 
 ROOT = Path(__file__).resolve().parents[2]
 AGENT = ROOT / "bin" / "paasops-register"
@@ -31,32 +36,25 @@ def free_port() -> int:
 
 
 class Etcd:
-    """A real single-member etcd on free ports; restartable on the same data dir."""
+    """A real single-member etcd on free ports (TLS, client certs of the module's etcd CA); restartable
+    on the same data dir."""
 
-    def __init__(self, data_dir: Path):
-        self.data_dir = data_dir
+    def __init__(self, data_dir: Path, pki_dir: Path):
+        self.data_dir, self.pki_dir = data_dir, pki_dir
         self.port, self.peer_port = free_port(), free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"https://127.0.0.1:{self.port}"
         self.proc = None
 
     def start(self):
-        peer = f"http://127.0.0.1:{self.peer_port}"
         self.log = open(self.data_dir.parent / "etcd.log", "ab")
         self.proc = subprocess.Popen(
-            ["/usr/bin/etcd", "--name", "default", "--data-dir", str(self.data_dir),
-             "--listen-client-urls", self.url, "--advertise-client-urls", self.url,
-             "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-             "--initial-cluster", f"default={peer}"],
+            etcd_command("default", self.data_dir, "127.0.0.1", self.port, self.peer_port, self.pki_dir),
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, (self.data_dir.parent / "etcd.log").read_text()[-2000:]
-            try:
-                with urllib.request.urlopen(self.url + "/health", timeout=1) as r:
-                    if json.load(r).get("health") == "true":
-                        return
-            except OSError:
-                pass
+            if etcd_healthy(self.url, context=client_context(self.pki_dir)):
+                return
             time.sleep(0.1)
         raise AssertionError("etcd did not become healthy")
 
@@ -74,7 +72,7 @@ class Etcd:
     def call(self, method: str, body: dict) -> dict:
         req = urllib.request.Request(self.url + "/v3" + method, json.dumps(body).encode(),
                                      {"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=5) as r:
+        with urllib.request.urlopen(req, timeout=5, context=client_context(self.pki_dir)) as r:
             return json.load(r)
 
     def get(self, key: str) -> dict | None:
@@ -91,30 +89,47 @@ def b64(text: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def etcd(tmp_path_factory):
-    server = Etcd(tmp_path_factory.mktemp("etcd") / "data")
+def pki_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("pki")
+
+
+@pytest.fixture(scope="module")
+def agent_tls(pki_dir, tmp_path_factory) -> dict:
+    """The agent's TLS settings: the etcd CA and a client cert of it (as bootstrap ships them)."""
+    where = tmp_path_factory.mktemp("agent-tls")
+    cert, key = agent_cert_for(pki_dir, "test-agent")
+    (where / "agent-cert.pem").write_bytes(cert)
+    (where / "agent-key.pem").write_bytes(key)
+    return {"etcd_cacert": str(EtcdFiles.in_dir(pki_dir).ca), "etcd_cert": str(where / "agent-cert.pem"),
+            "etcd_key": str(where / "agent-key.pem")}
+
+
+@pytest.fixture(scope="module")
+def etcd(tmp_path_factory, pki_dir):
+    server = Etcd(tmp_path_factory.mktemp("etcd") / "data", pki_dir)
     server.start()
     yield server
     server.stop()
 
 
 @pytest.fixture
-def own_etcd(tmp_path):
-    server = Etcd(tmp_path / "etcd-data")
+def own_etcd(tmp_path, pki_dir):
+    server = Etcd(tmp_path / "etcd-data", pki_dir)
     server.start()
     yield server
     server.stop()
 
 
 @pytest.fixture
-def agents(tmp_path):
-    """Start agents with a config; every one still running is killed at teardown."""
+def agents(tmp_path, agent_tls):
+    """Start agents with a config (the TLS files added unless it names its own); every one still running
+    is killed at teardown."""
     started = []
 
     def start(config: dict, *flags: str) -> subprocess.Popen:
         n = len(started)
         path = tmp_path / f"register-{n}.json"
-        path.write_text(json.dumps(config))
+        path.write_text(json.dumps({**agent_tls, **config}))
         err = open(tmp_path / f"agent-{n}.log", "wb")
         proc = subprocess.Popen([PYTHON, "-I", str(AGENT), "--config", str(path), *flags],
                                 stdout=subprocess.PIPE, stderr=err, env={"PATH": "/usr/bin:/bin"})
@@ -180,7 +195,9 @@ def test_declared_capacity_from_rendered_template_and_flags_override(etcd, agent
     config = json.loads(env.get_template("register.json.j2").render(
         etcd_endpoints=[etcd.url], engine_id="declared", engine_address="10.0.0.3",
         docker_port=2377, engine_labels={"disk": "ssd"}, engine_cpus=64,
-        engine_memory_mb=131072, register_ttl=30))
+        engine_memory_mb=131072, register_ttl=30, etcd_cacert="/ca.pem"))
+    assert (config["etcd_cacert"], config["etcd_cert"]) == ("/ca.pem", "/etc/paasops/tls/agent-cert.pem")
+    config = {k: v for k, v in config.items() if not k.startswith("etcd_") or k == "etcd_endpoints"}
     proc = agents(config, "--id", "flagged", "--ttl", "3")
     entry = wait_for(lambda: etcd.get(PREFIX + "flagged"), 5, "registration", proc)
     assert etcd.get(PREFIX + "declared") is None
@@ -216,12 +233,19 @@ def test_heals_a_revoked_lease_and_a_deleted_key(etcd, agents):
     etcd.call("/kv/deleterange", {"key": b64(key)})
     third = wait_for(lambda: etcd.get(key), 4, "the key to be put back", proc)
     assert third["lease"] == second["lease"]
+    # another etcd writer puts its own value under the agent's lease: the agent puts its own back
+    forged = {**third["value"], "address": "10.6.6.6"}
+    etcd.call("/kv/put", {"key": b64(key), "value": b64(json.dumps(forged)), "lease": third["lease"]})
+    fourth = wait_for(lambda: (e := etcd.get(key)) and e["value"]["address"] == "10.0.0.5" and e, 4,
+                      "its own value to be put back", proc)
+    assert fourth["lease"] == third["lease"]
     log = proc.log_path.read_text()
     assert "is gone; registering again" in log and "is missing; putting it back" in log
+    assert "overwritten with another value; putting it back" in log
 
 
 def test_tries_endpoints_in_order(etcd, agents):
-    dead = f"http://127.0.0.1:{free_port()}"
+    dead = f"https://127.0.0.1:{free_port()}"
     proc = agents({"etcd_endpoints": [dead, etcd.url], "id": "fallback", "address": "10.0.0.6",
                    "ttl": 2})
     wait_for(lambda: etcd.get(PREFIX + "fallback"), 8, "registration via the second endpoint", proc)
@@ -245,6 +269,39 @@ def test_bad_config_exits_2(etcd, agents):
     proc = agents({"etcd_endpoints": [etcd.url], "ttl": "ten"})
     assert proc.wait(5) == 2
     assert "ttl: expected a positive integer" in proc.log_path.read_text()
+
+
+def test_plain_http_or_no_client_cert_exits_2(etcd, agents, tmp_path):
+    plain = etcd.url.replace("https://", "http://")
+    proc = agents({"etcd_endpoints": [plain], "id": "plain", "address": "10.0.0.9"})
+    assert proc.wait(5) == 2
+    assert f"{plain!r} is not https://" in proc.log_path.read_text()
+    proc = agents({"etcd_endpoints": [etcd.url], "id": "nocert", "address": "10.0.0.9",
+                   "etcd_cert": str(tmp_path / "missing.pem")})
+    assert proc.wait(5) == 2
+    assert "etcd_cert: no file" in proc.log_path.read_text()
+    assert etcd.get(PREFIX + "plain") is None and etcd.get(PREFIX + "nocert") is None
+
+
+def test_etcd_refuses_a_client_without_a_cert_of_its_ca(etcd, tmp_path):
+    """etcd's own --client-cert-auth: no client cert, or one of another CA, and the put never lands."""
+    import ssl
+
+    from paasops.pki import etcd_client_files
+    other = etcd_client_files(tmp_path / "other-pki")  # a CA etcd does not trust
+    no_cert = ssl.create_default_context(cafile=str(EtcdFiles.in_dir(etcd.pki_dir).ca))
+    foreign = ssl.create_default_context(cafile=str(EtcdFiles.in_dir(etcd.pki_dir).ca))
+    foreign.load_cert_chain(str(other.cert), str(other.key))
+    body = json.dumps({"key": b64(PREFIX + "evil"), "value": b64("{}")}).encode()
+    for context in (no_cert, foreign):
+        req = urllib.request.Request(etcd.url + "/v3/kv/put", body, {"Content-Type": "application/json"})
+        with pytest.raises((ssl.SSLError, urllib.error.URLError, ConnectionError)):
+            urllib.request.urlopen(req, timeout=5, context=context).read()
+    plain = urllib.request.Request(etcd.url.replace("https://", "http://") + "/v3/kv/put", body,
+                                   {"Content-Type": "application/json"})
+    with pytest.raises((urllib.error.URLError, ConnectionError, http.client.HTTPException)):
+        urllib.request.urlopen(plain, timeout=5).read()
+    assert etcd.get(PREFIX + "evil") is None
 
 
 def test_survives_an_etcd_outage_longer_than_the_ttl(own_etcd, agents):

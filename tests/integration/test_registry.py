@@ -15,6 +15,7 @@ import pyetcd
 import pytest
 
 from paasops.lab.etcd import ensure_etcd, stop_etcd
+from paasops.pki import agent_cert_for, etcd_client_files
 from paasops.service.registry import RegistrySync
 from paasops.store.records import Engine
 
@@ -31,23 +32,30 @@ def free_port() -> int:
 
 
 class PrivateEtcd:
-    """A real etcd of our own on 127.0.0.1 and free ports, restartable on its data dir."""
+    """A real etcd of our own on 127.0.0.1 and free ports (TLS, client certs of its own etcd CA),
+    restartable on its data dir."""
 
     def __init__(self, state_dir: Path):
         self.state_dir = state_dir
+        self.pki_dir = state_dir / "pki"
         self.port, self.peer_port = free_port(), free_port()
         self.url = ""
 
     def start(self) -> str:
         self.url = ensure_etcd(self.state_dir, listen_ip="127.0.0.1", client_port=self.port,
-                               peer_port=self.peer_port)
+                               peer_port=self.peer_port, pki_dir=self.pki_dir)
         return self.url
 
     def stop(self):
         stop_etcd(self.state_dir)
 
+    def tls(self) -> dict:
+        """RegistrySync's TLS arguments: the service's etcd client cert."""
+        files = etcd_client_files(self.pki_dir)
+        return {"ca_cert": str(files.ca), "cert_cert": str(files.cert), "cert_key": str(files.key)}
+
     def client(self):
-        return pyetcd.client("127.0.0.1", self.port, timeout=5)
+        return pyetcd.client("127.0.0.1", self.port, timeout=5, **self.tls())
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +110,12 @@ def agent_register(etcd: PrivateEtcd, prefix: str, engine_id: str, ttl: int,
                    config_dir: Path) -> dict:
     """Register once with the real agent (stdlib python, etcd's JSON gateway)."""
     config = config_dir / f"register-{engine_id}.json"
-    config.write_text(json.dumps({"prefix": prefix}))
+    cert, key = agent_cert_for(etcd.pki_dir, engine_id)
+    (config_dir / f"{engine_id}-cert.pem").write_bytes(cert)
+    (config_dir / f"{engine_id}-key.pem").write_bytes(key)
+    config.write_text(json.dumps({"prefix": prefix, "etcd_cacert": str(etcd_client_files(etcd.pki_dir).ca),
+                                  "etcd_cert": str(config_dir / f"{engine_id}-cert.pem"),
+                                  "etcd_key": str(config_dir / f"{engine_id}-key.pem")}))
     done = subprocess.run(
         ["/usr/bin/python3", "-I", str(AGENT), "--config", str(config), "--once",
          "--etcd", etcd.url, "--id", engine_id,
@@ -119,7 +132,7 @@ def sync_factory(etcd, prefix):
     def make(**kwargs):
         seen = Seen()
         sync = RegistrySync([etcd.url], prefix=prefix, on_put=seen.on_put,
-                            on_delete=seen.on_delete, **kwargs)
+                            on_delete=seen.on_delete, **etcd.tls(), **kwargs)
         made.append(sync)
         return sync, seen
 
@@ -233,7 +246,7 @@ def test_watch_survives_an_etcd_restart(tmp_path, prefix):
     server.start()
     seen = Seen()
     sync = RegistrySync([server.url], prefix=prefix, on_put=seen.on_put,
-                        on_delete=seen.on_delete, ttl=10)
+                        on_delete=seen.on_delete, ttl=10, **server.tls())
     try:
         server.client().put(prefix + "before", value("before"))
         server.client().put(prefix + "goes-away", value("goes-away"))

@@ -161,7 +161,7 @@ def test_cut_host_goes_down_takes_no_placement_and_comes_back(service):
         dry = paasops("deploy", str(APP), "--count", "10", "--dry-run", "-o", "json", env=env)
         assert dry.returncode == 0, dry.stderr
         assert "lab2" not in {p["host"] for p in json.loads(dry.stdout)["plan"]}
-        assert "lab2" not in etcd_engine_keys(lab.etcd_endpoint())  # its key was removed
+        assert "lab2" not in etcd_engine_keys(lab.etcd_endpoint(), lab.pki_dir)  # its key was removed
     finally:
         lab_exec(lab, "lab2", f"ip link set eth0 up && ip route replace default via {gateway}")
     took = _wait(lambda: _status(api, "lab2") == "up", 10)

@@ -66,10 +66,12 @@ def test_register_unit():
 
 
 def test_register_json_omits_undeclared_capacity():
-    config = json.loads(render("register.json.j2", etcd_endpoints="http://10.0.0.1:2379",
+    config = json.loads(render("register.json.j2", etcd_endpoints="https://10.0.0.1:2379",
                                inventory_hostname="web1", ansible_host="10.0.0.5"))
-    assert config == {"etcd_endpoints": ["http://10.0.0.1:2379"], "id": "web1",
-                      "address": "10.0.0.5", "docker_port": 2376, "labels": {}, "ttl": 10}
+    assert config == {"etcd_endpoints": ["https://10.0.0.1:2379"], "id": "web1",
+                      "address": "10.0.0.5", "docker_port": 2376, "labels": {}, "ttl": 10,
+                      "etcd_cacert": "/etc/paasops/tls/etcd-ca.pem", "etcd_cert": "/etc/paasops/tls/agent-cert.pem",
+                      "etcd_key": "/etc/paasops/tls/agent-key.pem"}
 
 
 def test_register_json_declared_capacity():
@@ -102,7 +104,16 @@ def test_agent_normalises_endpoints():
     agent = load_agent()
     config = agent.validate({**agent.DEFAULTS, "id": "h", "address": "10.0.0.1",
                              "etcd_endpoints": "10.0.0.1:2379, https://e:2379"})
-    assert config["etcd_endpoints"] == ["http://10.0.0.1:2379", "https://e:2379"]
+    assert config["etcd_endpoints"] == ["https://10.0.0.1:2379", "https://e:2379"]
+
+
+def test_agent_refuses_plain_http_etcd_and_missing_tls_files(tmp_path):
+    agent = load_agent()
+    with pytest.raises(agent.ConfigError, match="'http://10.0.0.1:2379' is not https://"):
+        agent.validate({**agent.DEFAULTS, "id": "h", "address": "10.0.0.1",
+                        "etcd_endpoints": ["http://10.0.0.1:2379"]})
+    with pytest.raises(agent.ConfigError, match="etcd_cert: no file"):
+        agent.ssl_context({"etcd_cacert": __file__, "etcd_cert": str(tmp_path / "none.pem"), "etcd_key": __file__})
 
 
 def test_agent_falls_back_to_v3beta_on_an_older_etcd():
@@ -136,8 +147,9 @@ def test_agent_falls_back_to_v3beta_on_an_older_etcd():
     try:
         agent_mod = load_agent()
         url = f"http://127.0.0.1:{server.server_port}"
-        config = agent_mod.validate({**agent_mod.DEFAULTS, "id": "old", "address": "10.0.0.1",
-                                     "etcd_endpoints": [url], "cpus": 1, "memory_mb": 1})
+        # the Gateway as such (plain http here; validate() would refuse http, see above)
+        config = {**agent_mod.DEFAULTS, "id": "old", "address": "10.0.0.1", "etcd_endpoints": [url],
+                  "cpus": 1, "memory_mb": 1}
         agent = agent_mod.Agent(config, agent_mod.Gateway([url], timeout=2))
         agent.register()
     finally:

@@ -146,3 +146,40 @@ def test_default_pki_dir(monkeypatch, tmp_path):
     assert pki.default_pki_dir() == tmp_path / "x"
     monkeypatch.delenv("PAASOPS_PKI_DIR")
     assert pki.default_pki_dir().parts[-2:] == ("paasops", "pki")
+
+
+def test_etcd_pki_is_its_own_ca_so_agent_certs_open_no_docker_engine(tmp_path):
+    d = tmp_path / "pki"
+    cluster = pki.ensure_ca(d)
+    files = pki.etcd_client_files(d)
+    etcd_ca = x509.load_pem_x509_certificate(files.ca.read_bytes())
+    assert etcd_ca.subject != cluster.cert.subject
+    cert_pem, key_pem = pki.agent_cert_for(d, "lab1")
+    agent = x509.load_pem_x509_certificate(cert_pem)
+    assert pki.cert_cn(agent) == "lab1" and eku(agent) == [ExtendedKeyUsageOID.CLIENT_AUTH]
+    agent.verify_directly_issued_by(etcd_ca)
+    with pytest.raises(ValueError):  # another issuer: dockerd (trusting the cluster CA) refuses it
+        agent.verify_directly_issued_by(cluster.cert)
+    assert pki.agent_cert_for(d, "lab1") == (cert_pem, key_pem)  # cached: bootstrap stays idempotent
+    service = x509.load_pem_x509_certificate(files.cert.read_bytes())
+    assert pki.cert_cn(service) == pki.CLIENT_CN
+    for path in (files.ca.parent / "ca-key.pem", files.key, d / "hosts" / "lab1" / "agent-key.pem"):
+        assert mode(path) == 0o600
+
+
+def test_etcd_server_cert_names_its_addresses_and_is_a_client_cert_too(tmp_path):
+    cert_path, key_path = pki.etcd_server_files(tmp_path, ["172.18.0.1"])
+    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    assert pki.cert_sans(cert) == ({"127.0.0.1", "172.18.0.1"}, {"localhost"})
+    assert set(eku(cert)) == {ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH}
+    before = cert_path.read_bytes()
+    assert pki.etcd_server_files(tmp_path, ["172.18.0.1"])[0].read_bytes() == before  # reused
+    assert pki.etcd_server_files(tmp_path, ["10.0.0.9"])[0].read_bytes() != before  # other SANs: reissued
+
+
+def test_enrolled_marks(tmp_path):
+    assert pki.enrolled_at(tmp_path, "lab1") is None
+    pki.mark_enrolled(tmp_path, "lab1")
+    at = pki.enrolled_at(tmp_path, "lab1")
+    assert at is not None and abs(at - dt.datetime.now(dt.UTC).timestamp()) < 5
+    assert pki.enrolled_at(tmp_path, "../x") is None

@@ -174,7 +174,8 @@ def test_the_lock_is_taken_and_a_held_one_refuses(tmp_path):
 
 def test_which_lock(tmp_path):
     def service(etcd, path):
-        return SimpleNamespace(settings=SimpleNamespace(etcd=etcd), store=SimpleNamespace(path=path))
+        return SimpleNamespace(settings=SimpleNamespace(etcd=etcd, etcd_tls=lambda: (None, None, None)),
+                               store=SimpleNamespace(path=path))
 
     lock = lock_for(service(["http://10.0.0.5:2379", "etcd2"], str(tmp_path / "state.db")))
     assert isinstance(lock, EtcdLock) and lock.endpoints == [("10.0.0.5", 2379), ("etcd2", 2379)]

@@ -7,7 +7,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from paasops.service.registration import engine_value, parse_engine, parse_etcd_endpoint
+from paasops.service.registration import (
+    engine_value,
+    etcd_transport_refusal,
+    local_refusal,
+    parse_engine,
+    parse_etcd_endpoint,
+)
 from paasops.store.records import Engine
 
 GOOD = {"id": "e1", "address": "10.0.0.1", "docker_port": 2376, "cpus": 4, "memory_mb": 4096,
@@ -77,3 +83,32 @@ def test_engine_value_without_a_url_uses_the_tls_port():
 ])
 def test_parse_etcd_endpoint(endpoint, parsed):
     assert parse_etcd_endpoint(endpoint) == parsed
+
+
+@pytest.mark.parametrize("endpoints, insecure, refused", [
+    (["https://10.0.0.5:2379"], False, None),
+    (["http://10.0.0.5:2379"], False, "is plain http"),
+    (["10.0.0.5:2379"], False, "is plain http"),  # no scheme means plain http: refused too
+    (["http://127.0.0.1:2379"], False, "--insecure-etcd"),
+    (["http://127.0.0.1:2379", "http://localhost:2379", "http://[::1]:2379"], True, None),
+    (["http://10.0.0.5:2379"], True, "non-loopback"),
+    (["https://10.0.0.5:2379", "http://10.0.0.6:2379"], True, "10.0.0.6"),
+])
+def test_etcd_transport_refusal(endpoints, insecure, refused):
+    why = etcd_transport_refusal(endpoints, insecure=insecure)
+    assert (why is None) if refused is None else (refused in why)
+
+
+@pytest.mark.parametrize("engine, refused", [
+    (Engine(id="e1", address="10.0.0.1", docker_url="https://10.0.0.1:2376"), False),
+    (Engine(id="e1", address="local", docker_url="unix:///var/run/docker.sock"), True),
+    (Engine(id="local", address="10.0.0.1", docker_url="https://10.0.0.1:2376"), True),
+    (Engine(id="e1", address="10.0.0.1", docker_url="unix:///var/run/docker.sock"), True),
+])
+def test_local_refusal(engine, refused):
+    assert (local_refusal(engine) is not None) == refused
+
+
+def test_an_etcd_value_with_address_local_parses_to_the_socket_and_is_refused():
+    engine = parse_engine("evil", value(id="evil", address="local"))
+    assert engine.docker_url.startswith("unix://") and "only `paasops serve --local-engine`" in local_refusal(engine)

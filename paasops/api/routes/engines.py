@@ -1,10 +1,10 @@
-"""/api/engines: list, add by hand, inspect, remove."""
+"""/api/engines: list, add by hand, inspect, remove (and keep removed), admit again."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from ...results import EngineDeleted, EngineView
+from ...results import EngineAdmitted, EngineDeleted, EngineView
 from ...service.registration import manual_engine
 from ..deps import Caller, Service
 from ..models import EngineIn
@@ -22,7 +22,7 @@ def add_engine(body: EngineIn, service: Service, caller: Caller) -> EngineView:
     record = manual_engine(body.address, engine_id=body.id, port=body.port, tls=body.tls,
                            insecure_tcp=body.insecure_tcp, labels=body.labels, cpus=body.cpus or 0.0,
                            memory_mb=body.memory_mb or 0, role=caller.role, user=caller.name)
-    return service.cluster.add_engine(record, user=caller.name).view()
+    return service.admission.add_by_hand(record, caller.name).view()
 
 
 @router.get("/{engine_id}", response_model=EngineView)
@@ -32,5 +32,13 @@ def inspect_engine(engine_id: str, service: Service, caller: Caller) -> EngineVi
 
 @router.delete("/{engine_id}", response_model=EngineDeleted)
 def delete_engine(engine_id: str, service: Service, caller: Caller) -> EngineDeleted:
-    service.cluster.remove_engine(engine_id, user=caller.name)
+    """Remove an engine and its etcd key; it stays out until bootstrapped again or admitted."""
+    service.admission.deny(engine_id, caller.name)
     return EngineDeleted(deleted=engine_id)
+
+
+@router.post("/{engine_id}/admit", response_model=EngineAdmitted)
+def admit_engine(engine_id: str, service: Service, caller: Caller) -> EngineAdmitted:
+    """Let a removed engine back (admins: the ACL gives `user` GET only); its cert is checked as ever."""
+    current = service.admission.admit(engine_id, caller.name)
+    return EngineAdmitted(admitted=engine_id, registered=current is not None)

@@ -48,9 +48,21 @@ def hosts_add(address: str = typer.Argument(..., help="IP or name of a Docker ho
 @app.command("rm")
 @report_errors
 def hosts_rm(engine_id: str = typer.Argument(..., metavar="ID"), output: Output = OUTPUT, server: str = SERVER):
-    """Remove an engine (its containers keep running; nothing new is placed there)."""
+    """Remove an engine and its etcd key (its containers keep running; nothing new is placed there).
+
+    It stays removed, whatever its agent writes to etcd, until `paasops bootstrap` installs the host
+    again or an admin runs `paasops hosts admit ID`."""
     with api_client(server) as api:
         emit(api.delete_engine(engine_id), output, lambda r: f"removed engine {r.deleted}")
+
+
+@app.command("admit")
+@report_errors
+def hosts_admit(engine_id: str = typer.Argument(..., metavar="ID"), output: Output = OUTPUT, server: str = SERVER):
+    """Let an engine an admin removed come back (admins only); it joins once its certificate proves it."""
+    with api_client(server) as api:
+        emit(api.admit_engine(engine_id), output,
+             lambda r: f"admitted engine {r.admitted}" + ("" if r.registered else " (not registered in etcd now)"))
 
 
 @app.command("inspect")

@@ -45,6 +45,17 @@ def check_listen(host: str, tls_cert: Path | None, tls_key: Path | None, insecur
             "this network is trusted", where="--host")
 
 
+def check_etcd(settings) -> None:
+    """etcd only over TLS with a client cert, or plain http on loopback when asked: checked before starting."""
+    from ...service.registration import etcd_transport_refusal
+
+    refusal = etcd_transport_refusal(settings.etcd, insecure=settings.insecure_etcd)
+    if refusal:
+        raise UserInputError(refusal, where="--etcd")
+    if settings.etcd:
+        settings.etcd_tls()  # the files are there (or says which is missing)
+
+
 @app.command()
 @report_errors
 def serve(host: str = typer.Option(None, "--host", help="Address to listen on (default 127.0.0.1)."),
@@ -54,6 +65,13 @@ def serve(host: str = typer.Option(None, "--host", help="Address to listen on (d
           etcd: list[str] = typer.Option(None, "--etcd", help="etcd client URL (repeatable); without it "
                                          "engines come from the store."),
           pki_dir: Path = typer.Option(None, "--pki-dir", help="Cluster CA and client certificate."),
+          etcd_cacert: Path = typer.Option(None, "--etcd-cacert", help="CA of etcd's certificate (default: "
+                                           "PKI_DIR/etcd/ca.pem)."),
+          etcd_cert: Path = typer.Option(None, "--etcd-cert", help="The service's etcd client certificate "
+                                         "(default: PKI_DIR/etcd/client-cert.pem)."),
+          etcd_key: Path = typer.Option(None, "--etcd-key", help="Its key (default: PKI_DIR/etcd/client-key.pem)."),
+          insecure_etcd: bool = typer.Option(None, "--insecure-etcd", help="Allow a plain http:// etcd, on "
+                                             "loopback only (anyone who can write to etcd can offer engines)."),
           local_engine: bool = typer.Option(None, "--local-engine/--no-local-engine",
                                             help="Add this machine's Docker engine as engine 'local'."),
           heartbeat_interval: float = typer.Option(None, "--heartbeat-interval", help="Seconds between "
@@ -67,11 +85,13 @@ def serve(host: str = typer.Option(None, "--host", help="Address to listen on (d
                                              "non-loopback address."),
           log_level: LogLevel = typer.Option(LogLevel.info, "--log-level")):
     """Run the scheduler/monitor service and its HTTP API (logs go to stderr)."""
-    settings = serve_settings(host=host, port=port, state=state, etcd=etcd, pki_dir=pki_dir,
+    settings = serve_settings(host=host, port=port, state=state, etcd=etcd, pki_dir=pki_dir, etcd_cacert=etcd_cacert,
+                              etcd_cert=etcd_cert, etcd_key=etcd_key, insecure_etcd=insecure_etcd,
                               local_engine=local_engine, heartbeat_interval=heartbeat_interval,
                               down_after=down_after, up_after=up_after, weights=weights, tls_cert=tls_cert,
                               tls_key=tls_key)
     check_listen(settings.host, settings.tls_cert, settings.tls_key, insecure_http)
+    check_etcd(settings)
     logging.basicConfig(stream=sys.stderr, level=log_level.value.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     import uvicorn
