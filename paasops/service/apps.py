@@ -121,7 +121,7 @@ class AppManager:
             self._put(app)
             try:
                 replicas = self.start_replicas(spec, deployment, count, user=user, progress=progress)
-            except PlacementError:  # refused before any container started: roll the record back
+            except (PlacementError, UserInputError):  # refused before any container started: roll it back
                 self._roll_back(current, spec.name)
                 raise
             ok = all(r.status == "running" for r in replicas)

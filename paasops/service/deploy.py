@@ -67,7 +67,9 @@ class Deployer:
 
     def run(self, spec: AppSpec, deployment_id: str, indexes: list[int],
             progress: Progress = lambda _: None) -> list[Replica]:
-        """Place and start one replica per index; returns them all, failed ones included."""
+        """Place and start one replica per index; returns them all, failed ones included. An image that
+        is nowhere, nor pullable, and a placement that fails are refused before any replica starts."""
+        self.images.require(spec.image, list(self.cluster.engines.values()))
         first = plan(self.cluster, spec, len(indexes))
         if not first.complete:
             raise PlacementError(first.failure_message() or "no host can take the replicas", where=spec.name)
