@@ -133,3 +133,16 @@ def test_a_pending_deployment_whose_previous_release_lacks_its_spec_stays_pendin
     with pytest.raises(PlacementError, match="left pending"):
         FakeApps(store, placeable=False).finish(pending)
     assert store.apps["web"].state == DEPLOY_PENDING
+
+
+def test_a_rollback_destroys_only_the_pending_deployments_own_replicas():
+    pending = pending_over(OLD)
+    store = FakeStore(pending)
+    apps = FakeApps(store, placeable=False)
+    mine = SimpleNamespace(id="c-new", reserving=True, spec_hash=pending.spec_hash, deployment="d2", state="running")
+    theirs = SimpleNamespace(id="c-old", reserving=True, spec_hash=pending.spec_hash, deployment="d1", state="running")
+    destroyed: list[str] = []
+    apps.cluster.containers = lambda app=None: [mine, theirs]
+    apps.cluster.operate = lambda action, cid, user=None: destroyed.append(cid)
+    assert apps.finish(pending) is False
+    assert destroyed == ["c-new"] and store.apps["web"].deployment_id == "d1"
