@@ -423,10 +423,11 @@ def decode_app_yml(raw: bytes, source: str = "app.yml") -> str:
         raise SpecError(f"is not UTF-8 text (byte {exc.start} is 0x{raw[exc.start]:02x})", where=source) from None
 
 
-def forbidden_host_ports(spec: AppSpec) -> list[PortSpec]:
-    """The spec's host ports a `user` may not publish: below 1024, or one paasops itself uses."""
-    return [p for p in spec.ports
-            if p.host and (p.host < PRIVILEGED_PORTS_BELOW or p.host in RESERVED_HOST_PORTS)]
+def forbidden_host_ports(spec: AppSpec, api_port: int | None = None) -> list[PortSpec]:
+    """The spec's host ports a `user` may not publish: below 1024, or one paasops itself uses (the API's
+    is `api_port` when the service listens on another than the default)."""
+    reserved = RESERVED_HOST_PORTS | ({api_port} if api_port else set())
+    return [p for p in spec.ports if p.host and (p.host < PRIVILEGED_PORTS_BELOW or p.host in reserved)]
 
 
 def spec_hash(spec: AppSpec) -> str:

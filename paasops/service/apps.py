@@ -20,7 +20,7 @@ from ..vocabulary import DEFAULT_PIDS_LIMIT, DEPLOY_ACTIVE, DEPLOY_PENDING, UP
 from .app_watch import desired
 from .cluster import Cluster
 from .containers import ContainerView
-from .deploy import Deployer, Progress, Replica, plan
+from .deploy import Deployer, Progress, Replica, pause_for_test, plan
 from .images import ImageDistributor
 from .keyed_lock import KeyedLocks
 from .replicas import free_indexes, replica_index, scale_down_victims
@@ -32,7 +32,7 @@ def release_of(app: App | None) -> dict | None:
     """What a deployment record keeps of the release it replaces until it commits."""
     if app is None:
         return None
-    return {"deployment_id": app.deployment_id, "spec_hash": app.spec_hash, "count": app.count}
+    return {"deployment_id": app.deployment_id, "spec_hash": app.spec_hash, "count": app.count, "spec": app.spec}
 
 
 def recover_pending(apps: AppManager, *, wait: float = 60.0, poll: float = 1.0) -> None:
@@ -166,12 +166,14 @@ class AppManager:
                       team=team, secrets=self.vault.seal_all(spec.name, spec.secrets) if spec.secrets else {})
             # Intent before action: a store that fails here fails the deploy before any container starts.
             self._put(app)
+            pause_for_test("after-record")
             try:
                 replicas = self.start_replicas(spec, deployment, count, user=user, progress=progress)
-            except PlacementError:  # refused before any container started: roll the record back
+            except (PlacementError, UserInputError):  # refused before any container started: roll it back
                 self._roll_back(current, spec.name)
                 raise
             ok = all(r.status == "running" for r in replicas)
+            pause_for_test("before-commit")
             if ok:
                 for c in old:  # the new spec replaces the old one only once all new replicas run
                     self.cluster.operate("destroy", c.id, user=user)
@@ -285,8 +287,13 @@ class AppManager:
             if c.state == "created":
                 self.cluster.operate("destroy", c.id, user=user)
         have = len(self.replicas(app.name, app.spec_hash))
-        started = self.start_replicas(spec, app.deployment_id, app.count - have, user=user) \
-            if have < app.count else []
+        try:
+            started = self.start_replicas(spec, app.deployment_id, app.count - have, user=user) \
+                if have < app.count else []
+        except (PlacementError, UserInputError) as exc:
+            if not any(h.placeable for h in self.cluster.engines.values()):
+                raise  # no engine up yet: nothing is known to be unplaceable, try again later
+            return self._roll_back_pending(app, str(exc), user)
         if not all(r.status == "running" for r in started):
             return False  # still pending: both releases stay known, the next reconcile tries again
         self._retire_previous(app, user)
@@ -296,6 +303,26 @@ class AppManager:
                                     f"{have + len(started)}/{app.count} running",
                             data={"deployment": app.deployment_id, "recovered": True})
         return True
+
+    def _roll_back_pending(self, app: App, why: str, user: str | None) -> bool:
+        """A pending deployment the cluster cannot take: its replicas go and the release it replaced is
+        active again (the app was new: its record goes), as if it never began. Returns False."""
+        prev = app.previous
+        if prev is not None and "spec" not in prev:
+            raise PlacementError(f"{why} (its previous release is not recorded whole: left pending)",
+                                 where=app.name)
+        for c in self.replicas(app.name, app.spec_hash):
+            if c.deployment == app.deployment_id:  # its own replicas only, never the release it replaced
+                self.cluster.operate("destroy", c.id, user=user)
+        if prev is None:
+            self.cluster.store.delete_app(app.name)
+        else:
+            self.put_app(App(name=app.name, spec=prev["spec"], count=prev["count"], deployment_id=prev["deployment_id"],
+                             spec_hash=prev["spec_hash"], state=DEPLOY_ACTIVE, created_at=app.created_at))
+        self.cluster.record("deploy-app", user=user, app=app.name,
+                            message=f"rolled back {app.name}'s pending deployment {app.deployment_id}: {why}",
+                            data={"deployment": app.deployment_id, "rolled_back": True})
+        return False
 
     def _retire_previous(self, app: App, user: str | None) -> None:
         """Commit `app` (its new replicas run): the replicas of any other spec go, then it is active."""

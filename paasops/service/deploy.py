@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import uuid
 from collections.abc import Callable, Collection, Mapping
@@ -23,6 +24,16 @@ from .replicas import replica_labels, request_for
 
 log = logging.getLogger(__name__)
 Progress = Callable[[dict[str, Any]], None]
+# TEST HOOK ONLY: PAASOPS_TEST_PAUSE_AT=after-record|before-commit blocks every deploy at that point for
+# good, so the crash-safety tests SIGKILL `serve` exactly there instead of guessing by timing. Never set.
+TEST_PAUSE_ENV = "PAASOPS_TEST_PAUSE_AT"
+
+
+def pause_for_test(point: str) -> None:
+    """Block here forever when the test hook names `point` (see TEST_PAUSE_ENV); else return at once."""
+    if os.environ.get(TEST_PAUSE_ENV) == point:
+        log.warning("test hook %s: deploy paused at %s", TEST_PAUSE_ENV, point)
+        threading.Event().wait()
 
 
 @dataclass
@@ -69,7 +80,9 @@ class Deployer:
 
     def run(self, spec: AppSpec, deployment_id: str, indexes: list[int],
             progress: Progress = lambda _: None) -> list[Replica]:
-        """Place and start one replica per index; returns them all, failed ones included."""
+        """Place and start one replica per index; returns them all, failed ones included. An image that
+        is nowhere, nor pullable, and a placement that fails are refused before any replica starts."""
+        self.images.require(spec.image, list(self.cluster.engines.values()))
         first = plan(self.cluster, spec, len(indexes))
         if not first.complete:
             raise PlacementError(first.failure_message() or "no host can take the replicas", where=spec.name)

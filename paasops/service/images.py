@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import PaasopsError
+from ..errors import PaasopsError, UserInputError
 from .engine import EngineHandle
 from .keyed_lock import KeyedLocks
 
@@ -31,6 +31,33 @@ class ImageDistributor:
             return False
         handle.add_image(image)
         return True
+
+    def require(self, image: str, engines: list[EngineHandle]) -> None:
+        """Before placement: `image` is on an engine that is up, on this machine (when it may be copied
+        from), or one engine pulls it; else one UserInputError naming it, before any replica is placed."""
+        up = [e for e in engines if e.placeable]
+        if any(self.has(e, image) for e in up):
+            return
+        local = self.local_source() if self.local_source else None
+        if local is not None:
+            try:
+                local.api.inspect_image(image)
+                return
+            except Exception:  # not on this machine either
+                pass
+        if not up:
+            return  # no engine to ask: placement says so
+        target = up[0]
+        with self._locks[target.id, image]:
+            why = "the engine answered without it"
+            try:
+                target.client.api.pull(image)
+            except Exception as exc:  # one pull, not one per replica and host
+                why = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+            if not self.has(target, image):  # a pull may answer 200 with its error inside the stream
+                source = " nor this machine" if self.local_source else ""
+                raise UserInputError(f"{image} is on no engine{source} and cannot be pulled "
+                                     f"(on {target.id}: {why})", where="image")
 
     def ensure(self, target: EngineHandle, image: str, sources: list[EngineHandle],
                progress: Callable[[str], None] = lambda _: None) -> str:

@@ -50,6 +50,7 @@ TABLES = {
     "engines": ("id", ()),
     "apps": ("name", ()),
     "events": ("id", ("time", "type", "tag", "app", "host")),
+    "leases": ("name", ()),  # one serve per state: its lease (owner, token, expiry by the server's clock)
 }
 PING_WAIT = 2  # seconds a ping waits for the tables to be ready before saying the store is down
 RETRY_AFTER = 1.0  # seconds a failed connection is trusted to stay down before trying again
@@ -400,6 +401,22 @@ class RethinkStore(Store):
         fields = {k: v for k, v in (("type", type), ("tag", tag), ("app", app), ("host", host)) if v is not None}
         query = self._t("events")
         return Changefeed(self, query.filter(fields) if fields else query, inserted_event)
+
+    def take_lease(self, name: str, owner: str, token: str, ttl: float) -> dict:
+        """Take or renew lease `name` for `ttl` seconds when it is free, lapsed or ours (`token`);
+        returns the lease as it now is (another holder's when it is not ours). Atomic on the server."""
+        mine = {"name": name, "owner": owner, "token": token,
+                "expires": r.now().to_epoch_time().add(ttl), "server_time": r.now().to_epoch_time()}
+        self._run(self._t("leases").get(name).replace(
+            lambda row: r.branch(row.eq(None) | (row["token"] == token)
+                                 | (row["expires"] < r.now().to_epoch_time()), mine, row)))
+        found = self._run(self._t("leases").get(name).merge({"server_time": r.now().to_epoch_time()}))
+        return dict(found or {})
+
+    def release_lease(self, name: str, token: str) -> None:
+        """Give lease `name` up if it is still ours."""
+        self._run(self._t("leases").get(name).replace(
+            lambda row: r.branch(row.ne(None) & (row["token"] == token), None, row)))
 
     def ping(self):
         start = time.perf_counter()

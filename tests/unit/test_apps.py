@@ -39,9 +39,9 @@ class FakeStore:
 
 
 class FakeApps(AppManager):
-    def __init__(self, store: FakeStore, start_ok: bool = True, placeable: bool = True):
+    def __init__(self, store: FakeStore, start_ok: bool = True, placeable: bool = True, engines_up: bool = True):
         cluster = SimpleNamespace(store=store, containers=lambda app=None: [], operate=lambda *a, **k: None,
-                                  record=lambda *a, **k: None)
+                                  record=lambda *a, **k: None, engines={"h1": SimpleNamespace(placeable=engines_up)})
         super().__init__(cluster, images=None)  # type: ignore[arg-type]
         self.start_ok = start_ok
         self.placeable = placeable
@@ -60,7 +60,7 @@ OLD = App("web", {"name": "web", "image": "hello:1"}, 2, "d1", "h-old")
 def test_the_record_is_written_pending_before_any_container_starts_then_committed():
     store = FakeStore(OLD)
     result = FakeApps(store).deploy(SPEC, 3)
-    previous = {"deployment_id": "d1", "spec_hash": "h-old", "count": 2}
+    previous = {"deployment_id": "d1", "spec_hash": "h-old", "count": 2, "spec": OLD.spec}
     assert store.log == [("put", DEPLOY_PENDING, previous), ("start", 3), ("put", DEPLOY_ACTIVE, None)]
     assert result.ok and store.apps["web"].spec_hash == spec_hash(SPEC)
 
@@ -98,4 +98,51 @@ def test_an_unplaceable_deploy_rolls_its_record_back(before):
 
 def test_release_of():
     assert release_of(None) is None
-    assert release_of(OLD) == {"deployment_id": "d1", "spec_hash": "h-old", "count": 2}
+    assert release_of(OLD) == {"deployment_id": "d1", "spec_hash": "h-old", "count": 2, "spec": OLD.spec}
+
+
+def pending_over(before: App | None) -> App:
+    return App("web", SPEC.to_dict(), 3, "d2", spec_hash(SPEC), state=DEPLOY_PENDING, previous=release_of(before))
+
+
+@pytest.mark.parametrize("before", [None, OLD], ids=["new app", "redeploy"])
+def test_a_pending_deployment_that_turns_out_unplaceable_is_rolled_back(before):
+    pending = pending_over(before)
+    store = FakeStore(pending)
+    assert FakeApps(store, placeable=False).finish(pending) is False
+    if before is None:
+        assert "web" not in store.apps and store.log == [("delete", "web")]
+    else:
+        back = store.apps["web"]
+        assert (back.deployment_id, back.spec_hash, back.count, back.spec, back.state, back.previous) == \
+            ("d1", "h-old", 2, OLD.spec, DEPLOY_ACTIVE, None)
+
+
+def test_a_pending_deployment_waits_while_no_engine_is_up():
+    pending = pending_over(OLD)
+    store = FakeStore(pending)
+    with pytest.raises(PlacementError):
+        FakeApps(store, placeable=False, engines_up=False).finish(pending)
+    assert store.apps["web"].state == DEPLOY_PENDING and store.log == []
+
+
+def test_a_pending_deployment_whose_previous_release_lacks_its_spec_stays_pending():
+    pending = pending_over(OLD)
+    pending.previous = {"deployment_id": "d1", "spec_hash": "h-old", "count": 2}  # written before specs were kept
+    store = FakeStore(pending)
+    with pytest.raises(PlacementError, match="left pending"):
+        FakeApps(store, placeable=False).finish(pending)
+    assert store.apps["web"].state == DEPLOY_PENDING
+
+
+def test_a_rollback_destroys_only_the_pending_deployments_own_replicas():
+    pending = pending_over(OLD)
+    store = FakeStore(pending)
+    apps = FakeApps(store, placeable=False)
+    mine = SimpleNamespace(id="c-new", reserving=True, spec_hash=pending.spec_hash, deployment="d2", state="running")
+    theirs = SimpleNamespace(id="c-old", reserving=True, spec_hash=pending.spec_hash, deployment="d1", state="running")
+    destroyed: list[str] = []
+    apps.cluster.containers = lambda app=None: [mine, theirs]
+    apps.cluster.operate = lambda action, cid, user=None: destroyed.append(cid)
+    assert apps.finish(pending) is False
+    assert destroyed == ["c-new"] and store.apps["web"].deployment_id == "d1"

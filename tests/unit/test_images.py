@@ -83,3 +83,17 @@ def test_the_service_wires_the_local_source_from_its_settings(tmp_path, local_en
         assert (service.images.local_source is not None) is local_engine
     finally:
         service.store.close()
+
+
+def test_require_finds_an_image_anywhere_or_fails_once_naming_it():
+    have, bare = FakeHandle("h1", {"app:1"}), FakeHandle("h2", set())
+    ImageDistributor().require("app:1", [bare, have])  # on one engine: enough
+    ImageDistributor(lambda: SimpleNamespace(api=FakeApi({"app:1"}))).require("app:1", [bare])  # on this machine
+    with pytest.raises(PaasopsError, match=r"image: nowhere:1 is on no engine and cannot be pulled \(on h2: no registry") \
+            as caught:
+        ImageDistributor().require("nowhere:1", [bare, FakeHandle("h3", set())])
+    assert caught.value.exit_code == 2 and caught.value.http_status == 400
+    pullable = FakeHandle("h4", set())
+    pullable.client.api.pull_ok = True
+    ImageDistributor().require("app:2", [pullable])
+    assert pullable.has_image("app:2")

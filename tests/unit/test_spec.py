@@ -344,3 +344,4 @@ def test_forbidden_host_ports():
     s = spec(ports=["22:22", "80:8080", "1023:80", "1024:80", "2376:80", "2379:80", "5002:80", "8080:80", "0:81"])
     assert [p.host for p in forbidden_host_ports(s)] == [22, 80, 1023, 2376, 2379, 5002]
     assert forbidden_host_ports(spec(ports=["8080:80"])) == []
+    assert [p.host for p in forbidden_host_ports(spec(ports=["8443:80", "5002:81"]), api_port=8443)] == [8443, 5002]

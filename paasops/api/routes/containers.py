@@ -40,9 +40,9 @@ def list_containers(service: Service, caller: Caller, all: bool = True,
                                                          who=caller)]
 
 
-def _check_ports(spec: AppSpec, caller: Principal) -> None:
+def _check_ports(spec: AppSpec, caller: Principal, api_port: int) -> None:
     """A `user` may not publish a privileged host port nor one paasops itself uses (an admin may)."""
-    taken = forbidden_host_ports(spec)
+    taken = forbidden_host_ports(spec, api_port)
     if taken and caller.role != ADMIN_ROLE:
         ports = ", ".join(str(p) for p in taken)
         raise ForbiddenError(f"host ports below 1024 and paasops' own ports are for admins only: {ports}",
@@ -54,7 +54,7 @@ def run_containers(body: DeployIn, service: Service, caller: Caller, stream: boo
     """Deploy an app spec (app.yml as JSON) to `count` replicas; `stream=true` answers NDJSON progress."""
     spec = parse_app_spec(body.spec, source="spec")
     count = spec.count if body.count is None else body.count
-    _check_ports(spec, caller)
+    _check_ports(spec, caller, service.settings.port)
     if body.dry_run:
         return service.apps.dry_run(spec, count)
     if not stream:
