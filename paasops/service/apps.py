@@ -32,7 +32,8 @@ def release_of(app: App | None) -> dict | None:
     """What a deployment record keeps of the release it replaces until it commits."""
     if app is None:
         return None
-    return {"deployment_id": app.deployment_id, "spec_hash": app.spec_hash, "count": app.count, "spec": app.spec}
+    return {"deployment_id": app.deployment_id, "spec_hash": app.spec_hash, "count": app.count, "spec": app.spec,
+            "secrets": dict(app.secrets)}  # sealed, as the record keeps them
 
 
 def recover_pending(apps: AppManager, *, wait: float = 60.0, poll: float = 1.0) -> None:
@@ -318,7 +319,8 @@ class AppManager:
             self.cluster.store.delete_app(app.name)
         else:
             self.put_app(App(name=app.name, spec=prev["spec"], count=prev["count"], deployment_id=prev["deployment_id"],
-                             spec_hash=prev["spec_hash"], state=DEPLOY_ACTIVE, created_at=app.created_at))
+                             spec_hash=prev["spec_hash"], state=DEPLOY_ACTIVE, created_at=app.created_at,
+                             owner=app.owner, team=app.team, secrets=dict(prev.get("secrets") or {})))
         self.cluster.record("deploy-app", user=user, app=app.name,
                             message=f"rolled back {app.name}'s pending deployment {app.deployment_id}: {why}",
                             data={"deployment": app.deployment_id, "rolled_back": True})

@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from paasops.auth.vault import SecretVault
 from paasops.errors import PlacementError, StoreUnavailable
 from paasops.service.apps import AppManager, release_of
 from paasops.service.deploy import Replica
@@ -60,7 +61,7 @@ OLD = App("web", {"name": "web", "image": "hello:1"}, 2, "d1", "h-old")
 def test_the_record_is_written_pending_before_any_container_starts_then_committed():
     store = FakeStore(OLD)
     result = FakeApps(store).deploy(SPEC, 3)
-    previous = {"deployment_id": "d1", "spec_hash": "h-old", "count": 2, "spec": OLD.spec}
+    previous = {"deployment_id": "d1", "spec_hash": "h-old", "count": 2, "spec": OLD.spec, "secrets": {}}
     assert store.log == [("put", DEPLOY_PENDING, previous), ("start", 3), ("put", DEPLOY_ACTIVE, None)]
     assert result.ok and store.apps["web"].spec_hash == spec_hash(SPEC)
 
@@ -98,7 +99,24 @@ def test_an_unplaceable_deploy_rolls_its_record_back(before):
 
 def test_release_of():
     assert release_of(None) is None
-    assert release_of(OLD) == {"deployment_id": "d1", "spec_hash": "h-old", "count": 2, "spec": OLD.spec}
+    assert release_of(OLD) == {"deployment_id": "d1", "spec_hash": "h-old", "count": 2, "spec": OLD.spec,
+                               "secrets": {}}
+
+
+def test_a_rolled_back_release_keeps_its_owner_team_and_sealed_secrets(tmp_path):
+    vault = SecretVault(tmp_path)
+    old_sealed, new_sealed = vault.seal_all("web", {"TOKEN": "old"}), vault.seal_all("web", {"TOKEN": "new"})
+    old = App("web", OLD.spec, 2, "d1", "h-old", owner="bob", team="ops", secrets=old_sealed)
+    pending = App("web", SPEC.to_dict(), 3, "d2", spec_hash(SPEC), state=DEPLOY_PENDING, previous=release_of(old),
+                  owner="bob", team="ops", secrets=new_sealed)
+    store = FakeStore(pending)
+    apps = FakeApps(store, placeable=False)
+    apps._vault = vault
+    apps.cluster.event_log = SimpleNamespace(hide=lambda values: None)  # type: ignore[attr-defined]
+    assert apps.finish(pending) is False
+    back = store.apps["web"]
+    assert (back.owner, back.team, back.deployment_id) == ("bob", "ops", "d1")
+    assert vault.open_all("web", back.secrets) == {"TOKEN": "old"}
 
 
 def pending_over(before: App | None) -> App:
