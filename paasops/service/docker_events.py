@@ -119,6 +119,8 @@ class ContainerEventCollector:
                 time.sleep(0.5)
                 resync = True
                 continue
+            opened: float | None = None
+            client = None
             try:
                 # a private client: the stream holds its connection for as long as it runs
                 client = handle.open_client(timeout=None)
@@ -127,22 +129,27 @@ class ContainerEventCollector:
                 bound_socket(stream, self.read_timeout)
                 if resync or cursor.since() is None:
                     handle.sync()
-                resync = False
-                backoff = 0.5
+                opened = time.monotonic()
                 for raw in stream:
                     if cursor.fresh(raw):
                         self._handle(handle, raw)
                     if self._stop.is_set() or self.cluster.engines.get(engine_id) is not handle:
                         return
-                # the engine ended the stream, or the read timed out inside Docker's client: reconnect at once
-                continue
-            except Exception as exc:  # a broken or silent stream: reconnect, then resync unless it was only quiet
+                quiet = True  # the engine ended it, or the read timed out inside Docker's client
+            except Exception as exc:  # a broken or silent stream: reconnect, and resync unless it was only quiet
                 if self._stop.is_set():
                     return
-                resync = not timed_out(exc)
-                log.log(logging.DEBUG if not resync else logging.INFO, "event stream of %s %s (%s); reconnecting",
-                        engine_id, "was quiet" if not resync else "broke", type(exc).__name__)
-                if not resync:
+                quiet = timed_out(exc)
+                log.log(logging.DEBUG if quiet else logging.INFO, "event stream of %s %s (%s); reconnecting",
+                        engine_id, "was quiet" if quiet else "broke", type(exc).__name__)
+            finally:
+                if client is not None:
+                    client.close()
+            lived = opened is not None and time.monotonic() - opened > 1.0
+            resync = not quiet
+            if lived:
+                backoff = 0.5
+                if quiet:  # reopen at once from the cursor: nothing was lost
                     continue
             time.sleep(backoff)
             backoff = min(backoff * 2, 5.0)

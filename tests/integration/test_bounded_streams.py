@@ -9,14 +9,18 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import docker
 import httpx
 import pytest
 from lab_support import free_port, hello_engine, stop_serve
+
+from paasops.service.docker_events import bound_socket, timed_out
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN = uuid.uuid4().hex[:6]
@@ -201,3 +205,60 @@ def test_a_quiet_follow_ends_after_the_idle_timeout_and_frees_its_place(engine, 
             assert open_follow(serve.port, user, path)[0] == 200  # the place is free again
     finally:
         serve.stop()
+
+
+@pytest.fixture
+def silent_engine():
+    """A TCP endpoint that answers /events like Docker (200, chunked) and then says nothing, ever: a quiet engine
+    or a half-open connection as the client sees it."""
+    server = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += conn.recv(4096)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+            held.append(conn)
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield server.getsockname()[1]
+    server.close()
+    for conn in held:
+        conn.close()
+
+
+def test_a_silent_engine_event_stream_times_out_instead_of_hanging(silent_engine):
+    def first_event(read_timeout: float | None) -> tuple[str, float]:
+        api = docker.APIClient(base_url=f"tcp://127.0.0.1:{silent_engine}", version="1.41", timeout=None)
+        stream = api.events(decode=True)
+        if read_timeout is not None:
+            bound_socket(stream, read_timeout)
+        outcome: list[str] = []
+
+        def read() -> None:
+            try:
+                next(stream)
+                outcome.append("event")
+            except StopIteration:
+                outcome.append("ended")
+            except Exception as exc:  # what the collector sees
+                outcome.append("timed out" if timed_out(exc) else f"broke: {type(exc).__name__}")
+
+        began = time.monotonic()
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        reader.join(5)
+        took = time.monotonic() - began
+        stream.close()  # frees the unbounded read too
+        return (outcome[0] if outcome else "still waiting"), took
+
+    assert first_event(None)[0] == "still waiting"  # Docker's client alone: no read timeout on /events
+    outcome, took = first_event(1.0)
+    print(f"\nsilent engine, read timeout 1 s: {outcome} after {took:.2f} s")
+    assert outcome in ("timed out", "ended") and took < 3  # either way the collector reopens the stream
