@@ -317,7 +317,8 @@ class ApiClient:
 
     def logs(self, container_id: str, *, follow: bool = False, tail: int | str = "all", stdout: bool = True,
              stderr: bool = True) -> Iterator[str]:
-        """The container's output as text chunks; with `follow`, until the container stops."""
+        """The container's output as text chunks; with `follow`, until the container stops or the service
+        ends the stream (its idle timeout, or a shutdown): a clean end. Too many follows open: RateLimited."""
         params = {"follow": follow, "tail": tail, "stdout": stdout, "stderr": stderr}
         with self._stream("GET", f"/api/containers/{_seg(container_id)}/logs", params=params) as response:
             yield from response.iter_text()

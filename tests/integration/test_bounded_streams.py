@@ -183,28 +183,57 @@ def test_sixty_follows_from_one_account_leave_the_api_free_and_sigterm_stops_ser
         serve.stop()
 
 
-def test_a_quiet_follow_ends_after_the_idle_timeout_and_frees_its_place(engine, tmp_path_factory):
+@pytest.fixture(scope="module")
+def small(engine, tmp_path_factory):
+    """A service with one follow per account, a 2 s idle timeout and at most 50 replicas per app."""
     serve, user, container = start(tmp_path_factory, {"PAASOPS_FOLLOW_PER_ACCOUNT": "1",
-                                                      "PAASOPS_FOLLOW_IDLE_TIMEOUT": "2"})
-    try:
-        for path in (f"/api/containers/{container}/logs?follow=true&tail=0", "/api/events/stream?type=nothing"):
-            status, _, sock = open_follow(serve.port, user, path)
-            assert status == 200
-            assert open_follow(serve.port, user, path)[0] == 429  # the one place is taken
-            began = time.monotonic()
-            sock.settimeout(10)
-            rest = b""
-            while not rest.endswith(b"0\r\n\r\n"):  # the chunked stream's clean end
-                chunk = sock.recv(4096)
-                assert chunk, f"{path}: closed without a clean end"
-                rest += chunk
-            took = time.monotonic() - began
-            print(f"\n{path}: ended after {took:.1f} s of quiet (idle timeout 2 s)")
-            assert 1.5 < took < 6
-            sock.close()
-            assert open_follow(serve.port, user, path)[0] == 200  # the place is free again
-    finally:
-        serve.stop()
+                                                      "PAASOPS_FOLLOW_IDLE_TIMEOUT": "2",
+                                                      "PAASOPS_MAX_COUNT": "50"})
+    yield serve, user, container
+    serve.stop()
+
+
+def test_a_quiet_follow_ends_after_the_idle_timeout_and_frees_its_place(small):
+    serve, user, container = small
+    for path in (f"/api/containers/{container}/logs?follow=true&tail=0", "/api/events/stream?type=nothing"):
+        status, _, sock = open_follow(serve.port, user, path)
+        assert status == 200
+        assert open_follow(serve.port, user, path)[0] == 429  # the one place is taken
+        began = time.monotonic()
+        sock.settimeout(10)
+        rest = b""
+        while not rest.endswith(b"0\r\n\r\n"):  # the chunked stream's clean end
+            chunk = sock.recv(4096)
+            assert chunk, f"{path}: closed without a clean end"
+            rest += chunk
+        took = time.monotonic() - began
+        print(f"\n{path}: ended after {took:.1f} s of quiet (idle timeout 2 s)")
+        assert 1.5 < took < 6
+        sock.close()
+        assert open_follow(serve.port, user, path)[0] == 200  # the place is free again
+
+
+def test_a_count_over_the_cap_is_refused_at_once_and_changes_nothing(small, tmp_path):
+    serve, user, _ = small
+    spec = {"name": APP, "image": "paasops/hello:latest", "command": ["sleep", "600"], "memory": "16m",
+            "cpus": 0.01}
+    for body in ({"spec": spec, "count": 3 * 10**6, "dry_run": True}, {"spec": {**spec, "count": 51}},
+                 {"spec": spec, "count": 10**30}):
+        began = time.monotonic()
+        answer = call(serve.url, user, "POST", "/api/containers", json=body)
+        took = time.monotonic() - began
+        assert answer.status_code == 400 and "limit of 50 per app" in answer.json()["error"], answer.text
+        assert answer.json()["error"].startswith("count: ") and took < 2, took
+    scaled = call(serve.url, user, "POST", f"/api/apps/{APP}/scale", json={"count": 51})
+    assert scaled.status_code == 400 and "limit of 50" in scaled.text
+    assert len(call(serve.url, user, "GET", f"/api/containers?app={APP}").json()) == 1  # nothing changed
+    app_yml = tmp_path / "app.yml"
+    app_yml.write_text(f"name: {APP}\nimage: paasops/hello:latest\ncommand: [sleep, '600']\nmemory: 16m\n"
+                       "cpus: 0.01\n")
+    env = {**os.environ, "PAASOPS_SERVER": serve.url, "PAASOPS_TOKEN": user}
+    cli = subprocess.run([sys.executable, "-m", "paasops", "deploy", str(app_yml), "--count", "1000000"], cwd=ROOT,
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert cli.returncode == 2 and "limit of 50 per app" in cli.stderr and "Traceback" not in cli.stderr, cli
 
 
 @pytest.fixture
