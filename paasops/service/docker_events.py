@@ -17,7 +17,8 @@ from .engine import EngineHandle
 
 log = logging.getLogger(__name__)
 # Docker sends nothing on a quiet /events stream: after this many seconds of silence the stream is reopened
-# from the last event seen (cheap), so a half-open connection never leaves the cache stale for longer.
+# from the last event seen (cheap), so a half-open connection never leaves the cache stale for longer
+# (the engine_events_timeout setting).
 READ_TIMEOUT = 60.0
 KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT = 15, 5, 3  # TCP keepalive: a dead peer is found in ~30 s
 
@@ -35,7 +36,7 @@ class EventCursor:
 
     def fresh(self, raw: dict) -> bool:
         nano = int(raw.get("timeNano") or int(raw.get("time") or 0) * 10**9)
-        key = (raw.get("id"), raw.get("Action") or raw.get("status"), nano)
+        key = (event_container(raw), raw.get("Action") or raw.get("status"), nano)
         if self.nano is not None and (nano < self.nano or (nano == self.nano and key in self._at_nano)):
             return False
         if self.nano is None or nano > self.nano:

@@ -65,6 +65,9 @@ class ServiceSettings(BaseSettings):
     follow_total: int = Field(64, ge=1)
     follow_idle_timeout: float = Field(300.0, ge=0)
     follow_max_lifetime: float = Field(0.0, ge=0)
+    # seconds of silence after which an engine's Docker event stream is reopened from its last event (Docker sends
+    # no keepalive: this bounds how long a half-open connection can leave the container cache stale)
+    engine_events_timeout: float = Field(60.0, gt=0)
     max_count: int = Field(DEFAULT_MAX_COUNT, ge=1)  # replicas one app may ask for (deploy, scale, dry run)
 
     @property

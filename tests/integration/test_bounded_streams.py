@@ -185,10 +185,12 @@ def test_sixty_follows_from_one_account_leave_the_api_free_and_sigterm_stops_ser
 
 @pytest.fixture(scope="module")
 def small(engine, tmp_path_factory):
-    """A service with one follow per account, a 2 s idle timeout and at most 50 replicas per app."""
+    """A service with one follow per account, a 2 s idle timeout, at most 50 replicas per app, and engine event
+    streams reopened after 1 s of quiet."""
     serve, user, container = start(tmp_path_factory, {"PAASOPS_FOLLOW_PER_ACCOUNT": "1",
                                                       "PAASOPS_FOLLOW_IDLE_TIMEOUT": "2",
-                                                      "PAASOPS_MAX_COUNT": "50"})
+                                                      "PAASOPS_MAX_COUNT": "50",
+                                                      "PAASOPS_ENGINE_EVENTS_TIMEOUT": "1"})
     yield serve, user, container
     serve.stop()
 
@@ -234,6 +236,24 @@ def test_a_count_over_the_cap_is_refused_at_once_and_changes_nothing(small, tmp_
     cli = subprocess.run([sys.executable, "-m", "paasops", "deploy", str(app_yml), "--count", "1000000"], cwd=ROOT,
                          env=env, capture_output=True, text=True, timeout=60)
     assert cli.returncode == 2 and "limit of 50 per app" in cli.stderr and "Traceback" not in cli.stderr, cli
+
+
+def test_engine_events_come_once_through_quiet_reopens(small, engine):
+    """The engine's event stream is reopened after each second of quiet, from its last event: a container
+    stopped outside paasops is seen, and its events are stored once, however many reopens follow (run last:
+    it stops the quiet container)."""
+    serve, user, container = small
+    time.sleep(3.5)  # quiet: the stream was reopened a few times
+    engine.containers.get(container).stop(timeout=1)
+    deadline = time.monotonic() + 10
+    while call(serve.url, user, "GET", f"/api/containers/{container}").json()["state"] != "exited":
+        assert time.monotonic() < deadline, "the service never saw the container stop"
+        time.sleep(0.2)
+    time.sleep(3.5)  # more reopens, each from the cursor, where the engine repeats its last event
+    seen = [(e["type"], e["time"]) for e in call(serve.url, serve.admin, "GET", "/api/events?tag=docker").json()
+            if e["container"] == container]
+    assert "die" in {kind for kind, _ in seen}
+    assert len(seen) == len(set(seen)), sorted(seen)  # the engine's last event (stop) again at each reopen
 
 
 @pytest.fixture
