@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from ...results import ClusterInfo, EventView
+from ...service.event_stream import EventHub, Subscriber
 from ...service.streams import Follow
 from ...store.records import Event
 from ..deps import Caller, Service
@@ -74,7 +75,7 @@ async def events_stream(service: Service, caller: Caller, type: str | None = Non
 class _Subscription:
     """A subscriber of the event hub, unsubscribed when its follow ends."""
 
-    def __init__(self, hub, subscriber):
+    def __init__(self, hub: EventHub, subscriber: Subscriber):
         self.hub, self.subscriber = hub, subscriber
 
     def close(self) -> None:
