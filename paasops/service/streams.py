@@ -118,14 +118,16 @@ class Streams:
         self.stopping = False
 
     def open(self, account: str, kind: str) -> Follow:
-        if self.stopping:
-            raise RateLimited("the service is shutting down: try again in a moment", where=kind,
-                              retry_after=self.policy.retry_after)
+        """A new follow for `account`, or RateLimited (429) past a cap or while the service stops."""
         self.limiter.acquire(account, kind)
         follow = Follow(self, account, kind)
-        with self._lock:
-            self._open.add(follow)
-        return follow
+        with self._lock:  # under the lock end_all takes: a follow is either ended by it or refused here
+            if not self.stopping:
+                self._open.add(follow)
+                return follow
+        self.limiter.release(account)
+        raise RateLimited("the service is shutting down: try again in a moment", where=kind,
+                          retry_after=self.policy.retry_after)
 
     def forget(self, follow: Follow) -> None:
         with self._lock:
@@ -140,8 +142,8 @@ class Streams:
 
     def end_all(self) -> None:
         """Refuse new follows and end the open ones (an open stream would hold the server's shutdown)."""
-        self.stopping = True
         with self._lock:
+            self.stopping = True
             follows = list(self._open)
         for follow in follows:
             follow.end()

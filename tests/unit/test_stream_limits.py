@@ -106,6 +106,7 @@ def test_end_all_ends_every_follow_and_refuses_new_ones():
     assert all(f.ended.is_set() for f in follows) and len(ended) == 3
     with pytest.raises(RateLimited, match="shutting down"):
         streams.open("carol", "events")
+    assert streams.limiter.open_for("carol") == 0  # the refusal took no place
     for f in follows:
         f.close()
     assert streams.limiter.total == 0
