@@ -112,6 +112,14 @@ def error_for(status: int, body: Any, fallback: str = "") -> PaasopsError:
     return err
 
 
+def _retry_after(header: str | None) -> float:
+    """Seconds from a Retry-After header (seconds only: the service never sends a date)."""
+    try:
+        return max(0.0, float(header or 1))
+    except ValueError:
+        return 1.0
+
+
 def _verify(base_url: str) -> ssl.SSLContext | bool:
     """HTTPS trusts the system CAs and, when present, the cluster CA (the service's cert may come from it)."""
     if not base_url.startswith("https://"):
@@ -179,7 +187,12 @@ class ApiClient:
             body = response.json()
         except ValueError:
             body = None
-        raise error_for(response.status_code, body, response.text.strip()[:300] or response.reason_phrase)
+        err = error_for(response.status_code, body, response.text.strip()[:300] or response.reason_phrase)
+        if isinstance(err, RateLimited):  # e.g. too many follows open: say when to come back
+            wait = _retry_after(response.headers.get("Retry-After"))
+            err.retry_after = wait
+            err.args = (f"{err} (try again in {wait:g} s)",)
+        raise err
 
     def request(self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None) -> Any:
         try:
@@ -308,7 +321,8 @@ class ApiClient:
 
     def logs(self, container_id: str, *, follow: bool = False, tail: int | str = "all", stdout: bool = True,
              stderr: bool = True) -> Iterator[str]:
-        """The container's output as text chunks; with `follow`, until the container stops."""
+        """The container's output as text chunks; with `follow`, until the container stops or the service
+        ends the stream (its idle timeout, or a shutdown): a clean end. Too many follows open: RateLimited."""
         params = {"follow": follow, "tail": tail, "stdout": stdout, "stderr": stderr}
         with self._stream("GET", f"/api/containers/{_seg(container_id)}/logs", params=params) as response:
             yield from response.iter_text()

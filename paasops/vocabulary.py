@@ -47,6 +47,7 @@ DEPLOY_ACTIVE = "active"
 DEFAULT_PIDS_LIMIT = 512  # processes a user container may run (a service setting; app.yml may lower it)
 MAX_APP_YML_BYTES = 1024 * 1024  # an app.yml larger than this is refused before it is parsed
 MAX_MEMORY_MB = 1024 * 1024 * 1024  # 1 PiB: past any engine, and far below Docker's int64 of bytes
+DEFAULT_MAX_COUNT = 1000  # replicas one app may ask for (a service setting)
 MAX_LOG_TAIL = 10_000_000  # lines a logs request may ask for (`all` asks for every line)
 
 # -- engines -------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from ..placement import scale_down_order
 from ..results import AppDeleted, DeployResult, DryRunPlan, HostExplanation, PlannedReplica, RemovedReplica
 from ..spec import AppSpec, new_deployment_id, parse_app_spec, spec_hash
 from ..store.records import App
-from ..vocabulary import DEFAULT_PIDS_LIMIT, DEPLOY_ACTIVE, DEPLOY_PENDING, UP
+from ..vocabulary import DEFAULT_MAX_COUNT, DEFAULT_PIDS_LIMIT, DEPLOY_ACTIVE, DEPLOY_PENDING, UP
 from .app_watch import desired
 from .cluster import Cluster
 from .containers import ContainerView
@@ -59,12 +59,14 @@ class AppManager:
     """Deploys and scales apps; one operation per app at a time."""
 
     def __init__(self, cluster: Cluster, images: ImageDistributor, *, per_host: int = 4,
-                 pids_limit: int = DEFAULT_PIDS_LIMIT, vault: SecretVault | None = None):
+                 pids_limit: int = DEFAULT_PIDS_LIMIT, vault: SecretVault | None = None,
+                 max_count: int = DEFAULT_MAX_COUNT):
         self.cluster = cluster
         self.images = images
         self._vault = vault
         self.per_host = per_host
         self.pids_limit = pids_limit
+        self.max_count = max_count
         self._app_locks: KeyedLocks[threading.Lock] = KeyedLocks()
         self._written: dict[str, tuple | None] = {}  # app -> the desired state this process last put
 
@@ -131,7 +133,16 @@ class AppManager:
         return [a for a in self.cluster.store.list_apps() if may_access(who, a.owner, a.team)]
 
     # -- deploy --------------------------------------------------------------------------
+    def check_count(self, count: int) -> None:
+        """A count between 0 and the service's max_count (a huge one would be planned replica by replica)."""
+        if count < 0:
+            raise UserInputError(f"count must be >= 0, got {count}", where="count")
+        if count > self.max_count:
+            raise UserInputError(f"{count} replicas is over this service's limit of {self.max_count} per app "
+                                 "(the max_count setting)", where="count")
+
     def dry_run(self, spec: AppSpec, count: int) -> DryRunPlan:
+        self.check_count(count)
         the_plan = plan(self.cluster, spec, count)
         if not the_plan.complete:
             raise PlacementError(the_plan.failure_message() or "no placement", where=spec.name)
@@ -148,8 +159,7 @@ class AppManager:
         act on the app may redeploy it (else 403: the name is another account's).
         """
         count = spec.count if count is None else count
-        if count < 0:
-            raise UserInputError(f"count must be >= 0, got {count}", where="count")
+        self.check_count(count)
         spec = self._with_digest(spec)
         with self.locked(spec.name):
             new_hash = spec_hash(spec)
@@ -223,8 +233,7 @@ class AppManager:
     # -- scale ---------------------------------------------------------------------------
     def scale(self, name: str, count: int, *, user: str | None = None,
               progress: Progress = lambda _: None, who: Who | None = None) -> DeployResult:
-        if count < 0:
-            raise UserInputError(f"count must be >= 0, got {count}", where="count")
+        self.check_count(count)
         with self.locked(name):
             app = self.get(name, who=who)  # absent or another account's: the same 404
             return self._scale(self.spec_for(app), app, count, user, progress)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Protocol
 
 from ..auth.ownership import Who, may_access_labels
 from ..errors import UserInputError
@@ -12,6 +13,17 @@ from .containers import ContainerView, match_managed
 from .engine import EngineHandle, engine_error
 from .engine_pool import EnginePool
 from .event_log import EventLog
+
+
+class LogFollow(Protocol):
+    """A container's output as the engine sends it; `close()` (from any thread) ends it and frees a read
+    blocked on a quiet container."""
+
+    def __iter__(self) -> Iterator[bytes]: ...
+
+    def __next__(self) -> bytes: ...
+
+    def close(self) -> None: ...
 
 
 class ContainerOps:
@@ -80,14 +92,22 @@ class ContainerOps:
                            message=f"{action} {view.name} on {handle.id}")
         return handle.refresh_container(view.id)
 
-    def logs(self, prefix: str, *, follow: bool = False, tail: int | str = "all", stdout: bool = True,
-             stderr: bool = True, timestamps: bool = False) -> Iterator[bytes]:
+    def logs(self, prefix: str, *, tail: int | str = "all", stdout: bool = True, stderr: bool = True,
+             timestamps: bool = False) -> bytes:
+        """The container's output so far."""
         handle, view = self.find(prefix)
         try:
-            if follow:
-                return handle.client.api.logs(view.id, stdout=stdout, stderr=stderr, stream=True,
-                                              follow=True, tail=tail, timestamps=timestamps)
-            return iter([handle.client.api.logs(view.id, stdout=stdout, stderr=stderr, tail=tail,
-                                                timestamps=timestamps)])
+            return handle.client.api.logs(view.id, stdout=stdout, stderr=stderr, tail=tail, timestamps=timestamps)
+        except Exception as exc:
+            raise engine_error(handle.id, exc) from None
+
+    def follow_logs(self, prefix: str, *, tail: int | str = "all", stdout: bool = True, stderr: bool = True,
+                    timestamps: bool = False) -> LogFollow:
+        """The container's output, then new output as it comes, until the container stops or the stream
+        is closed. Its socket has no read timeout (Docker's client turns it off): the caller bounds it."""
+        handle, view = self.find(prefix)
+        try:
+            return handle.client.api.logs(view.id, stdout=stdout, stderr=stderr, stream=True, follow=True,
+                                          tail=tail, timestamps=timestamps)
         except Exception as exc:
             raise engine_error(handle.id, exc) from None

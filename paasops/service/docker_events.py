@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from typing import Any
+
+import urllib3
 
 from ..vocabulary import DOWN
 from .cluster import Cluster
@@ -13,13 +16,64 @@ from .container_events import REFRESH, STORED, event_action, event_container, no
 from .engine import EngineHandle
 
 log = logging.getLogger(__name__)
+# Docker sends nothing on a quiet /events stream: after this many seconds of silence the stream is reopened
+# from the last event seen (cheap), so a half-open connection never leaves the cache stale for longer
+# (the engine_events_timeout setting).
+READ_TIMEOUT = 60.0
+KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT = 15, 5, 3  # TCP keepalive: a dead peer is found in ~30 s
+
+
+class EventCursor:
+    """Where an engine's event stream got to: `since()` to reopen it there; `fresh()` skips the events the
+    engine sends again (those at the cursor's nanosecond already handled)."""
+
+    def __init__(self) -> None:
+        self.nano: int | None = None
+        self._at_nano: set[tuple] = set()
+
+    def since(self) -> str | None:
+        return None if self.nano is None else f"{self.nano // 10**9}.{self.nano % 10**9:09d}"
+
+    def fresh(self, raw: dict) -> bool:
+        nano = int(raw.get("timeNano") or int(raw.get("time") or 0) * 10**9)
+        key = (event_container(raw), raw.get("Action") or raw.get("status"), nano)
+        if self.nano is not None and (nano < self.nano or (nano == self.nano and key in self._at_nano)):
+            return False
+        if self.nano is None or nano > self.nano:
+            self.nano, self._at_nano = nano, set()
+        self._at_nano.add(key)
+        return True
+
+
+def timed_out(exc: BaseException) -> bool:
+    return isinstance(exc, TimeoutError | urllib3.exceptions.TimeoutError)
+
+
+def bound_socket(stream: Any, read_timeout: float) -> None:
+    """Give an open Docker stream's socket a read timeout and TCP keepalive (Docker's client turns its
+    timeout off for streams); reaches the socket the way docker's own CancellableStream.close does."""
+    try:
+        fp = stream._response.raw._fp.fp
+        raw = getattr(fp, "raw", fp)
+        sock: Any = getattr(raw, "_sock", None) or raw.sock
+        sock.settimeout(read_timeout)
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, KEEPALIVE_IDLE)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, KEEPALIVE_INTERVAL)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, KEEPALIVE_COUNT)
+    except (AttributeError, OSError) as exc:  # another transport: the heartbeat still notices a dead engine
+        log.debug("no read timeout on an event stream: %s", exc)
 
 
 class ContainerEventCollector:
-    """One thread per engine following /events; reconnects with back-off and resyncs after a gap."""
+    """One thread per engine following /events with a read timeout (a silent or half-open connection is
+    dropped); reconnects from the last event seen (`since`, duplicates skipped), with back-off and a
+    resync of the container list after a break."""
 
-    def __init__(self, cluster: Cluster, *, store_events: bool = True):
+    def __init__(self, cluster: Cluster, *, store_events: bool = True, read_timeout: float = READ_TIMEOUT):
         self.cluster = cluster
+        self.read_timeout = read_timeout
         self.store_events = store_events
         self._threads: dict[str, threading.Thread] = {}
         self._streams: dict[str, Any] = {}  # engine id -> its open event stream
@@ -56,31 +110,48 @@ class ContainerEventCollector:
 
     def _follow(self, engine_id: str) -> None:
         backoff = 0.5
-        since = None
+        cursor = EventCursor()
+        resync = True  # nothing missed between the engine's container list and the stream
         while not self._stop.is_set():
             handle: EngineHandle | None = self.cluster.engines.get(engine_id)
             if handle is None:
                 return
             if handle.status == DOWN:
                 time.sleep(0.5)
+                resync = True
                 continue
+            opened: float | None = None
+            client = None
             try:
                 # a private client: the stream holds its connection for as long as it runs
                 client = handle.open_client(timeout=None)
-                stream = client.api.events(decode=True, since=since, filters={"type": ["container"]})
+                stream = client.api.events(decode=True, since=cursor.since(), filters={"type": ["container"]})
                 self._streams[engine_id] = stream
-                if since is None:
-                    handle.sync()  # nothing missed between the initial list and the stream
-                backoff = 0.5
+                bound_socket(stream, self.read_timeout)
+                if resync or cursor.since() is None:
+                    handle.sync()
+                opened = time.monotonic()
                 for raw in stream:
-                    since = raw.get("time", since)
-                    self._handle(handle, raw)
+                    if cursor.fresh(raw):
+                        self._handle(handle, raw)
                     if self._stop.is_set() or self.cluster.engines.get(engine_id) is not handle:
                         return
-            except Exception as exc:  # a broken stream: reconnect
+                quiet = True  # the engine ended it, or the read timed out inside Docker's client
+            except Exception as exc:  # a broken or silent stream: reconnect, and resync unless it was only quiet
                 if self._stop.is_set():
                     return
-                log.info("event stream of %s broke (%s); reconnecting", engine_id, type(exc).__name__)
+                quiet = timed_out(exc)
+                log.log(logging.DEBUG if quiet else logging.INFO, "event stream of %s %s (%s); reconnecting",
+                        engine_id, "was quiet" if quiet else "broke", type(exc).__name__)
+            finally:
+                if client is not None:
+                    client.close()
+            lived = opened is not None and time.monotonic() - opened > 1.0
+            resync = not quiet
+            if lived:
+                backoff = 0.5
+                if quiet:  # reopen at once from the cursor: nothing was lost
+                    continue
             time.sleep(backoff)
             backoff = min(backoff * 2, 5.0)
 

@@ -22,6 +22,7 @@ from .images import ImageDistributor
 from .registration import etcd_transport_refusal
 from .retention import EventRetention, RetentionPolicy
 from .settings import ServiceSettings
+from .streams import Streams
 
 if TYPE_CHECKING:
     from .app_watch import AppWatcher
@@ -59,8 +60,9 @@ class Service:
                                engine_timeout=settings.engine_timeout,
                                allow_plain_tcp=settings.allow_insecure_tcp)
         self.images = ImageDistributor(local_source=_local_client if settings.images_from_this_machine else None)
-        self.apps = AppManager(self.cluster, self.images, per_host=settings.per_host, pids_limit=settings.pids_limit)
-        self.container_events = ContainerEventCollector(self.cluster)
+        self.apps = AppManager(self.cluster, self.images, per_host=settings.per_host, pids_limit=settings.pids_limit,
+                               max_count=settings.max_count)
+        self.container_events = ContainerEventCollector(self.cluster, read_timeout=settings.engine_events_timeout)
         self.tokens = Tokens(self.store, ttl=settings.token_ttl)
         passwords.set_concurrency(settings.login_hash_concurrency)
         self.accounts = Accounts(self.store, self.tokens, record=self.cluster.record,
@@ -71,6 +73,7 @@ class Service:
         # one follower of the store's events for every API stream; after an outage it also writes
         # the events kept in memory meanwhile
         self.event_hub = EventHub(self.store, on_reopen=self.cluster.event_log.flush)
+        self.streams = Streams(settings.stream_policy())  # open follows: caps, their own pool, ended at stop
         self.app_watcher: AppWatcher | None = None
         self.registry: RegistrySync | None = None
         self.heartbeat: Heartbeat | None = None
@@ -102,7 +105,7 @@ class Service:
         threading.Thread(target=recover_pending, args=(self.apps,), name="recover", daemon=True).start()
 
     def stop(self) -> None:
-        for part in (self.retention, self.app_watcher, self.event_hub, self.heartbeat, self.registry,
+        for part in (self.streams, self.retention, self.app_watcher, self.event_hub, self.heartbeat, self.registry,
                      self.admission, self.container_events):
             if part is not None:
                 try:

@@ -8,7 +8,8 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ..auth.limiter import LoginPolicy
-from ..vocabulary import API_HOST, API_PORT, DEFAULT_PIDS_LIMIT, data_dir
+from ..vocabulary import API_HOST, API_PORT, DEFAULT_MAX_COUNT, DEFAULT_PIDS_LIMIT, data_dir
+from .stream_limits import StreamPolicy
 
 
 def default_state_url() -> str:
@@ -64,6 +65,16 @@ class ServiceSettings(BaseSettings):
     event_max_count: int = Field(100_000, ge=0)
     event_prune_interval: float = Field(3600.0, gt=0)
     login_hash_concurrency: int = Field(2, ge=0)  # argon2 hashes at once (64 MiB each; 0: unbounded)
+    # follows (`logs --follow`, `events --follow`): open at once per account and in all (beyond: 429), seconds
+    # without output before one ends (0: never), seconds one may last however busy (0: no limit)
+    follow_per_account: int = Field(8, ge=1)
+    follow_total: int = Field(64, ge=1)
+    follow_idle_timeout: float = Field(300.0, ge=0)
+    follow_max_lifetime: float = Field(0.0, ge=0)
+    # seconds of silence after which an engine's Docker event stream is reopened from its last event (Docker sends
+    # no keepalive: this bounds how long a half-open connection can leave the container cache stale)
+    engine_events_timeout: float = Field(60.0, gt=0)
+    max_count: int = Field(DEFAULT_MAX_COUNT, ge=1)  # replicas one app may ask for (deploy, scale, dry run)
 
     @property
     def images_from_this_machine(self) -> bool:
@@ -91,6 +102,10 @@ class ServiceSettings(BaseSettings):
                                      f"certificate of the etcd CA; run `paasops bootstrap` (or `paasops lab up`) "
                                      f"with this pki dir, or give {name}", where=name)
         return str(files[0]), str(files[1]), str(files[2])
+
+    def stream_policy(self) -> StreamPolicy:
+        return StreamPolicy(per_account=self.follow_per_account, total=self.follow_total,
+                            idle_timeout=self.follow_idle_timeout, max_lifetime=self.follow_max_lifetime)
 
     def login_policy(self) -> LoginPolicy:
         return LoginPolicy(free_failures=self.login_free_failures, backoff=self.login_backoff,

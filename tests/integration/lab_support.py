@@ -116,3 +116,21 @@ def local_service(workdir: Path, admin_password: str, ready: Callable[[str], boo
     finally:
         stop_serve(proc)
         log.close()
+
+
+@contextlib.contextmanager
+def hello_engine(*apps: str):
+    """The local Docker engine with the hello image; removes the containers of `apps` after."""
+    import docker
+
+    from paasops.lab.hello_image import ensure_hello_image
+
+    client = docker.from_env()
+    ensure_hello_image(client)
+    try:
+        yield client
+    finally:
+        for app in apps:
+            for c in client.containers.list(all=True, filters={"label": [f"paasops.app={app}"]}):
+                c.remove(force=True)
+        client.close()

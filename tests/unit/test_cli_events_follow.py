@@ -9,7 +9,7 @@ import pytest
 
 from paasops.cli.commands import events as events_command
 from paasops.cli.common import Output
-from paasops.errors import ConnectionFailed, NotFoundError
+from paasops.errors import ConnectionFailed, NotFoundError, RateLimited
 from paasops.results import EventView
 
 
@@ -61,3 +61,12 @@ def test_an_older_service_without_the_stream_is_polled(capsys):
     api = FakeApi([([], NotFoundError("no route"))])
     events_command._follow(api, {}, [], 990.0, Output.json)  # type: ignore[arg-type]
     assert api.polled == 1
+
+
+def test_too_many_follows_ends_the_command_with_the_services_reason(capsys):
+    refused = RateLimited("events: account dave already has 8 streams open (at most 8 per account): end one "
+                          "first (try again in 5 s)", retry_after=5)
+    api = FakeApi([([event(1, 1000.0)], ConnectionFailed("the service restarts")), ([], refused)])
+    with pytest.raises(RateLimited, match="at most 8 per account"):  # cli/errors.py: exit 4, the message
+        events_command._follow(api, {}, [], 990.0, Output.json)  # type: ignore[arg-type]
+    assert len(api.stream_since) == 2  # no retrying against the cap

@@ -17,6 +17,7 @@ from paasops.errors import (
     NotFoundError,
     PaasopsError,
     PlacementError,
+    RateLimited,
     SpecError,
     UserInputError,
 )
@@ -197,3 +198,16 @@ def test_a_broken_connection_is_not_called_unreachable():
     with pytest.raises(ConnectionFailed, match=r"broke the connection \(RemoteProtocolError: Server disconnected"
                                                r".*if it serves HTTPS, use an https:// address"):
         api_with(handler).engines()
+
+
+def test_a_refused_follow_says_when_to_come_back():
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(429, headers={"Retry-After": "5"},
+                              json={"error": "logs: account dave already has 8 streams open (at most 8 per account): "
+                                             "end one first", "type": "RateLimited"})
+
+    with pytest.raises(RateLimited) as refused:
+        list(api_with(handler).logs("abc", follow=True))
+    assert str(refused.value) == ("logs: account dave already has 8 streams open (at most 8 per account): end one "
+                                  "first (try again in 5 s)")
+    assert refused.value.retry_after == 5 and refused.value.exit_code == 4

@@ -8,13 +8,15 @@ from collections.abc import AsyncIterator
 from dataclasses import asdict
 
 from fastapi import APIRouter, Query
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from ...results import ClusterInfo, EventView
 from ...service.event_log import event_filter, events_for
+from ...service.event_stream import EventHub, Subscriber
+from ...service.streams import Follow
 from ...store.records import Event
 from ..deps import Caller, Service
+from ..streams import FollowResponse, on_pool, open_on_pool
 
 router = APIRouter(prefix="/api", tags=["cluster"])
 KEEPALIVE = 10.0  # seconds of quiet after which a stream sends an empty line (finds gone clients)
@@ -38,12 +40,15 @@ def events(service: Service, caller: Caller, type: str | None = None, tag: str |
     return [EventView(**asdict(e)) for e in found]
 
 
-@router.get("/events/stream", response_class=StreamingResponse, responses={200: NDJSON_EVENTS})
+@router.get("/events/stream", response_class=StreamingResponse,
+            responses={200: NDJSON_EVENTS,
+                       429: {"description": "Too many follows open (per account or in all); see Retry-After."}})
 async def events_stream(service: Service, caller: Caller, type: str | None = None, tag: str | None = None,
                         app: str | None = None, host: str | None = None,
                         since: float | None = None) -> StreamingResponse:
     """New events as they are stored (the service's one feed of the store, shared by every stream);
-    with `since`, the stored events from then first. The same filters as GET /api/events."""
+    with `since`, the stored events from then first. The same filters as GET /api/events. The stream
+    ends after the service's follow_idle_timeout without an event (the client reconnects with `since`)."""
     loop = asyncio.get_running_loop()
     lines: asyncio.Queue[Event | None] = asyncio.Queue()
 
@@ -56,16 +61,29 @@ async def events_stream(service: Service, caller: Caller, type: str | None = Non
     def end() -> None:  # the service shuts down
         loop.call_soon_threadsafe(lines.put_nowait, None)
 
+    streams = service.streams
+    followed = streams.open(caller.name, "events")  # the caps (429) before any work
+    followed.on_end(end)
     filters = {"type": type, "tag": tag, "app": app, "host": host}
-    subscriber = await run_in_threadpool(lambda: service.event_hub.subscribe(deliver, filters, end=end))
+    await open_on_pool(streams, followed, lambda: _Subscription(
+        service.event_hub, service.event_hub.subscribe(deliver, filters, end=end)))
     try:
-        backlog = [] if since is None else await run_in_threadpool(
-            lambda: events_for(service.store, caller, type=type, tag=tag, app=app, host=host, since=since,
-                               limit=None))
+        backlog = [] if since is None else await on_pool(streams, lambda: events_for(
+            service.store, caller, type=type, tag=tag, app=app, host=host, since=since, limit=None))
     except BaseException:
-        service.event_hub.unsubscribe(subscriber)
+        followed.close()
         raise
-    return StreamingResponse(_lines(service, subscriber, backlog, lines), media_type="application/x-ndjson")
+    return FollowResponse(followed, _lines(followed, backlog, lines), media_type="application/x-ndjson")
+
+
+class _Subscription:
+    """A subscriber of the event hub, unsubscribed when its follow ends."""
+
+    def __init__(self, hub: EventHub, subscriber: Subscriber):
+        self.hub, self.subscriber = hub, subscriber
+
+    def close(self) -> None:
+        self.hub.unsubscribe(self.subscriber)
 
 
 def _offer(lines: asyncio.Queue, event: Event) -> None:
@@ -75,15 +93,18 @@ def _offer(lines: asyncio.Queue, event: Event) -> None:
         lines.put_nowait(event)
 
 
-async def _lines(service, subscriber, backlog: list[Event], lines: asyncio.Queue) -> AsyncIterator[bytes]:
+async def _lines(followed: Follow, backlog: list[Event], lines: asyncio.Queue) -> AsyncIterator[bytes]:
     sent: set[str] = set()
     try:
         for event in reversed(backlog):  # oldest first
             sent.add(event.id)
             yield _line(event)
-        while True:
+        while not followed.ended.is_set():
+            budget = followed.wait_budget()
+            if budget is not None and budget <= 0:  # idle (or lived) too long: end; the client reconnects
+                return
             try:
-                event = await asyncio.wait_for(lines.get(), KEEPALIVE)
+                event = await asyncio.wait_for(lines.get(), KEEPALIVE if budget is None else min(KEEPALIVE, budget))
             except TimeoutError:
                 yield b"\n"
                 continue
@@ -92,9 +113,10 @@ async def _lines(service, subscriber, backlog: list[Event], lines: asyncio.Queue
             if event.id in sent:  # the backlog and the feed overlap by the time the backlog took
                 sent.discard(event.id)
                 continue
+            followed.output()
             yield _line(event)
     finally:
-        service.event_hub.unsubscribe(subscriber)
+        followed.close()
 
 
 def _line(event: Event) -> bytes:

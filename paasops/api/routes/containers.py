@@ -8,15 +8,18 @@ import threading
 from collections.abc import Iterator
 
 from fastapi import APIRouter, Query
-from fastapi.responses import StreamingResponse
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response, StreamingResponse
 
 from ...errors import ForbiddenError, PaasopsError, UserInputError
 from ...results import ContainerDetail, ContainerGone, ContainerInfo, DeployResult, Destroyed, DryRunPlan
+from ...service.container_ops import LogFollow
 from ...spec import AppSpec, forbidden_host_ports, parse_app_spec
 from ...vocabulary import ADMIN_ROLE, MAX_LOG_TAIL
 from ..deps import Caller, Principal, Service
 from ..errors import error_body
 from ..models import DeployIn, ScaleIn
+from ..streams import FollowResponse, blocking_chunks, open_on_pool
 
 router = APIRouter(prefix="/api/containers", tags=["containers"])
 NDJSON = {"description": "With `stream=true`: progress events, then `{\"event\": \"result\", \"result\": ...}` "
@@ -118,13 +121,31 @@ def scale_container(container_id: str, body: ScaleIn, service: Service, caller: 
 
 
 @router.get("/{container_id}/logs", response_class=StreamingResponse,
-            responses={200: {"description": "The container's output.",
-                             "content": {"text/plain": {"schema": {"type": "string"}}}}})
-def container_logs(container_id: str, service: Service, caller: Caller, follow: bool = False,
-                   tail: str = Query("all", pattern=r"^(all|\d+)$"), stdout: bool = True, stderr: bool = True):
+            responses={200: {"description": "The container's output. With `follow`, new output as it comes until "
+                                            "the container stops, the stream is idle past the service's "
+                                            "follow_idle_timeout, or the service stops.",
+                             "content": {"text/plain": {"schema": {"type": "string"}}}},
+                       429: {"description": "Too many follows open (per account or in all); see Retry-After."}})
+async def container_logs(container_id: str, service: Service, caller: Caller, follow: bool = False,
+                         tail: str = Query("all", pattern=r"^(all|\d+)$"), stdout: bool = True, stderr: bool = True):
     if tail.isdigit() and (len(tail) > len(str(MAX_LOG_TAIL)) or int(tail) > MAX_LOG_TAIL):
         raise UserInputError(f"must be 'all' or a number of lines up to {MAX_LOG_TAIL}", where="tail")
-    service.cluster.find(container_id, who=caller)  # ownership: another account's container is not there (404)
-    chunks = service.cluster.logs(container_id, follow=follow, tail=int(tail) if tail.isdigit() else tail,
-                                  stdout=stdout, stderr=stderr)
-    return StreamingResponse(chunks, media_type="text/plain")
+    lines: int | str = int(tail) if tail.isdigit() else tail
+
+    def owned() -> None:  # ownership: another account's container is not there (404)
+        service.cluster.find(container_id, who=caller)
+
+    if not follow:
+        def read() -> bytes:
+            owned()
+            return service.cluster.ops.logs(container_id, tail=lines, stdout=stdout, stderr=stderr)
+        return Response(await run_in_threadpool(read), media_type="text/plain")
+    # the caps first (429), before any work for the engine; the engine's calls then run on the follows' pool
+    streams = service.streams
+    followed = streams.open(caller.name, "logs")
+
+    def open_follow() -> LogFollow:
+        owned()
+        return service.cluster.ops.follow_logs(container_id, tail=lines, stdout=stdout, stderr=stderr)
+    chunks = await open_on_pool(streams, followed, open_follow)
+    return FollowResponse(followed, blocking_chunks(streams, followed, chunks), media_type="text/plain")

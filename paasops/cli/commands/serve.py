@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from ..errors import report_errors
 from ..flags import is_loopback, parse_weights
 
 app = typer.Typer()
+SHUTDOWN_GRACE = 2  # seconds requests may take to finish after SIGTERM (the follows are ended at once)
 
 
 def serve_settings(**flags: Any):
@@ -105,7 +107,9 @@ def serve(host: str = typer.Option(None, "--host", help="Address to listen on (d
             self.service = service
 
         def handle_exit(self, sig, frame) -> None:
-            self.service.event_hub.end_streams()  # open event streams would hold the shutdown
+            # open follows would hold the shutdown: end them (off the signal handler, which may have
+            # interrupted a holder of their locks)
+            threading.Thread(target=self.service.streams.end_all, daemon=True, name="end-streams").start()
             super().handle_exit(sig, frame)
 
     service = Service(settings)
@@ -113,6 +117,7 @@ def serve(host: str = typer.Option(None, "--host", help="Address to listen on (d
         service.start()
         config = uvicorn.Config(create_app(service), host=settings.host, port=settings.port,
                                 log_level=log_level.value, log_config=None,
+                                timeout_graceful_shutdown=SHUTDOWN_GRACE,
                                 ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
                                 ssl_keyfile=str(settings.tls_key) if settings.tls_key else None)
         _Server(config, service).run()
