@@ -113,6 +113,11 @@ class AppManager:
             return spec
         return self._with_digest(spec.with_secrets(self.vault.open_all(app.name, app.secrets), ""))
 
+    def secret_values(self, name: str | None) -> list[str]:
+        """The values of app `name`'s secrets (to cut them out of what its containers print); none if unknown."""
+        app = self.cluster.store.get_app(name) if name else None
+        return list(self.vault.open_all(app.name, app.secrets).values()) if app and app.secrets else []
+
     def _with_digest(self, spec: AppSpec) -> AppSpec:
         """`spec` with the keyed digest of its secrets (its spec hash needs it); their values hidden from events."""
         if not spec.secrets:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Protocol
 
 from ..auth.ownership import Who, may_access_labels
@@ -13,6 +13,7 @@ from .containers import ContainerView, match_managed
 from .engine import EngineHandle, engine_error
 from .engine_pool import EnginePool
 from .event_log import EventLog
+from .log_redaction import SecretScrubber
 
 
 class LogFollow(Protocol):
@@ -24,6 +25,32 @@ class LogFollow(Protocol):
     def __next__(self) -> bytes: ...
 
     def close(self) -> None: ...
+
+
+class _ScrubbedFollow:
+    """A log follow with its app's secret values cut out (a value split across chunks included)."""
+
+    def __init__(self, stream: LogFollow, scrubber: SecretScrubber):
+        self.stream, self.scrubber = stream, scrubber
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        while True:
+            try:
+                chunk = next(self.stream)
+            except StopIteration:
+                tail = self.scrubber.flush()
+                if tail:
+                    return tail
+                raise
+            shown = self.scrubber.feed(chunk)
+            if shown:
+                return shown
+
+    def close(self) -> None:
+        self.stream.close()
 
 
 class ContainerOps:
@@ -93,21 +120,25 @@ class ContainerOps:
         return handle.refresh_container(view.id)
 
     def logs(self, prefix: str, *, tail: int | str = "all", stdout: bool = True, stderr: bool = True,
-             timestamps: bool = False) -> bytes:
-        """The container's output so far."""
+             timestamps: bool = False, hide: Iterable[str] = ()) -> bytes:
+        """The container's output so far, with the values in `hide` (its app's secrets) shown as REDACTED."""
         handle, view = self.find(prefix)
         try:
-            return handle.client.api.logs(view.id, stdout=stdout, stderr=stderr, tail=tail, timestamps=timestamps)
+            return SecretScrubber(hide).scrub(handle.client.api.logs(view.id, stdout=stdout, stderr=stderr, tail=tail,
+                                                                     timestamps=timestamps))
         except Exception as exc:
             raise engine_error(handle.id, exc) from None
 
     def follow_logs(self, prefix: str, *, tail: int | str = "all", stdout: bool = True, stderr: bool = True,
-                    timestamps: bool = False) -> LogFollow:
+                    timestamps: bool = False, hide: Iterable[str] = ()) -> LogFollow:
         """The container's output, then new output as it comes, until the container stops or the stream
-        is closed. Its socket has no read timeout (Docker's client turns it off): the caller bounds it."""
+        is closed; the values in `hide` shown as REDACTED. Its socket has no read timeout (Docker's client
+        turns it off): the caller bounds it."""
         handle, view = self.find(prefix)
         try:
-            return handle.client.api.logs(view.id, stdout=stdout, stderr=stderr, stream=True, follow=True,
-                                          tail=tail, timestamps=timestamps)
+            stream = handle.client.api.logs(view.id, stdout=stdout, stderr=stderr, stream=True, follow=True,
+                                            tail=tail, timestamps=timestamps)
+            scrubber = SecretScrubber(hide)
+            return _ScrubbedFollow(stream, scrubber) if scrubber else stream
         except Exception as exc:
             raise engine_error(handle.id, exc) from None

@@ -31,7 +31,8 @@ SECRETS = (ALICE_SECRET, BOB_SECRET, ROTATED)
 
 
 def spec(name: str, secret: str) -> dict:
-    return {"name": name, "image": "paasops/hello:latest", "command": ["sleep", "300"], "memory": "32m",
+    return {"name": name, "image": "paasops/hello:latest", "memory": "32m",
+            "command": ["sh", "-c", "echo password=$DB_PASSWORD; sleep 300"],  # an app that prints its secret
             "cpus": 0.1, "env": {"MODE": "test"}, "secrets": {"DB_PASSWORD": secret}}
 
 
@@ -160,6 +161,12 @@ def test_no_route_shows_a_secret_value_even_to_its_owner(url, tokens, apps):
                      f"/api/containers/{alice_id}/logs"):
             answer = call(url, token, "GET", path)
             assert answer.status_code == 200 and no_secret(answer.text), (who, path)
+        logs = call(url, token, "GET", f"/api/containers/{alice_id}/logs")
+        assert f"password={REDACTED}" in logs.text, logs.text
+        with httpx.stream("GET", f"{url}/api/containers/{alice_id}/logs?follow=true",
+                          headers={"X-Access-Token": token}, timeout=30) as followed:
+            first = next(followed.iter_text())
+        assert followed.status_code == 200 and first.startswith(f"password={REDACTED}") and no_secret(first), first
 
 
 def test_the_secret_reaches_the_container_and_is_encrypted_in_the_state_file(lab, apps, engine):

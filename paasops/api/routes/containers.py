@@ -132,20 +132,22 @@ async def container_logs(container_id: str, service: Service, caller: Caller, fo
         raise UserInputError(f"must be 'all' or a number of lines up to {MAX_LOG_TAIL}", where="tail")
     lines: int | str = int(tail) if tail.isdigit() else tail
 
-    def owned() -> None:  # ownership: another account's container is not there (404)
-        service.cluster.find(container_id, who=caller)
+    def owned() -> list[str]:
+        """Ownership (another account's container is not there: 404); the values of its app's secrets."""
+        _, view = service.cluster.find(container_id, who=caller)
+        return service.apps.secret_values(view.app)
 
     if not follow:
         def read() -> bytes:
-            owned()
-            return service.cluster.ops.logs(container_id, tail=lines, stdout=stdout, stderr=stderr)
+            hide = owned()
+            return service.cluster.ops.logs(container_id, tail=lines, stdout=stdout, stderr=stderr, hide=hide)
         return Response(await run_in_threadpool(read), media_type="text/plain")
     # the caps first (429), before any work for the engine; the engine's calls then run on the follows' pool
     streams = service.streams
     followed = streams.open(caller.name, "logs")
 
     def open_follow() -> LogFollow:
-        owned()
-        return service.cluster.ops.follow_logs(container_id, tail=lines, stdout=stdout, stderr=stderr)
+        hide = owned()
+        return service.cluster.ops.follow_logs(container_id, tail=lines, stdout=stdout, stderr=stderr, hide=hide)
     chunks = await open_on_pool(streams, followed, open_follow)
     return FollowResponse(followed, blocking_chunks(streams, followed, chunks), media_type="text/plain")
