@@ -79,6 +79,9 @@ def local_engine_up(admin_password: str) -> Callable[[str], bool]:
 
     def ready(url: str) -> bool:
         answer = httpx.post(f"{url}/api/login", json={"username": "admin", "password": admin_password}, timeout=30)
+        if answer.status_code != 200:  # not ready yet (a loaded store): ask again until the deadline
+            print("not ready:", answer.status_code, answer.text)
+            return False
         token = answer.json()["token"]
         engines = httpx.get(f"{url}/api/engines", headers={"X-Access-Token": token}, timeout=30).json()
         return [e["status"] for e in engines] == ["up"]

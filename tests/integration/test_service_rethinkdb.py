@@ -40,7 +40,12 @@ def login(url: str) -> dict[str, str]:
 
 
 def engine_up(url: str) -> bool:
-    engines = httpx.get(f"{url}/api/engines", headers=login(url), timeout=2).json()
+    answer = httpx.post(f"{url}/api/login", json={"username": "admin", "password": ADMIN_PASSWORD}, timeout=10)
+    if answer.status_code != 200:  # e.g. 503 while a loaded RethinkDB answers slowly: not ready yet
+        print("not ready:", answer.status_code, answer.text)
+        return False
+    headers = {"X-Access-Token": answer.json()["token"]}
+    engines = httpx.get(f"{url}/api/engines", headers=headers, timeout=2).json()
     return [e["status"] for e in engines] == ["up"]
 
 
