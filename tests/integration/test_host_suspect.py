@@ -50,7 +50,7 @@ def test_paused_host_stays_listed_with_its_replicas_and_nothing_moves(service): 
             time.sleep(0.5)
     finally:
         subprocess.run(["docker", "unpause", container], check=True)
-    print(f"\n{frozen} while paused: {' '.join(s[0] for s in statuses)}")
+    print(f"\n{frozen} while paused: {' '.join(statuses)}")
     assert key_gone, "the lease never lapsed: the pause was too short to prove anything"
     assert "suspect" in statuses and set(statuses) <= {"up", "degraded", "suspect"}, statuses
     assert _wait(lambda: api.engine(frozen).status == "up", 30) is not None, api.engine(frozen).status
@@ -107,7 +107,11 @@ def test_host_cut_during_deploy_is_given_up_and_reconcile_keeps_one_per_index(se
         lab_exec(lab, cut, f"ip link set eth0 up && ip route replace default via {gateway}")
     assert _wait(lambda: api.engine(cut).status == "up", 60) is not None, api.engine(cut).status
     done = paasops("reconcile", "-o", "json", env=env)
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.returncode in (0, 10), done.stdout + done.stderr  # in sync, or changes applied and now in sync
+    removed = [a for a in json.loads(done.stdout)["actions"] if a["reason"] == "duplicate"]
+    print(f"reconcile removed {len(removed)} copies whose start reply was lost: "
+          f"{sorted(a['name'] for a in removed)}")
+    assert all(" runs 2 times: " in a["detail"] or "is above" in a["detail"] for a in removed), removed
     running = [c for c in api.containers(app="burst") if c.state in ("running", "created")]
     indexes = Counter(int(c.labels["paasops.replica"]) for c in running)
     assert sorted(indexes) == list(range(1, 25)) and set(indexes.values()) == {1}, indexes
