@@ -73,6 +73,8 @@ class EnginePool:
         is_new = record.id not in self.engines
         self.store.put_engine(record)
         handle = self._attach(record)
+        if record.source == "etcd" and record.id in self.lapsed:  # registered again: its health shows again
+            self.set_lapsed(record.id, False, "registration back in etcd")
         if is_new:
             self.events.record("add-engine", host=record.id, user=user,
                                message=f"engine {record.id} at {record.docker_url or record.address} "

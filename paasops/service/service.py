@@ -185,10 +185,7 @@ class Service:
             self._leaving.add(record.id)
             return
         self._leaving.discard(record.id)
-        self.admission.registered(record)
-        handle = self.cluster.engines.get(record.id)
-        if handle is not None and handle.record.address == record.address and record.id in self.cluster.pool.lapsed:
-            self.cluster.pool.set_lapsed(record.id, False, "registration back in etcd")
+        self.admission.registered(record)  # once admitted, a suspect host shows its health again
 
     def _on_unregistered(self, engine_id: str) -> None:
         handle = self.cluster.engines.get(engine_id)

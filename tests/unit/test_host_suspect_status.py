@@ -69,3 +69,9 @@ def test_a_leaving_registration_is_marked_and_a_bad_marker_refused():
     assert "leaving" not in parse_engine("h1", _value(leaving=False)).meta
     with pytest.raises(ValueError, match="leaving: expected true or false"):
         parse_engine("h1", _value(leaving="yes"))
+
+
+def test_registering_again_ends_the_lapse(cluster):
+    cluster.pool.set_lapsed("h1", True)
+    cluster.upsert_engine(Engine("h1", "10.0.0.1", source="etcd"))  # same address: the same handle
+    assert cluster.engines["h1"].status == UP and "h1" not in cluster.pool.lapsed
