@@ -26,8 +26,12 @@ LABEL_SECRETS = "paasops.secret-names"  # the env names `inspect` shows as REDAC
 
 # -- host (engine) statuses ---------------------------------------------------------------------
 UNKNOWN, UP, DOWN, DEGRADED = "unknown", "up", "down", "degraded"
-HOST_STATUSES = (UNKNOWN, UP, DOWN, DEGRADED)
-HOST_EVENT_TYPES = {UP: "host-up", DOWN: "host-down", DEGRADED: "host-degraded"}
+# registration lapsed (its etcd lease ended without the agent leaving): kept, no new placements
+SUSPECT = "suspect"
+HOST_STATUSES = (UNKNOWN, UP, DOWN, DEGRADED, SUSPECT)
+HOST_EVENT_TYPES = {UP: "host-up", DOWN: "host-down", DEGRADED: "host-degraded", SUSPECT: "host-suspect"}
+# the registration value's key an agent sets (then revokes its lease) when it leaves on purpose
+LEAVING = "leaving"
 
 # -- ports -------------------------------------------------------------------------------------
 DOCKER_TLS_PORT = 2376  # the Docker remote API with mutual TLS, as bootstrap configures it

@@ -32,7 +32,8 @@ if TYPE_CHECKING:  # the models are only annotations here: rendering imports no 
     )
 
 STATE_STYLE = {"running": "green", "up": "green", "fits": "green", "exited": "yellow", "created": "yellow",
-               "degraded": "yellow", "down": "red", "dead": "red", "failed": "red", "rejected": "red"}
+               "degraded": "yellow", "suspect": "yellow", "down": "red", "dead": "red", "failed": "red",
+               "rejected": "red"}
 
 
 def styled(value: Any, style: str | None = None) -> Text:

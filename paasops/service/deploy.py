@@ -18,6 +18,7 @@ from ..spec import AppSpec, docker_run_kwargs
 from ..vocabulary import DEFAULT_PIDS_LIMIT, LABEL_ATTEMPT
 from .cluster import Cluster
 from .engine import engine_error
+from .host_guard import HostGuard, HostLost
 from .images import ImageDistributor
 from .keyed_lock import KeyedLocks
 from .replicas import replica_labels, request_for
@@ -73,6 +74,7 @@ class Deployer:
         self.max_attempts = max_attempts
         self.user = user
         self._slots: KeyedLocks[threading.Semaphore] = KeyedLocks(lambda: threading.Semaphore(per_host))
+        self.guard = HostGuard(lambda: cluster.engines)  # a down or suspect host is given up at once
 
     def slot(self, host: str) -> threading.Semaphore:
         """Engine `host`'s start slots: at most `per_host` replicas start on it at once."""
@@ -129,9 +131,9 @@ class Deployer:
         """Start one replica on `host` within its slot (image first); fills in `replica`, raises on failure."""
         handle = self.cluster.engine(host)
         sources = list(self.cluster.engines.values())
-        with self.slot(host):
-            how = self.images.ensure(handle, spec.image, sources,
-                                     lambda msg: progress({"event": "image", "message": msg}))
+        with self.guard.slot(host, self.slot(host)):
+            how = self.guard.call(host, lambda: self.images.ensure(
+                handle, spec.image, sources, lambda msg: progress({"event": "image", "message": msg})))
             if how != "present":
                 progress({"event": "image", "message": f"{spec.image} {how} on {host}"})
             name = f"{spec.name}-{replica.index}"
@@ -139,7 +141,9 @@ class Deployer:
             labels = {**replica_labels(spec, deployment_id, replica.index), **self.labels, LABEL_ATTEMPT: attempt}
             kwargs = docker_run_kwargs(spec, name, labels, pids_limit=self.pids_limit)
             try:
-                container = handle.client.containers.run(**kwargs)
+                container = self.guard.call(host, lambda: handle.client.containers.run(**kwargs))
+            except HostLost:
+                raise  # nothing to clean up on a host that does not answer: reconcile finds any copy
             except Exception as exc:
                 self._cleanup(handle, attempt)
                 raise engine_error(host, exc) from None

@@ -14,6 +14,7 @@ from ..store.records import Engine
 from ..vocabulary import DOWN, HOST_EVENT_TYPES, UNKNOWN, UP
 from .engine import EngineHandle
 from .event_log import EventLog
+from .health import shown_status
 from .registration import DENIED_SOURCE, plain_tcp_refusal
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,8 @@ class EnginePool:
         self.pki_dir = pki_dir
         self.engine_timeout = engine_timeout
         self.engines: dict[str, EngineHandle] = {}
+        self.health: dict[str, str] = {}  # engine id -> its health as the heartbeat last said it
+        self.lapsed: set[str] = set()  # engines whose etcd registration lapsed: shown suspect, kept
         self.lock = threading.RLock()
         self.on_engines_changed: Callable[[], None] = lambda: None  # the service re-targets heartbeats and streams
 
@@ -54,6 +57,7 @@ class EnginePool:
         except Exception as exc:  # an engine that does not answer yet is kept, marked down
             log.warning("%s", exc)
             handle.status = DOWN if record.source != "etcd" else UNKNOWN
+        self.health[record.id] = handle.status
         self.on_engines_changed()
         return handle
 
@@ -69,6 +73,8 @@ class EnginePool:
         is_new = record.id not in self.engines
         self.store.put_engine(record)
         handle = self._attach(record)
+        if record.source == "etcd" and record.id in self.lapsed:  # registered again: its health shows again
+            self.set_lapsed(record.id, False, "registration back in etcd")
         if is_new:
             self.events.record("add-engine", host=record.id, user=user,
                                message=f"engine {record.id} at {record.docker_url or record.address} "
@@ -100,6 +106,8 @@ class EnginePool:
     def remove_engine(self, engine_id: str, *, user: str | None = None, reason: str = "") -> None:
         with self.lock:
             handle = self.engines.pop(engine_id, None)
+            self.health.pop(engine_id, None)
+            self.lapsed.discard(engine_id)
         if handle is None and not self.store.get_engine(engine_id):
             raise NotFoundError(f"no engine {engine_id!r}", where="engines")
         if handle:
@@ -117,9 +125,29 @@ class EnginePool:
         return handle
 
     def set_status(self, engine_id: str, status: str, reason: str = "") -> None:
-        """A health transition from the heartbeat: record it; resync on the way up."""
+        """A health transition from the heartbeat: record what the host now shows; resync on the way up."""
         handle = self.engines.get(engine_id)
-        if handle is None or handle.status == status:
+        if handle is None:
+            return
+        self.health[engine_id] = status
+        self._show(handle, reason)
+
+    def set_lapsed(self, engine_id: str, lapsed: bool, reason: str = "") -> None:
+        """Its etcd registration lapsed (suspect: kept, no new placements) or came back (its health again)."""
+        handle = self.engines.get(engine_id)
+        if handle is None:
+            return
+        self.health.setdefault(engine_id, handle.status)
+        if lapsed:
+            self.lapsed.add(engine_id)
+        else:
+            self.lapsed.discard(engine_id)
+        self._show(handle, reason)
+
+    def _show(self, handle: EngineHandle, reason: str) -> None:
+        engine_id = handle.id
+        status = shown_status(self.health.get(engine_id, handle.status), engine_id in self.lapsed)
+        if handle.status == status:
             return
         old = handle.status
         if status == UP:

@@ -6,10 +6,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from ..vocabulary import DEGRADED, DOWN, HOST_EVENT_TYPES, UNKNOWN, UP
+from ..vocabulary import DEGRADED, DOWN, HOST_EVENT_TYPES, SUSPECT, UNKNOWN, UP
 
 EVENT_TYPES = HOST_EVENT_TYPES
-__all__ = ["DEGRADED", "DOWN", "EVENT_TYPES", "UNKNOWN", "UP"]
+__all__ = ["DEGRADED", "DOWN", "EVENT_TYPES", "SUSPECT", "UNKNOWN", "UP", "shown_status"]
+
+
+def shown_status(health: str, lapsed: bool) -> str:
+    """The status a host shows: its health, except that a lapsed etcd registration makes it `suspect`
+    (kept, no new placements) until the registration comes back; a down host stays down."""
+    return SUSPECT if lapsed and health != DOWN else health
 
 
 class Signals(NamedTuple):

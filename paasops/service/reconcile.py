@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..placement import HostSnapshot, scale_down_order
+from ..placement import HostSnapshot
 from ..placement.model import WeightsLike
 from ..store.records import App
 from .containers import RESERVING, ContainerView
-from .replicas import replica_index
+from .replicas import one_per_index
 
 CREATED_GRACE = 60.0  # seconds a `created` container may take to start before it counts as dead
 DEAD_STATES = frozenset({"exited", "dead"})
@@ -95,18 +94,11 @@ def _destroy(c: ContainerView, reason: str, detail: str) -> Change:
     return Change("destroy", c.app or "", reason, container=c.id, name=c.name, host=c.engine_id, detail=detail)
 
 
-def _duplicates(app: App, have: list[ContainerView], hosts: Sequence[HostSnapshot],
-                weights: WeightsLike) -> list[Change]:
-    """The extra replicas, taken from the most loaded hosts first; on a host, the newest goes."""
-    by_host: dict[str, list[ContainerView]] = {}
-    for c in sorted(have, key=lambda c: (c.created, replica_index(c), c.id)):
-        by_host.setdefault(c.engine_id, []).append(c)
-    # Only replicas of the current spec count in the order; the hosts' reservations stay as observed.
-    view = [dataclasses.replace(h, replicas={app.name: len(by_host[h.id])}) for h in hosts if h.id in by_host]
-    order = scale_down_order(view, app.name, len(have) - app.count, cpus=have[0].cpus,
-                             memory_mb=have[0].memory_mb, weights=weights)
+def _duplicates(app: App, have: list[ContainerView], hosts: Sequence[HostSnapshot]) -> list[Change]:
+    """The copies that go so the app keeps one replica per index 1..N, each saying why."""
+    up = {h.id for h in hosts if h.healthy}
     detail = f"{len(have)} replicas of spec {app.spec_hash[:12]} run, {app.count} desired"
-    return [_destroy(by_host[host].pop(), "duplicate", detail) for host in order]
+    return [_destroy(r.container, "duplicate", f"{detail}: {r.why}") for r in one_per_index(have, app.count, up)]
 
 
 def _previous(app: App, c: ContainerView) -> bool:
@@ -124,8 +116,10 @@ def diff(desired: Iterable[App], observed: Iterable[ContainerView], hosts: Seque
     up (absent from `hosts` or not healthy) are neither counted nor touched: their replicas are
     re-created elsewhere, and any surplus is removed once the host is back. A running replica of a
     deployment the store knows (`known`, and the release a pending deployment replaces) is never an
-    orphan: it stays until that deployment commits or is rolled back.
+    orphan: it stays until that deployment commits or is rolled back. An app keeps exactly one
+    replica per index 1..N (`one_per_index`); `weights` no longer choose which copies go.
     """
+    del weights  # kept for callers: duplicates are chosen by index, never by host load
     apps = {a.name: a for a in desired}
     known = set(known)
     reachable = {h.id for h in hosts if h.healthy}
@@ -159,11 +153,12 @@ def diff(desired: Iterable[App], observed: Iterable[ContainerView], hosts: Seque
     states = []
     for name, app in sorted(apps.items()):
         have = current[name]
-        if len(have) < app.count:
-            actions.append(Change("create", name, "missing", count=app.count - len(have),
-                                  detail=f"{len(have)} of {app.count} replicas run"))
-        elif len(have) > app.count:
-            actions.extend(_duplicates(app, have, hosts, weights))
+        gone = _duplicates(app, have, hosts)
+        kept = len(have) - len(gone)
+        if kept < app.count:
+            actions.append(Change("create", name, "missing", count=app.count - kept,
+                                  detail=f"{kept} of {app.count} replicas run"))
+        actions.extend(gone)
         per_host: dict[str, int] = {}
         for c in have:
             per_host[c.engine_id] = per_host.get(c.engine_id, 0) + 1

@@ -13,6 +13,7 @@ from ..store.records import Engine
 from ..vocabulary import (
     ADMIN_ROLE,
     DOCKER_TLS_PORT,
+    LEAVING,
     LOCAL_ENGINE,
     EngineEndpoint,
     docker_url,
@@ -100,6 +101,11 @@ def parse_engine(engine_id: str, raw: bytes | str) -> Engine:
         raise ValueError(f"tls: expected true or false, got {tls!r}")
     url = data.get("docker_url") or docker_url(address, port, tls=tls)
     meta = {k: data[k] for k in ("registered_at", "published_by") if k in data}
+    leaving = data.get(LEAVING, False)
+    if not isinstance(leaving, bool):
+        raise ValueError(f"{LEAVING}: expected true or false, got {leaving!r}")
+    if leaving:  # its agent leaves on purpose: the lease is revoked next and the host removed
+        meta[LEAVING] = True
     return Engine(id=engine_id, address=address, docker_url=url, cpus=float(cpus),
                   memory_mb=int(memory_mb), labels={str(k): str(v) for k, v in labels.items()},
                   tls=tls, source="etcd", meta=meta)

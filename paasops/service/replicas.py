@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass
 
 from ..placement import Request
 from ..spec import AppSpec, container_labels
@@ -56,3 +57,51 @@ def scale_down_victims(current: Iterable[ContainerView], order: Sequence[str]) -
             raise ValueError(f"no replica left on {host} to remove")
         victims.append(by_host[host].pop())
     return victims
+
+
+@dataclass(frozen=True)
+class Removal:
+    """A copy reconcile removes to keep one replica per index, and why (said in its action)."""
+
+    container: ContainerView
+    why: str
+
+
+def _ready(c: ContainerView) -> bool:
+    return c.state == "running" and "unhealthy" not in c.status and "health: starting" not in c.status
+
+
+def _keep_first(up: Collection[str] | None) -> Callable[[ContainerView], tuple]:
+    """The order copies of one index are kept in: on an up host, ready, then the oldest (then by id)."""
+    return lambda c: (up is not None and c.engine_id not in up, not _ready(c), c.created, c.id)
+
+
+def one_per_index(copies: Iterable[ContainerView], count: int, up: Collection[str] | None = None) -> list[Removal]:
+    """Which copies go so an app keeps exactly one replica per index 1..`count`.
+
+    A copy numbered above `count` (or without a number) is surplus; of several copies of one index,
+    the one on an up host (`up`; None: all are), then ready, then the oldest is kept. Surplus first,
+    highest index first, then the duplicates by index. Missing indexes are the caller's to create.
+    """
+    by_index: dict[int, list[ContainerView]] = {}
+    for c in copies:
+        by_index.setdefault(replica_index(c), []).append(c)
+    removals: list[Removal] = []
+    for index in sorted((i for i in by_index if not 1 <= i <= count), reverse=True):
+        for c in sorted(by_index[index], key=lambda c: c.id):
+            why = f"index {index} is above the app's {count} replicas" if index else "it has no replica index"
+            removals.append(Removal(c, why))
+    for index in sorted(i for i in by_index if 1 <= i <= count):
+        kept, *extra = sorted(by_index[index], key=_keep_first(up))
+        for c in extra:
+            removals.append(Removal(c, f"index {index} runs {len(extra) + 1} times: {kept.name} on "
+                                       f"{kept.engine_id} is kept ({_why_kept(kept, c, up)})"))
+    return removals
+
+
+def _why_kept(kept: ContainerView, gone: ContainerView, up: Collection[str] | None) -> str:
+    if up is not None and (kept.engine_id in up) != (gone.engine_id in up):
+        return "its host is up"
+    if _ready(kept) != _ready(gone):
+        return "it is ready"
+    return "it is older" if kept.created < gone.created else "same age, first by id"

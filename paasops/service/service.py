@@ -12,7 +12,7 @@ from ..placement import Weights
 from ..store import open_store
 from ..store.exclusive import StateLock
 from ..store.records import Engine
-from ..vocabulary import DOWN, LOCAL_DOCKER_URL, LOCAL_ENGINE
+from ..vocabulary import DOWN, LEAVING, LOCAL_DOCKER_URL, LOCAL_ENGINE
 from .admission import Admission
 from .apps import AppManager, recover_pending
 from .cluster import Cluster
@@ -78,6 +78,7 @@ class Service:
         self.registry: RegistrySync | None = None
         self.heartbeat: Heartbeat | None = None
         self._retarget_lock = threading.Lock()
+        self._leaving: set[str] = set()  # engines whose agent said it leaves: their key's delete removes them
         self.admission = Admission(self.cluster, settings.pki_dir or default_pki_dir(),
                                    remove_key=self._remove_key, current=self._current_registration)
         self.retention = EventRetention(self.store, RetentionPolicy(
@@ -170,7 +171,7 @@ class Service:
             return
         from .registry import RegistrySync
         ca, cert, key = self.settings.etcd_tls()
-        self.registry = RegistrySync(self.settings.etcd, on_put=self.admission.registered,
+        self.registry = RegistrySync(self.settings.etcd, on_put=self._on_registered,
                                      on_delete=self._on_unregistered, ca_cert=ca, cert_key=key, cert_cert=cert)
         self.registry.start()
         self.registry.publish([h.record for h in self.cluster.engines.values() if h.record.source != "local"])
@@ -182,12 +183,25 @@ class Service:
     def _current_registration(self, engine_id: str) -> Engine | None:
         return self.registry.latest(engine_id) if self.registry is not None else None
 
+    def _on_registered(self, record: Engine) -> None:
+        if record.meta.get(LEAVING):  # the agent's last word before it revokes its lease
+            self._leaving.add(record.id)
+            return
+        self._leaving.discard(record.id)
+        self.admission.registered(record)  # once admitted, a suspect host shows its health again
+
     def _on_unregistered(self, engine_id: str) -> None:
         handle = self.cluster.engines.get(engine_id)
-        # A host we marked down had its key removed by us: it stays, shown as down, and comes back
-        # when it answers again. A live host whose lease ended (agent stopped) leaves the cluster.
-        if handle is not None and handle.record.source == "etcd" and handle.status != DOWN:
-            self.cluster.remove_engine(engine_id, reason=f"{engine_id}: registration gone from etcd")
+        if handle is None or handle.record.source != "etcd":
+            return
+        # A host leaves only on purpose: its agent said so before revoking its lease, or an admin
+        # removed it. A lapsed lease (frozen host, cut path, or our own delete of a down host's key)
+        # proves nothing: the host stays, suspect (or down), with its replicas, until it registers again.
+        if engine_id in self._leaving:
+            self._leaving.discard(engine_id)
+            self.cluster.remove_engine(engine_id, reason=f"{engine_id}: its agent unregistered (left on purpose)")
+        else:
+            self.cluster.pool.set_lapsed(engine_id, True, "registration gone from etcd")
 
     def _start_heartbeat(self) -> None:
         from .heartbeat import Heartbeat

@@ -60,11 +60,14 @@ CASES = {
     "count 0 and nothing runs": ([ZERO], [], []),
     "all missing": ([WEB, DB], [], [create("db", 1), create("web", 2)]),
     "one missing": ([WEB], [ctr("w1")], [create("web", 1)]),
-    # 4 replicas, 2 desired: b is the most loaded (0.75), then
-    # b minus one replica: (2.5/4 * 65 + 6016/8192 * 35) / 100 = 0.6633, still above a (0.20625)
-    "duplicates leave the most loaded host first": (
-        [WEB], [ctr("w1"), ctr("w2", index=2), ctr("w3", on="b", index=3), ctr("w4", on="b", index=4)],
+    # 4 replicas, 2 desired: indexes 3 and 4 are above 2, the highest goes first (host load plays no part)
+    "replicas above the count go, highest index first": (
+        [WEB], [ctr("w1", on="b"), ctr("w2", index=2, on="b"), ctr("w3", index=3), ctr("w4", index=4)],
         [destroy("duplicate", "w4"), destroy("duplicate", "w3")]),
+    # indexes 1, 1, 3 of 2: the newer copy of 1 and the surplus 3 go, index 2 is created
+    "a duplicated index and a surplus one: one per index 1..N": (
+        [WEB], [ctr("w1"), ctr("w1b", created=NOW - 5), ctr("w3", index=3, on="b")],
+        [create("web", 1), destroy("duplicate", "w3"), destroy("duplicate", "w1b")]),
     # on one host the newest container goes: a copy made by hand with the same labels
     "a hand-made duplicate is the newest": (
         [WEB], [ctr("w1"), ctr("w2", index=2), ctr("copy", index=1, created=NOW - 5)],
@@ -115,7 +118,7 @@ CASES = {
                 ctr("g", app="ghost", deployment="d1")], [destroy("orphan", "g")]),
     "once committed, the previous release is an orphan": (
         [App("web", {}, count=1, deployment_id="d9", spec_hash="h-new")],
-        [ctr("w1", deployment="d1"), ctr("n1", hash_="h-new", index=2, deployment="d9")], [destroy("orphan", "w1")]),
+        [ctr("w1", deployment="d1"), ctr("n1", hash_="h-new", deployment="d9")], [destroy("orphan", "w1")]),
     "a dead replica of a known deployment is still dead": (
         [WEB_PENDING], [ctr("n1", hash_="h-new", deployment="d9"), ctr("n2", hash_="h-new", index=2, deployment="d9"),
                         ctr("n3", hash_="h-new", index=3, deployment="d9"),
@@ -146,13 +149,13 @@ def test_app_states_and_summary():
     assert plan.to_dict()["in_sync"] is False
 
 
-def test_duplicates_use_the_weights():
-    # cpu only: a (3/4) is more loaded than b (1/4); memory only: b (6144/8192) is
+def test_duplicates_are_chosen_by_index_whatever_the_weights():
     hosts = [host("a", 3, 1024), host("b", 1, 6144)]
     observed = [ctr("wa", on="a"), ctr("wb", on="b", index=2)]
     one = App("web", {}, count=1, deployment_id="d", spec_hash="h-web")
-    assert diff([one], observed, hosts, now=NOW, weights=(1, 0)).actions[0].container == "wa"
-    assert diff([one], observed, hosts, now=NOW, weights=(0, 1)).actions[0].container == "wb"
+    for weights in ((1, 0), (0, 1)):
+        (action,) = diff([one], observed, hosts, now=NOW, weights=weights).actions
+        assert action.container == "wb" and "index 2 is above the app's 1 replicas" in action.detail
 
 
 @pytest.mark.parametrize("state, age, dead", [

@@ -15,14 +15,15 @@ from paasops.service.containers import ContainerView
 from paasops.service.deploy import Replica
 from paasops.service.reconcile_apply import Reconciler, describe, lock_for, matcher
 from paasops.service.reconcile_lock import EtcdLock, FileLock
+from paasops.service.replicas import free_indexes, replica_index
 from paasops.store.records import App
 
 NOW = 10_000.0
 
 
-def ctr(id_: str, app: str, hash_: str, state: str = "running") -> ContainerView:
+def ctr(id_: str, app: str, hash_: str, state: str = "running", index: int = 1) -> ContainerView:
     return ContainerView(id=id_, name=id_, engine_id="a", image="img", state=state, created=NOW - 600,
-                         labels={"paasops.app": app, "paasops.spec-hash": hash_})
+                         labels={"paasops.app": app, "paasops.spec-hash": hash_, "paasops.replica": str(index)})
 
 
 class FakeCluster:
@@ -71,9 +72,10 @@ class FakeApps:
         self.started.append((spec.name, count))
         app = self.cluster.apps[spec.name]
         out = []
+        free = free_indexes((replica_index(c) for c in self.cluster.live if c.app == spec.name), count)
         for i in range(count):
             if self.start_ok:
-                self.cluster.live.append(ctr(f"new-{spec.name}-{i}", spec.name, app.spec_hash))
+                self.cluster.live.append(ctr(f"new-{spec.name}-{i}", spec.name, app.spec_hash, index=free[i]))
                 out.append(Replica(i + 1, host="a", container_id=f"new-{i}", status="running"))
             else:
                 out.append(Replica(i + 1, status="failed", error="no room"))

@@ -32,15 +32,15 @@ INFO = {
 }
 
 
-def ctr(id_: str, app: str, host: str) -> ContainerView:
+def ctr(id_: str, app: str, host: str, index: int = 1) -> ContainerView:
     return ContainerView(id=id_, name=id_, engine_id=host, image="i", state="running", created=NOW - 60,
-                         labels={"paasops.app": app, "paasops.spec-hash": "h"})
+                         labels={"paasops.app": app, "paasops.spec-hash": "h", "paasops.replica": str(index)})
 
 
 def report() -> Report:
     apps = [App("web", {}, 3, "d", "h"), App(EVIL, {}, 1, "d", "h")]
     hosts = [HostSnapshot(id=h, total_cpu=4, total_mem_mb=4096, healthy=h != "n3") for h in ("n1", "n2", "n3")]
-    plan = diff(apps, [ctr("a", "web", "n1"), ctr("b", "web", "n2"), ctr("c", EVIL, "n2")], hosts, now=NOW)
+    plan = diff(apps, [ctr("a", "web", "n1"), ctr("b", "web", "n2", 2), ctr("c", EVIL, "n2")], hosts, now=NOW)
     events = [Event("reconcile", message=f"done {EVIL}", time=NOW - 10, id="2"),
               Event("run-container", app="web", time=NOW - 100, id="1"),
               Event("old", time=NOW - EVENTS_WINDOW - 1, id="0")]
