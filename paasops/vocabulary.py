@@ -29,6 +29,9 @@ UNKNOWN, UP, DOWN, DEGRADED = "unknown", "up", "down", "degraded"
 HOST_STATUSES = (UNKNOWN, UP, DOWN, DEGRADED)
 HOST_EVENT_TYPES = {UP: "host-up", DOWN: "host-down", DEGRADED: "host-degraded"}
 
+# -- replica health (Docker's HEALTHCHECK; none: the app has no check) ---------------------------
+HEALTH_HEALTHY, HEALTH_UNHEALTHY, HEALTH_STARTING, HEALTH_NONE = "healthy", "unhealthy", "starting", "none"
+
 # -- ports -------------------------------------------------------------------------------------
 DOCKER_TLS_PORT = 2376  # the Docker remote API with mutual TLS, as bootstrap configures it
 API_PORT = 5002  # the service's HTTP API

@@ -136,7 +136,8 @@ def test_app_states_and_summary():
     plan = diff([WEB, DB], observed, HOSTS + [host("gone", healthy=False)], now=NOW)
     states = {s.name: s.to_dict() for s in plan.apps}
     assert states["web"] == {"name": "web", "desired": 2, "running": 3, "stale": 1, "unreachable": 1,
-                             "hosts": {"a": 1, "b": 2}, "missing": 0, "extra": 1, "in_sync": False}
+                             "hosts": {"a": 1, "b": 2}, "missing": 0, "extra": 1, "in_sync": False,
+                             "ready": 3, "unhealthy": 0}
     assert states["db"]["missing"] == 1 and states["db"]["running"] == 0
     assert plan.unreachable == ["far"]
     # 1 db replica to create, 1 web duplicate (from b, the most loaded), 2 orphans (old spec, ghost)
