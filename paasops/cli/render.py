@@ -153,12 +153,23 @@ def container_pairs(c: ContainerDetail) -> list[tuple[str, Any]]:
     config, net = details.get("Config") or {}, details.get("NetworkSettings") or {}
     return [("id", c.id), ("name", c.name), ("app", c.app), ("host", c.engine),
             ("image", c.image), ("state", c.state), ("health", c.health), ("ready", c.ready),
+            ("last health check", last_probe(details)),
             ("started", (details.get("State") or {}).get("StartedAt", "")), ("created", fmt_time(c.created)),
             ("deployment", c.deployment),
             ("spec hash", c.spec_hash), ("cpus", c.cpus), ("memory", fmt_mb(c.memory_mb)),
             ("ports", fmt_ports(c.ports)), ("command", " ".join(config.get("Cmd") or [])),
             ("ip address", net.get("IPAddress") or ""), ("restarts", details.get("RestartCount", "")),
             ("labels", ", ".join(f"{k}={v}" for k, v in sorted(c.labels.items())))]
+
+
+def last_probe(details: dict[str, Any]) -> str:
+    """The engine's last health probe of a container: `exit 1 at …: wget: server returned error …`."""
+    log = ((details.get("State") or {}).get("Health") or {}).get("Log") or []
+    if not log:
+        return ""
+    last = log[-1]
+    output = " ".join(str(last.get("Output") or "").split())
+    return f"exit {last.get('ExitCode')} at {str(last.get('End', ''))[:19]}" + (f": {output}" if output else "")
 
 
 def action_line(done: str, view: ContainerInfo | ContainerGone) -> str:

@@ -197,6 +197,25 @@ def test_container_pairs_take_details_from_the_engines_inspect():
     assert pairs["memory"] == "128 MiB"
     assert pairs["ports"] == "[::]:32772->8080/tcp"
     assert "paasops.app=hello" in pairs["labels"]
+    assert (pairs["health"], pairs["ready"], pairs["last health check"]) == ("none", False, "")
+
+
+def test_inspect_shows_health_and_the_last_probe():
+    log = [{"ExitCode": 0, "End": "2026-12-03T17:00:00.1Z", "Output": ""},
+           {"ExitCode": 1, "End": "2026-12-03T17:00:02.123Z", "Output": "wget: server returned error: 404\n"}]
+    detail = {**CONTAINERS[0], "health": "unhealthy", "inspect": {"State": {"Health": {"Status": "unhealthy",
+                                                                                        "Log": log}}}}
+    pairs = dict(render.container_pairs(parse(ContainerDetail, detail)))
+    assert pairs["health"] == "unhealthy"
+    assert pairs["last health check"] == "exit 1 at 2026-12-03T17:00:02: wget: server returned error: 404"
+
+
+def test_deploy_progress_prints_the_changes_before_acting():
+    buffer = io.StringIO()
+    progress = render.DeployProgress(Console(file=buffer, width=120))
+    progress({"event": "changes", "changes": [{"field": "env.A", "change": "changed", "old": "1", "new": "2"},
+                                              {"field": "secrets.S", "change": "added", "secret": True}]})
+    assert buffer.getvalue().splitlines() == ["changes:", "  env.A: '1' -> '2'", "  secrets.S: added (secret)"]
 
 
 def test_action_line_of_a_container_and_of_one_gone():
