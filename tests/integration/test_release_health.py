@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
 
 import docker
 import httpx
@@ -43,6 +48,16 @@ def api(engine, tmp_path_factory):
             yield client
 
 
+def cli(api: httpx.Client, *args: str) -> str:
+    """Run the paasops CLI against the service, as the admin; its stdout (it must succeed)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAASOPS_")}
+    env.update(PAASOPS_SERVER=str(api.base_url), PAASOPS_TOKEN=api.headers["X-Access-Token"], COLUMNS="200")
+    done = subprocess.run([sys.executable, "-m", "paasops", *args], env=env, capture_output=True, text=True,
+                          timeout=120, cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr + done.stdout
+    return done.stdout
+
+
 def deploy(api: httpx.Client, body: dict, count: int, dry_run: bool = False) -> dict:
     answer = api.post("/api/containers", json={"spec": body, "count": count, "dry_run": dry_run})
     assert answer.status_code == 200, answer.text
@@ -58,7 +73,7 @@ def env_of(engine, app: str) -> dict[str, str]:
     return out
 
 
-def test_a_changed_env_alone_replaces_every_replica(api, engine):
+def test_a_changed_env_alone_replaces_every_replica(api, engine, tmp_path):
     first = deploy(api, spec(ENV_APP, env={"GREETING": "hi"}), 3)
     assert first["ok"] and first["new_release"] and first["changes"] == []
     assert sorted(env_of(engine, ENV_APP).values()) == ["hi"] * 3
@@ -74,6 +89,11 @@ def test_a_changed_env_alone_replaces_every_replica(api, engine):
     assert sorted(after.values()) == ["hello"] * 3, after
     hashes = {c.labels["paasops.spec-hash"] for c in engine.containers.list(filters={"label": f"paasops.app={ENV_APP}"})}
     assert hashes == {second["spec_hash"]} and second["spec_hash"] != first["spec_hash"]
+    # The CLI's dry run shows the diff too, a secret as changed only.
+    app_yml = tmp_path / "app.yml"
+    app_yml.write_text(json.dumps(spec(ENV_APP, env={"GREETING": "hey"}, count=3)))
+    out = cli(api, "deploy", str(app_yml), "--dry-run")
+    assert "env.GREETING: 'hello' -> 'hey'" in out, out
     # The same spec again is the same release: a scale, nothing replaced.
     again = deploy(api, spec(ENV_APP, env={"GREETING": "hello"}), 3)
     assert not again["new_release"] and again["deployment"] == second["deployment"] and not again["removed"]
@@ -112,3 +132,7 @@ def test_a_healthy_check_makes_replicas_ready_and_a_failing_one_unhealthy(api, e
     assert (report[OK_APP]["ready"], report[BAD_APP]["ready"], report[BAD_APP]["unhealthy"]) == (2, 0, 2)
     detail = api.get(f"/api/containers/{bad['replicas'][0]['id']}").json()
     assert (detail["health"], detail["ready"]) == ("unhealthy", False)
+    rows = {line.split()[0]: line.split() for line in cli(api, "apps").splitlines() if line.strip()}
+    assert rows[OK_APP][2:5] == ["2", "2", "2"] and rows[BAD_APP][2:5] == ["2", "2", "0"], rows
+    assert cli(api, "ps", "--app", BAD_APP).count("unhealthy") == 2
+    assert "server returned error" in cli(api, "inspect", bad["replicas"][0]["id"])
