@@ -209,7 +209,8 @@ class AppManager:
             self._put(app)  # fails: the pending record stays, and start-up or reconcile finishes it
             self.cluster.record("deploy-app", user=user, app=spec.name,
                                 message=f"deployed {spec.name}: {sum(r.status == 'running' for r in replicas)}"
-                                        f"/{count} running", data={"deployment": deployment})
+                                        f"/{count} running",
+                                data={"deployment": deployment, "changed": [c.field for c in changes]})
             return DeployResult(app=spec.name, deployment=deployment, spec_hash=new_hash, count=count,
                                 replicas=[r.result() for r in replicas], ok=ok,
                                 removed=[RemovedReplica(id=c.id, name=c.name, host=c.engine_id) for c in old]
