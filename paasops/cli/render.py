@@ -153,7 +153,7 @@ def container_pairs(c: ContainerDetail) -> list[tuple[str, Any]]:
     config, net = details.get("Config") or {}, details.get("NetworkSettings") or {}
     return [("id", c.id), ("name", c.name), ("app", c.app), ("host", c.engine),
             ("image", c.image), ("state", c.state), ("health", c.health), ("ready", c.ready),
-            ("last health check", last_probe(details)),
+            ("last probe", last_probe(details)),
             ("started", (details.get("State") or {}).get("StartedAt", "")), ("created", fmt_time(c.created)),
             ("deployment", c.deployment),
             ("spec hash", c.spec_hash), ("cpus", c.cpus), ("memory", fmt_mb(c.memory_mb)),

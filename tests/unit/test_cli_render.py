@@ -197,7 +197,7 @@ def test_container_pairs_take_details_from_the_engines_inspect():
     assert pairs["memory"] == "128 MiB"
     assert pairs["ports"] == "[::]:32772->8080/tcp"
     assert "paasops.app=hello" in pairs["labels"]
-    assert (pairs["health"], pairs["ready"], pairs["last health check"]) == ("none", False, "")
+    assert (pairs["health"], pairs["ready"], pairs["last probe"]) == ("none", False, "")
 
 
 def test_inspect_shows_health_and_the_last_probe():
@@ -207,7 +207,7 @@ def test_inspect_shows_health_and_the_last_probe():
                                                                                         "Log": log}}}}
     pairs = dict(render.container_pairs(parse(ContainerDetail, detail)))
     assert pairs["health"] == "unhealthy"
-    assert pairs["last health check"] == "exit 1 at 2026-12-03T17:00:02: wget: server returned error: 404"
+    assert pairs["last probe"] == "exit 1 at 2026-12-03T17:00:02: wget: server returned error: 404"
 
 
 def test_deploy_progress_prints_the_changes_before_acting():
