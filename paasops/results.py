@@ -13,7 +13,7 @@ __all__ = [
     "ContainerGone", "ContainerInfo", "DeployResult", "Destroyed", "DryRunPlan", "EngineDeleted", "EngineView",
     "EventView", "Healthz", "HostDown", "HostExplanation", "HostRow", "LoggedOut", "LoginResult",
     "PasswordChanged", "PlannedReplica", "Port", "ReconcileAction", "ReconcileResult", "RemovedReplica",
-    "ReplicaResult", "Report", "ReportReconcile", "ReportTotals", "Result", "Totals", "WhoAmI",
+    "ReplicaResult", "Report", "ReportReconcile", "ReportTotals", "Result", "SpecChange", "Totals", "WhoAmI",
 ]
 
 
@@ -60,6 +60,8 @@ class ContainerInfo(Result):
     memory_mb: int = 0
     labels: dict[str, str] = {}
     ports: list[Port] = []
+    health: str = "none"  # healthy | unhealthy | starting | none (no health check, or not running)
+    ready: bool = False  # running and healthy (or running with no health check)
 
 
 class ContainerDetail(ContainerInfo):
@@ -80,6 +82,16 @@ class Destroyed(Result):
 
 
 # -- deploy and scale --------------------------------------------------------------------------
+class SpecChange(Result):
+    """One field that differs from the running release to the deployed spec; a secret's values never shown."""
+
+    field: str  # `image`, `env.GREETING`, `secrets.DB_PASSWORD`, `health.interval`
+    change: Literal["added", "removed", "changed"]
+    old: Any = None
+    new: Any = None
+    secret: bool = False
+
+
 class ReplicaResult(Result):
     """One replica a deploy, scale or reconcile started (or failed to): where, and the hosts tried."""
 
@@ -122,6 +134,8 @@ class DeployResult(Result):
     replicas: list[ReplicaResult] = []
     removed: list[RemovedReplica] = []
     ok: bool = True
+    new_release: bool = False  # a new spec (or a new app): its replicas replace every old one
+    changes: list[SpecChange] = []  # what changed from the release that ran (empty for a new app)
 
     @property
     def failed(self) -> list[ReplicaResult]:
@@ -164,6 +178,8 @@ class DryRunPlan(Result):
     strategy: str
     plan: list[PlannedReplica] = []
     explanation: list[HostExplanation] = []
+    new_release: bool = False  # the deploy would replace every replica (a new spec, or a new app)
+    changes: list[SpecChange] = []  # what it would change from the running release
 
 
 # -- apps --------------------------------------------------------------------------------------
@@ -178,7 +194,10 @@ class AppView(Result):
     state: str = "active"  # pending: a deploy of it has not finished (or was cut short and awaits recovery)
     created_at: float = 0.0
     updated_at: float = 0.0
-    replicas: int = 0
+    replicas: int = 0  # running replicas of its current release
+    ready: int = 0  # of those, the ones healthy (or running, when it has no health check)
+    unhealthy: int = 0
+    health: str | None = None  # its health check's probe (`http /up`, `tcp 8080`, `cmd`), None: none
     hosts: list[str] = []
     owner: str | None = None  # the account it belongs to (None: deployed before ownership, admins' only)
     team: str | None = None
@@ -191,6 +210,8 @@ class AppSync(Result):
     name: str
     desired: int
     running: int
+    ready: int = 0
+    unhealthy: int = 0
     stale: int = 0
     unreachable: int = 0
     hosts: dict[str, int] = {}

@@ -27,6 +27,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from .errors import SpecError
+from .health_check import HealthCheck, docker_healthcheck
 from .placement import labels as label_expr
 from .vocabulary import (
     DEFAULT_PIDS_LIMIT,
@@ -55,7 +56,7 @@ RESERVED_LABEL_PREFIX = LABEL_PREFIX
 # Like docker-py's RUN_CREATE_KWARGS/RUN_HOST_CONFIG_KWARGS: nothing else reaches the engine.
 DOCKER_RUN_KWARGS = frozenset(
     {"image", "name", "command", "environment", "ports", "nano_cpus", "mem_limit", "labels", "restart_policy",
-     "detach", "init", "security_opt", "pids_limit"}
+     "detach", "init", "security_opt", "pids_limit", "healthcheck"}
 )
 
 
@@ -230,13 +231,21 @@ class AppSpec(_Strict):
     count: int = Field(1, ge=0, strict=True)
     pids_limit: int | None = Field(None, ge=1, strict=True)  # lowers the service's pids limit, never raises it
     strategy: Literal["thesis", "spread", "binpack"] = "thesis"
+    health: HealthCheck | None = None
     _secrets_digest: str = PrivateAttr("")  # the vault's keyed digest of `secrets` (spec_hash takes it)
+    _release: str = PrivateAttr("")  # the release hash its app record names, if not `spec_hash` (`as_release`)
 
     @model_validator(mode="after")
     def _secret_not_env(self) -> AppSpec:
         both = sorted(self.secrets.keys() & self.env.keys())
         if both:
             raise _fail(f"secrets: {', '.join(both)} also in env: a variable is either secret or not")
+        return self
+
+    @model_validator(mode="after")
+    def _health_has_port(self) -> AppSpec:
+        if self.health and self.health.http is not None and not self.health.port and not self.tcp_ports:
+            raise _fail("health.http: needs a port to probe: give health.port or a tcp entry in ports")
         return self
 
     @field_validator("name")
@@ -276,6 +285,11 @@ class AppSpec(_Strict):
         return self.memory_mb
 
     @property
+    def tcp_ports(self) -> list[int]:
+        """The container's tcp ports, in spec order (an http health check probes the first by default)."""
+        return [p.container for p in self.ports if p.protocol == "tcp"]
+
+    @property
     def parsed_constraints(self) -> tuple[Constraint, ...]:
         return tuple(parse_constraint(c) for c in self.constraints)
 
@@ -302,6 +316,18 @@ class AppSpec(_Strict):
         spec._secrets_digest = digest if secrets else ""
         return spec
 
+    @property
+    def release(self) -> str:
+        """The release hash its replicas carry: its app record's (`as_release`), else `spec_hash`."""
+        return self._release or spec_hash(self)
+
+    def as_release(self, release: str) -> AppSpec:
+        """This spec under the release hash an app record names: a record written by an older hash rule
+        keeps its hash, so its new replicas join its running ones instead of looking outdated."""
+        spec = self.model_copy()
+        spec._release = release
+        return spec
+
 
 class _UniqueKeyLoader(yaml.SafeLoader):
     """A YAML loader that refuses a field given twice (PyYAML would silently keep the last)."""
@@ -318,7 +344,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-_NESTED: dict[str, type[BaseModel]] = {"ports": PortSpec, "restart": RestartPolicy}
+_NESTED: dict[str, type[BaseModel]] = {"ports": PortSpec, "restart": RestartPolicy, "health": HealthCheck}
 _MESSAGES = {
     "missing": "is required",
     "greater_than_equal": "must be >= {ge}, got {input}",
@@ -430,21 +456,47 @@ def forbidden_host_ports(spec: AppSpec, api_port: int | None = None) -> list[Por
     return [p for p in spec.ports if p.host and (p.host < PRIVILEGED_PORTS_BELOW or p.host in reserved)]
 
 
-def spec_hash(spec: AppSpec) -> str:
-    """Identity of a replica (image, command, memory, cpus, and the digest of its secrets): identical
-    containers share it, and a rotated secret makes a new release.
+# Fields that are not part of a release: how many replicas run is a scale, not a new release.
+NOT_RELEASE_FIELDS = frozenset({"count", "name"})  # name: the app itself, never a release of it
+HASH_VERSION = 2  # 1: image, command, memory, cpus and secrets only (`legacy_spec_hash`)
 
-    A spec with secrets needs the vault's keyed digest of them (`with_secrets`): a plain hash of a
-    short secret could be guessed back from the hash every container carries.
-    """
-    identity: dict[str, Any] = {"image": spec.image, "command": spec.argv, "memory_mb": spec.memory_mb,
-                                "cpus": float(spec.cpus)}
+
+def release_identity(spec: AppSpec) -> dict[str, Any]:
+    """Every field that shapes a replica or its placement, normalised (a command string and its argv
+    are one command; constraints are a set), with the keyed digest of the secrets in their place."""
+    identity = spec.model_dump(mode="json", exclude=set(NOT_RELEASE_FIELDS) | {"secrets"})
+    identity.update(command=spec.argv, cpus=float(spec.cpus), constraints=sorted(spec.constraints),
+                    hash_version=HASH_VERSION)
     if spec.secrets:
         if not spec.secrets_digest:
             raise ValueError(f"app {spec.name}: the spec hash of secrets needs their digest (AppSpec.with_secrets)")
         identity["secrets"] = spec.secrets_digest
+    return identity
+
+
+def _digest(identity: dict[str, Any]) -> str:
     blob = json.dumps(identity, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def spec_hash(spec: AppSpec) -> str:
+    """Identity of a release: every field but `count` and `name` (`release_identity`); identical replicas share it:
+    any other change (env, ports, labels, health, a rotated secret...) makes a new release.
+
+    A spec with secrets needs the vault's keyed digest of them (`with_secrets`): a plain hash of a
+    short secret could be guessed back from the hash every container carries.
+    """
+    return _digest(release_identity(spec))
+
+
+def legacy_spec_hash(spec: AppSpec) -> str:
+    """The hash paasops gave a spec before version 2 (image, command, memory, cpus, secrets): an app
+    record that holds it is the same release as an identical spec (`spec_diff` empty)."""
+    identity: dict[str, Any] = {"image": spec.image, "command": spec.argv, "memory_mb": spec.memory_mb,
+                                "cpus": float(spec.cpus)}
+    if spec.secrets:
+        identity["secrets"] = release_identity(spec)["secrets"]
+    return _digest(identity)
 
 
 def new_deployment_id() -> str:
@@ -455,7 +507,7 @@ def new_deployment_id() -> str:
 
 def container_labels(spec: AppSpec, deployment_id: str) -> dict[str, str]:
     secret_names = {LABEL_SECRETS: ",".join(sorted(spec.secrets))} if spec.secrets else {}
-    return {LABEL_APP: spec.name, LABEL_DEPLOYMENT: deployment_id, LABEL_SPEC_HASH: spec_hash(spec), **secret_names}
+    return {LABEL_APP: spec.name, LABEL_DEPLOYMENT: deployment_id, LABEL_SPEC_HASH: spec.release, **secret_names}
 
 
 def redact_env(env: list[str], names: set[str]) -> list[str]:
@@ -504,5 +556,6 @@ def docker_run_kwargs(spec: AppSpec, name: str, labels: Mapping[str, str], *,
         "init": True,  # an init as PID 1 reaps zombies and stops the app on SIGTERM (no 10 s kill wait)
         "security_opt": ["no-new-privileges"],  # setuid binaries cannot raise a process's privileges
         "pids_limit": min(spec.pids_limit or pids_limit, pids_limit),  # a fork bomb stays in its container
+        "healthcheck": docker_healthcheck(spec.health, spec.tcp_ports) if spec.health else None,
     }
     return {k: v for k, v in kwargs.items() if k in DOCKER_RUN_KWARGS and v is not None}

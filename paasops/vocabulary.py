@@ -33,6 +33,9 @@ HOST_EVENT_TYPES = {UP: "host-up", DOWN: "host-down", DEGRADED: "host-degraded",
 # the registration value's key an agent sets (then revokes its lease) when it leaves on purpose
 LEAVING = "leaving"
 
+# -- replica health (Docker's HEALTHCHECK; none: the app has no check) ---------------------------
+HEALTH_HEALTHY, HEALTH_UNHEALTHY, HEALTH_STARTING, HEALTH_NONE = "healthy", "unhealthy", "starting", "none"
+
 # -- ports -------------------------------------------------------------------------------------
 DOCKER_TLS_PORT = 2376  # the Docker remote API with mutual TLS, as bootstrap configures it
 API_PORT = 5002  # the service's HTTP API

@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # the models are only annotations here: rendering imports no 
 
 STATE_STYLE = {"running": "green", "up": "green", "fits": "green", "exited": "yellow", "created": "yellow",
                "degraded": "yellow", "suspect": "yellow", "down": "red", "dead": "red", "failed": "red",
-               "rejected": "red"}
+               "rejected": "red", "healthy": "green", "starting": "yellow", "unhealthy": "red", "none": "dim"}
 
 
 def styled(value: Any, style: str | None = None) -> Text:
@@ -67,9 +67,9 @@ def kv_table(pairs: list[tuple[str, Any]]) -> Table:
 
 def containers_table(rows: list[ContainerInfo], now: float | None = None) -> Table:
     now = time.time() if now is None else now
-    return table(["CONTAINER ID", "NAME", "APP", "HOST", "IMAGE", "STATE", "CREATED", "PORTS"],
+    return table(["CONTAINER ID", "NAME", "APP", "HOST", "IMAGE", "STATE", "HEALTH", "CREATED", "PORTS"],
                   [[c.id[:12], c.name, c.app or "", c.engine, c.image,
-                    styled(c.state), fmt_age(c.created, now), fmt_ports(c.ports)]
+                    styled(c.state), styled(c.health), fmt_age(c.created, now), fmt_ports(c.ports)]
                    for c in rows])
 
 
@@ -140,10 +140,11 @@ def event_line(e: EventView) -> str:
 
 
 def apps_table(rows: list[AppView]) -> Table:
-    return table(["APP", "IMAGE", "DESIRED", "RUNNING", "HOSTS", "DEPLOYMENT", "UPDATED"],
+    return table(["APP", "IMAGE", "DESIRED", "RUNNING", "READY", "HEALTH CHECK", "HOSTS", "DEPLOYMENT", "UPDATED"],
                   [[a.name, a.spec.get("image", ""), a.count,
                     styled(a.replicas, "green" if a.replicas == a.count else "yellow"),
-                    ",".join(a.hosts),
+                    styled(a.ready, "green" if a.ready == a.count else "red" if a.unhealthy else "yellow"),
+                    a.health or "-", ",".join(a.hosts),
                     (a.deployment_id or "")[:12], fmt_time(a.updated_at)] for a in rows])
 
 
@@ -151,13 +152,24 @@ def container_pairs(c: ContainerDetail) -> list[tuple[str, Any]]:
     details = c.inspect
     config, net = details.get("Config") or {}, details.get("NetworkSettings") or {}
     return [("id", c.id), ("name", c.name), ("app", c.app), ("host", c.engine),
-            ("image", c.image), ("state", c.state),
+            ("image", c.image), ("state", c.state), ("health", c.health), ("ready", c.ready),
+            ("last probe", last_probe(details)),
             ("started", (details.get("State") or {}).get("StartedAt", "")), ("created", fmt_time(c.created)),
             ("deployment", c.deployment),
             ("spec hash", c.spec_hash), ("cpus", c.cpus), ("memory", fmt_mb(c.memory_mb)),
             ("ports", fmt_ports(c.ports)), ("command", " ".join(config.get("Cmd") or [])),
             ("ip address", net.get("IPAddress") or ""), ("restarts", details.get("RestartCount", "")),
             ("labels", ", ".join(f"{k}={v}" for k, v in sorted(c.labels.items())))]
+
+
+def last_probe(details: dict[str, Any]) -> str:
+    """The engine's last health probe of a container: `exit 1 at …: wget: server returned error …`."""
+    log = ((details.get("State") or {}).get("Health") or {}).get("Log") or []
+    if not log:
+        return ""
+    last = log[-1]
+    output = " ".join(str(last.get("Output") or "").split())
+    return f"exit {last.get('ExitCode')} at {str(last.get('End', ''))[:19]}" + (f": {output}" if output else "")
 
 
 def action_line(done: str, view: ContainerInfo | ContainerGone) -> str:
@@ -174,10 +186,29 @@ def result_view(result: DeployResult) -> Group:
     before = f"{result.before} -> " if result.before is not None else ""
     parts: list[Any] = [f"[bold]{escape(result.app)}[/]: {before}{result.count} replicas, "
                         f"{result.running_now} running (deployment {escape((result.deployment or '')[:12])})"]
+    if result.new_release and result.changes:
+        parts.append(f"new release: {len(result.changes)} change(s) from the one that ran")
     if result.replicas:
         parts.append(replicas_table(result.replicas))
     parts.extend(removed_lines(result.removed))
     return Group(*parts)
+
+
+def change_line(change: Any) -> str:
+    """One spec change (a SpecChange or its JSON): `env.GREETING: 'hi' -> 'hello'`; a secret: `changed` only."""
+    c = change if isinstance(change, dict) else change.model_dump()
+    if c.get("secret"):
+        return f"{c['field']}: {c['change']} (secret)"
+    old, new = c.get("old"), c.get("new")
+    shown = {"added": f"+ {new!r}", "removed": f"- {old!r}"}.get(c["change"], f"{old!r} -> {new!r}")
+    return f"{c['field']}: {shown}"
+
+
+def changes_lines(changes: list[Any], new_release: bool) -> list[str]:
+    """What a deploy changes: each field, or that it keeps the release (a scale at most)."""
+    if not new_release:
+        return ["same release: no spec change (a scale at most)"]
+    return ["changes:"] + [escape("  " + change_line(c)) for c in changes] if changes else ["a new app"]
 
 
 def removed_lines(removed: list[RemovedReplica]) -> list[str]:
@@ -192,7 +223,8 @@ def app_deleted(result: AppDeleted) -> Group:
 
 def plan_view(result: DryRunPlan) -> Group:
     """A dry run: the plan, then why (each host's score terms, or the filter that rejected it)."""
-    return Group(plan_table(result), "", explanation_table(result.explanation))
+    return Group(plan_table(result), "", explanation_table(result.explanation), "",
+                 *changes_lines(result.changes, result.new_release))
 
 
 def cluster_view(info: ClusterInfo) -> Group:
@@ -238,5 +270,8 @@ class DeployProgress:
                 self.bar.update(self.task, advance=1)
         elif kind == "image":
             self.bar.update(self.task, description=escape(str(event.get("message"))))
+        elif kind == "changes":
+            for line in changes_lines(event.get("changes") or [], True):
+                self.console.print(line)
         elif kind == "removed":
             self.console.print(f"removed {str(event.get('id'))[:12]} on {escape(str(event.get('host')))}")

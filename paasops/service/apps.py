@@ -13,8 +13,17 @@ from ..auth.vault import SecretVault
 from ..errors import NotFoundError, PaasopsError, PlacementError, StoreUnavailable, UserInputError
 from ..pki import default_pki_dir
 from ..placement import scale_down_order
-from ..results import AppDeleted, DeployResult, DryRunPlan, HostExplanation, PlannedReplica, RemovedReplica
-from ..spec import AppSpec, new_deployment_id, parse_app_spec, spec_hash
+from ..results import (
+    AppDeleted,
+    DeployResult,
+    DryRunPlan,
+    HostExplanation,
+    PlannedReplica,
+    RemovedReplica,
+    SpecChange,
+)
+from ..spec import AppSpec, legacy_spec_hash, new_deployment_id, parse_app_spec, spec_hash
+from ..spec_diff import spec_diff
 from ..store.records import App
 from ..vocabulary import DEFAULT_MAX_COUNT, DEFAULT_PIDS_LIMIT, DEPLOY_ACTIVE, DEPLOY_PENDING, UP
 from .app_watch import desired
@@ -146,15 +155,33 @@ class AppManager:
             raise UserInputError(f"{count} replicas is over this service's limit of {self.max_count} per app "
                                  "(the max_count setting)", where="count")
 
-    def dry_run(self, spec: AppSpec, count: int) -> DryRunPlan:
+    def release_change(self, spec: AppSpec, current: App | None) -> tuple[bool, list[SpecChange]]:
+        """Whether `spec` (with its secrets' digest) is a new release of app `current`, and what changed.
+
+        A record written by the version-1 hash rule is the same release as an identical spec: its
+        replicas are not replaced on upgrade, and new ones carry its hash (`AppSpec.as_release`).
+        """
+        if current is None:
+            return True, []
+        changes = spec_diff(self._with_digest(self.spec_for(current)), spec)
+        same = current.spec_hash == spec_hash(spec) or (current.spec_hash == legacy_spec_hash(spec) and not changes)
+        return not same, changes
+
+    def dry_run(self, spec: AppSpec, count: int, *, who: Who | None = None) -> DryRunPlan:
         self.check_count(count)
+        spec = self._with_digest(spec)
+        current = self.cluster.store.get_app(spec.name)
+        if current and not may_access(who, current.owner, current.team):
+            raise taken(spec.name)  # as the deploy would: another account's spec is not shown
+        new_release, changes = self.release_change(spec, current)
         the_plan = plan(self.cluster, spec, count)
         if not the_plan.complete:
             raise PlacementError(the_plan.failure_message() or "no placement", where=spec.name)
         return DryRunPlan(app=spec.name, count=count, strategy=the_plan.strategy,
                           plan=[PlannedReplica(replica=a.replica_index, host=a.host_id, score=a.score,
                                                cpu=a.cpu_term, memory=a.mem_term) for a in the_plan.assignments],
-                          explanation=[HostExplanation(**row) for row in the_plan.explain_table()])
+                          explanation=[HostExplanation(**row) for row in the_plan.explain_table()],
+                          new_release=new_release, changes=changes)
 
     def deploy(self, spec: AppSpec, count: int | None = None, *, user: str | None = None,
                progress: Progress = lambda _: None, who: Who | None = None) -> DeployResult:
@@ -171,8 +198,11 @@ class AppManager:
             current = self.cluster.store.get_app(spec.name)
             if current and not may_access(who, current.owner, current.team):
                 raise taken(spec.name)
-            if current and current.spec_hash == new_hash:
+            new_release, changes = self.release_change(spec, current)
+            if current and not new_release:
                 return self._scale(spec, current, count, user, progress)
+            if changes:  # shown before anything starts (the result repeats it)
+                progress({"event": "changes", "changes": [c.model_dump(mode="json") for c in changes]})
             old = self.replicas(spec.name)
             deployment = new_deployment_id()
             owner, team = (current.owner, current.team) if current and current.owner else \
@@ -197,11 +227,12 @@ class AppManager:
             self._put(app)  # fails: the pending record stays, and start-up or reconcile finishes it
             self.cluster.record("deploy-app", user=user, app=spec.name,
                                 message=f"deployed {spec.name}: {sum(r.status == 'running' for r in replicas)}"
-                                        f"/{count} running", data={"deployment": deployment})
+                                        f"/{count} running",
+                                data={"deployment": deployment, "changed": [c.field for c in changes]})
             return DeployResult(app=spec.name, deployment=deployment, spec_hash=new_hash, count=count,
                                 replicas=[r.result() for r in replicas], ok=ok,
                                 removed=[RemovedReplica(id=c.id, name=c.name, host=c.engine_id) for c in old]
-                                if ok else [])
+                                if ok else [], new_release=True, changes=changes)
 
     def _roll_back(self, current: App | None, name: str) -> None:
         """Put back the record a deploy replaced (none: the app was new), as if it never began."""
@@ -232,6 +263,8 @@ class AppManager:
         indexes = free_indexes((replica_index(c) for c in self.cluster.containers(app=spec.name)), count)
         record = self.cluster.store.get_app(spec.name)  # written before any replica starts: its owner
         labels = owner_labels(record.owner, record.team) if record else {}
+        if record and record.spec_hash and record.spec_hash != spec.release:  # a version-1 hash: keep it
+            spec = spec.as_release(record.spec_hash)
         return Deployer(self.cluster, self.images, per_host=self.per_host, user=user,
                         pids_limit=self.pids_limit, labels=labels).run(spec, deployment, indexes, progress)
 

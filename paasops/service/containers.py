@@ -7,8 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConflictError, ForbiddenError, NotFoundError, UserInputError
+from ..health_check import health_from_status, is_ready
 from ..results import ContainerInfo, Port
 from ..vocabulary import (
+    HEALTH_NONE,
+    HEALTH_UNHEALTHY,
     LABEL_APP,
     LABEL_CPUS,
     LABEL_DEPLOYMENT,
@@ -47,6 +50,20 @@ class ContainerView:
         return self.labels.get(LABEL_DEPLOYMENT)
 
     @property
+    def health(self) -> str:
+        """healthy | unhealthy | starting | none, as the engine lists it (health_status events refresh it)."""
+        return health_from_status(self.status) if self.state == "running" else HEALTH_NONE
+
+    @property
+    def ready(self) -> bool:
+        """Running and healthy, or running with no health check."""
+        return is_ready(self.state, self.health)
+
+    @property
+    def unhealthy(self) -> bool:
+        return self.health == HEALTH_UNHEALTHY
+
+    @property
     def cpus(self) -> float:
         return float(self.labels.get(LABEL_CPUS, 0) or 0)
 
@@ -75,7 +92,7 @@ class ContainerView:
         return ContainerInfo(id=self.id, name=self.name, engine=self.engine_id, image=self.image, state=self.state,
                              status=self.status, created=self.created, app=self.app, deployment=self.deployment,
                              spec_hash=self.spec_hash, cpus=self.cpus, memory_mb=self.memory_mb, labels=self.labels,
-                             ports=[Port(**p) for p in self.ports])
+                             ports=[Port(**p) for p in self.ports], health=self.health, ready=self.ready)
 
 
 def from_sparse(engine_id: str, entry: dict[str, Any]) -> ContainerView:

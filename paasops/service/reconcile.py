@@ -43,9 +43,11 @@ class AppState:
     name: str
     desired: int
     running: int
-    stale: int = 0  # replicas of an older spec
+    stale: int = 0  # replicas of an older release (another spec hash)
     unreachable: int = 0  # replicas on hosts that are not up (neither counted nor touched)
     hosts: dict[str, int] = field(default_factory=dict)
+    ready: int = 0  # running replicas that are healthy (or have no health check)
+    unhealthy: int = 0
 
     @property
     def missing(self) -> int:
@@ -143,7 +145,7 @@ def diff(desired: Iterable[App], observed: Iterable[ContainerView], hosts: Seque
             continue  # its record is in the store (being written or rolled back): not an orphan
         elif app is None:
             actions.append(_destroy(c, "orphan", f"app {c.app!r} is not deployed"))
-        elif c.spec_hash != app.spec_hash:
+        elif c.spec_hash != app.spec_hash:  # another release: the record's hash is the one its replicas carry
             stale[c.app] = stale.get(c.app, 0) + 1
             if not _previous(app, c):
                 actions.append(_destroy(c, "orphan", f"spec {(c.spec_hash or 'none')[:12]} is not "
@@ -163,6 +165,7 @@ def diff(desired: Iterable[App], observed: Iterable[ContainerView], hosts: Seque
         for c in have:
             per_host[c.engine_id] = per_host.get(c.engine_id, 0) + 1
         states.append(AppState(name, app.count, len(have), stale.get(name, 0), away.get(name, 0),
-                               dict(sorted(per_host.items()))))
+                               dict(sorted(per_host.items())), ready=sum(c.ready for c in have),
+                               unhealthy=sum(c.unhealthy for c in have)))
     actions.sort(key=lambda a: REASONS.index(a.reason))  # stable: each reason keeps its own order
     return ReconcilePlan(actions, states, unreachable)

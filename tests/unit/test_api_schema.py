@@ -56,7 +56,7 @@ def test_answers_keep_their_keys(api):
     assert set(event) == {"type", "tag", "app", "host", "container", "user", "message", "data", "time", "id"}
     [app] = api.get("/api/apps").json()
     assert set(app) == {"name", "spec", "count", "deployment_id", "spec_hash", "state", "created_at", "updated_at",
-                        "replicas", "hosts", "owner", "team", "secrets"}
+                        "replicas", "ready", "unhealthy", "health", "hosts", "owner", "team", "secrets"}
     assert (app["replicas"], app["hosts"]) == (0, [])
     report = api.get("/api/report").json()
     assert set(report) == {"generated_at", "totals", "hosts", "hosts_down", "apps", "apps_out_of_sync",

@@ -164,3 +164,30 @@ def test_a_rollback_destroys_only_the_pending_deployments_own_replicas():
     apps.cluster.operate = lambda action, cid, user=None: destroyed.append(cid)
     assert apps.finish(pending) is False
     assert destroyed == ["c-new"] and store.apps["web"].deployment_id == "d1"
+
+
+ENV_OLD = parse_app_spec({"name": "web", "image": "hello:1", "env": {"GREETING": "hi"}})
+ENV_NEW = parse_app_spec({"name": "web", "image": "hello:1", "env": {"GREETING": "hello"}})
+
+
+def test_a_changed_env_alone_is_a_new_release_that_replaces_every_replica():
+    store = FakeStore(App("web", ENV_OLD.stored(), 2, "d1", spec_hash(ENV_OLD)))
+    result = FakeApps(store).deploy(ENV_NEW, 2)
+    assert result.new_release and result.deployment != "d1" and store.apps["web"].spec_hash == spec_hash(ENV_NEW)
+    assert [(c.field, c.old, c.new) for c in result.changes] == [("env.GREETING", "hi", "hello")]
+    assert store.log[0][1] == DEPLOY_PENDING  # the new-deployment path: start new, then remove old
+
+
+@pytest.mark.parametrize("stored_hash", ["current", "legacy"])
+def test_the_same_spec_is_the_same_release_whatever_rule_hashed_its_record(stored_hash):
+    from paasops.spec import legacy_spec_hash
+
+    hash_ = spec_hash(ENV_OLD) if stored_hash == "current" else legacy_spec_hash(ENV_OLD)
+    store = FakeStore(App("web", ENV_OLD.stored(), 1, "d1", hash_))
+    apps = FakeApps(store)
+    assert apps.release_change(ENV_OLD, store.apps["web"]) == (False, [])
+    result = apps.deploy(ENV_OLD, 2)  # a scale: same deployment, the record keeps its hash
+    assert (result.new_release, result.deployment, result.spec_hash) == (False, "d1", hash_)
+    assert store.apps["web"].spec_hash == hash_ and store.apps["web"].count == 2
+    # A legacy record with a changed env is a new release all the same.
+    assert apps.release_change(ENV_NEW, store.apps["web"])[0]

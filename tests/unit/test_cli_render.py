@@ -53,10 +53,10 @@ CONTAINERS = [
 
 def test_containers_table_shows_short_ids_and_ages_not_the_stale_status():
     rows = lines(render.containers_table(parse(list[ContainerInfo], CONTAINERS), now=NOW))
-    assert rows[0] == ["CONTAINER", "ID", "NAME", "APP", "HOST", "IMAGE", "STATE", "CREATED", "PORTS"]
-    assert rows[1] == [CID[:12], "hello-1", "hello", "lab1", "paasops/hello:latest", "running", "2", "minutes",
-                       "ago", "[::]:32772->8080/tcp"]
-    assert rows[2] == ["44e6769ad5e4", "db", "lab2", "postgres:16", "exited", "2", "hours", "ago"]
+    assert rows[0] == ["CONTAINER", "ID", "NAME", "APP", "HOST", "IMAGE", "STATE", "HEALTH", "CREATED", "PORTS"]
+    assert rows[1] == [CID[:12], "hello-1", "hello", "lab1", "paasops/hello:latest", "running", "none", "2",
+                       "minutes", "ago", "[::]:32772->8080/tcp"]
+    assert rows[2] == ["44e6769ad5e4", "db", "lab2", "postgres:16", "exited", "none", "2", "hours", "ago"]
     assert CID not in text(render.containers_table(parse(list[ContainerInfo], CONTAINERS), now=NOW))
 
 
@@ -86,6 +86,21 @@ def test_plan_view_numbers_replicas_from_one_and_explains_each_host():
     assert rows[7] == ["lab3", "fits", "95.39", "60.94", "34.45", "0", "2"]
     assert rows[8] == ["lab1", "fits", "91.78", "56.88", "34.91", "1", "1"]
     assert rows[9] == ["lab2", "rejected", "0", "0", "resources:", "needs", "512", "MiB,", "100", "MiB", "free"]
+    assert rows[10] == ["same", "release:", "no", "spec", "change", "(a", "scale", "at", "most)"]
+
+
+def test_a_dry_run_and_a_deploy_show_what_changed_never_a_secret():
+    changes = [{"field": "env.GREETING", "change": "changed", "old": "hi", "new": "hello"},
+               {"field": "ports", "change": "changed", "old": ["0:8080/tcp"], "new": []},
+               {"field": "secrets.DB", "change": "changed", "secret": True}]
+    out = text(render.plan_view(parse(DryRunPlan, {**DRY_RUN, "new_release": True, "changes": changes})))
+    assert "env.GREETING: 'hi' -> 'hello'" in out and "secrets.DB: changed (secret)" in out
+    assert "ports: ['0:8080/tcp'] -> []" in out
+    new_app = text(render.plan_view(parse(DryRunPlan, {**DRY_RUN, "new_release": True})))
+    assert new_app.rstrip().endswith("a new app")
+    result = DeployResult(app="hello", deployment="d2", spec_hash="h", count=1, new_release=True,
+                          changes=parse(DryRunPlan, {**DRY_RUN, "changes": changes}).changes)
+    assert "new release: 3 change(s)" in text(render.result_view(result))
 
 
 DEPLOYED = {"app": "hello", "deployment": "4763ae2c716f0000", "spec_hash": "e80696d8e278", "count": 2,
@@ -164,10 +179,11 @@ def test_events_table_and_follow_lines():
 
 
 def test_apps_table_desired_versus_running():
-    apps = [{"name": "hello", "spec": {"image": "paasops/hello:latest"}, "count": 3, "replicas": 2,
-             "hosts": ["lab1", "lab3"], "deployment_id": "4763ae2c716f0000", "updated_at": NOW}]
-    assert lines(render.apps_table(parse(list[AppView], apps)))[1][:6] == \
-        ["hello", "paasops/hello:latest", "3", "2", "lab1,lab3", "4763ae2c716f"]
+    apps = [{"name": "hello", "spec": {"image": "paasops/hello:latest"}, "count": 3, "replicas": 2, "ready": 1,
+             "health": "http /up", "hosts": ["lab1", "lab3"], "deployment_id": "4763ae2c716f0000", "updated_at": NOW}]
+    assert lines(render.apps_table(parse(list[AppView], apps)))[0][:5] == ["APP", "IMAGE", "DESIRED", "RUNNING", "READY"]
+    assert lines(render.apps_table(parse(list[AppView], apps)))[1][:9] == \
+        ["hello", "paasops/hello:latest", "3", "2", "1", "http", "/up", "lab1,lab3", "4763ae2c716f"]
 
 
 def test_container_pairs_take_details_from_the_engines_inspect():
@@ -181,6 +197,25 @@ def test_container_pairs_take_details_from_the_engines_inspect():
     assert pairs["memory"] == "128 MiB"
     assert pairs["ports"] == "[::]:32772->8080/tcp"
     assert "paasops.app=hello" in pairs["labels"]
+    assert (pairs["health"], pairs["ready"], pairs["last probe"]) == ("none", False, "")
+
+
+def test_inspect_shows_health_and_the_last_probe():
+    log = [{"ExitCode": 0, "End": "2026-12-03T17:00:00.1Z", "Output": ""},
+           {"ExitCode": 1, "End": "2026-12-03T17:00:02.123Z", "Output": "wget: server returned error: 404\n"}]
+    detail = {**CONTAINERS[0], "health": "unhealthy", "inspect": {"State": {"Health": {"Status": "unhealthy",
+                                                                                        "Log": log}}}}
+    pairs = dict(render.container_pairs(parse(ContainerDetail, detail)))
+    assert pairs["health"] == "unhealthy"
+    assert pairs["last probe"] == "exit 1 at 2026-12-03T17:00:02: wget: server returned error: 404"
+
+
+def test_deploy_progress_prints_the_changes_before_acting():
+    buffer = io.StringIO()
+    progress = render.DeployProgress(Console(file=buffer, width=120))
+    progress({"event": "changes", "changes": [{"field": "env.A", "change": "changed", "old": "1", "new": "2"},
+                                              {"field": "secrets.S", "change": "added", "secret": True}]})
+    assert buffer.getvalue().splitlines() == ["changes:", "  env.A: '1' -> '2'", "  secrets.S: added (secret)"]
 
 
 def test_action_line_of_a_container_and_of_one_gone():

@@ -19,7 +19,8 @@ PACKAGE = Path(__file__).resolve().parents[2] / "paasops"
 LAYERS: list[tuple[str, list[str]]] = [
     ("words", ["paasops.errors", "paasops.vocabulary"]),
     ("model", ["paasops.results", "paasops.store.records"]),
-    ("pure core", ["paasops.placement", "paasops.spec", "paasops.inventory", "paasops.auth.acl", "paasops.auth.ownership",
+    ("pure core", ["paasops.placement", "paasops.spec", "paasops.spec_diff", "paasops.health_check",
+                   "paasops.inventory", "paasops.auth.acl", "paasops.auth.ownership",
                    "paasops.auth.passwords", "paasops.auth.limiter", "paasops.service.reconcile", "paasops.service.health",
                    "paasops.service.report", "paasops.service.registration", "paasops.service.container_events",
                    "paasops.service.containers", "paasops.service.replicas", "paasops.service.keyed_lock",

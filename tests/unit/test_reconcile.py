@@ -139,7 +139,8 @@ def test_app_states_and_summary():
     plan = diff([WEB, DB], observed, HOSTS + [host("gone", healthy=False)], now=NOW)
     states = {s.name: s.to_dict() for s in plan.apps}
     assert states["web"] == {"name": "web", "desired": 2, "running": 3, "stale": 1, "unreachable": 1,
-                             "hosts": {"a": 1, "b": 2}, "missing": 0, "extra": 1, "in_sync": False}
+                             "hosts": {"a": 1, "b": 2}, "missing": 0, "extra": 1, "in_sync": False,
+                             "ready": 3, "unhealthy": 0}
     assert states["db"]["missing"] == 1 and states["db"]["running"] == 0
     assert plan.unreachable == ["far"]
     # 1 db replica to create, 1 web duplicate (from b, the most loaded), 2 orphans (old spec, ghost)
@@ -181,3 +182,34 @@ def test_a_pending_app_counts_its_previous_release_as_stale():
 
 def test_app_deployments():
     assert WEB_PENDING.deployments() == {"d9", "d1"} and WEB.deployments() == {"d1"}
+
+
+def test_a_replica_of_another_release_is_outdated_by_its_label_against_the_record():
+    """The record's hash is the release: an env-only redeploy (a new hash) makes the old replicas
+    outdated, and a record kept under a version-1 hash keeps its own replicas in sync."""
+    from dataclasses import replace
+
+    from paasops.spec import legacy_spec_hash, parse_app_spec, spec_hash
+
+    old = parse_app_spec({"name": "web", "image": "hello", "env": {"A": "1"}})
+    new = parse_app_spec({"name": "web", "image": "hello", "env": {"A": "2"}})
+    assert legacy_spec_hash(old) == legacy_spec_hash(new) and spec_hash(old) != spec_hash(new)
+    redeployed = replace(WEB, spec_hash=spec_hash(new), count=1)
+    plan = diff([redeployed], [ctr("w1", hash_=spec_hash(old)), ctr("w2", hash_=spec_hash(new))],
+                HOSTS, now=NOW)
+    assert [brief(a) for a in plan.actions] == [destroy("orphan", "w1")]
+    assert plan.apps[0].stale == 1
+    legacy = replace(WEB, spec_hash=legacy_spec_hash(old), count=1)
+    assert diff([legacy], [ctr("w1", hash_=legacy_spec_hash(old))], HOSTS, now=NOW).in_sync
+
+
+def test_ready_and_unhealthy_replicas_are_counted():
+    observed = [ctr("w1"), replace_status(ctr("w2", index=2), "Up 1 minute (unhealthy)"),
+                replace_status(ctr("w3", index=3), "Up 2 seconds (health: starting)")]
+    state = diff([WEB], observed, HOSTS, now=NOW).apps[0]
+    assert (state.running, state.ready, state.unhealthy) == (3, 1, 1)
+
+
+def replace_status(c: ContainerView, status: str) -> ContainerView:
+    c.status = status
+    return c

@@ -92,7 +92,7 @@ def test_report_table():
     shown = text_of(report_view(report()))
     assert "2 of 3 hosts up" in shown and "1 reconcile action(s) pending" in shown
     assert "hosts down or degraded: n3 (down)" in shown
-    assert re.search(r"web\s+3\s+2\s+1\s+0\s+0\s+0\s+n1\(1\),n2\(1\)\s+out of sync", shown)
+    assert re.search(r"web\s+3\s+2\s+2\s+1\s+0\s+0\s+0\s+n1\(1\),n2\(1\)\s+out of sync", shown)  # ready 2: no check
     assert re.search(r"n2\s+up\s+2.5/2\s+125\s", shown)
 
 

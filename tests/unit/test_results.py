@@ -43,7 +43,8 @@ def test_running_now_counts_the_scale_or_the_replicas_started():
 
 def test_a_parsed_answer_dumps_back_to_the_same_json():
     wire = {"app": "hello", "deployment": "d1", "spec_hash": "h", "count": 3, "before": 1, "running": 3,
-            "replicas": [replica().model_dump()], "removed": [], "ok": True}
+            "replicas": [replica().model_dump()], "removed": [], "ok": True, "new_release": True,
+            "changes": [{"field": "env.A", "change": "added", "old": None, "new": "1", "secret": False}]}
     assert DeployResult.model_validate(wire).model_dump(mode="json") == wire
 
 
@@ -91,7 +92,8 @@ def test_the_services_views_of_an_engine_and_a_container():
         "id": "c1", "name": "web-1", "engine": "n1", "image": "nginx", "state": "running", "status": "",
         "created": 5.0, "app": "web", "deployment": None, "spec_hash": None, "cpus": 0.5, "memory_mb": 64,
         "labels": {"paasops.app": "web", "paasops.cpus": "0.5", "paasops.memory-mb": "64"},
-        "ports": [{"container": 80, "protocol": "tcp", "host_ip": "0.0.0.0", "host_port": 8080}]}
+        "ports": [{"container": 80, "protocol": "tcp", "host_ip": "0.0.0.0", "host_port": 8080}],
+        "health": "none", "ready": True}
 
 
 def test_a_replicas_result_names_its_container_id():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,15 +10,18 @@ import pytest
 from paasops.errors import SpecError
 from paasops.spec import (
     DOCKER_RUN_KWARGS,
+    NOT_RELEASE_FIELDS,
     AppSpec,
     Constraint,
     container_labels,
     decode_app_yml,
     docker_run_kwargs,
     forbidden_host_ports,
+    legacy_spec_hash,
     load_app_spec,
     parse_app_spec,
     parse_constraint,
+    release_identity,
     spec_hash,
 )
 
@@ -224,26 +228,67 @@ def test_spec_hash_is_stable():
     assert spec_hash(s) == spec_hash(spec(command="httpd -f", cpus=0.5, memory="128m"))
     assert len(spec_hash(s)) == 12 and int(spec_hash(s), 16) >= 0
     # Pinned: the hash labels running containers, so it must not drift between releases.
-    assert spec_hash(load_app_spec(EXAMPLE)) == "e80696d8e278"
+    assert spec_hash(load_app_spec(EXAMPLE)) == "af763257c1a2"
+    # The version-1 rule stays, so records written by it are recognised (service.apps.release_change).
+    assert legacy_spec_hash(load_app_spec(EXAMPLE)) == "e80696d8e278"
+
+
+# One changed value per field of the spec: a field added later without an entry here fails
+# `test_every_field_is_listed`, so none can escape the release identity unnoticed.
+FIELD_CHANGES = {
+    "image": "paasops/hello:2",
+    "command": "httpd -p 81",
+    "env": {"GREETING": "hi"},
+    "ports": ["8080:80"],
+    "cpus": 0.75,
+    "memory_mb": "129m",
+    "labels": {"team": "x"},
+    "constraints": ["zone==a"],
+    "restart": "always",
+    "pids_limit": 64,
+    "strategy": "spread",
+    "health": {"http": "/up", "port": 80},
+}
+NOT_IN_RELEASE = {"count", "name"}  # a scale; the app itself
+
+
+def test_every_field_is_listed():
+    assert set(AppSpec.model_fields) == set(FIELD_CHANGES) | NOT_IN_RELEASE | {"secrets"}
+    assert set(NOT_RELEASE_FIELDS) == NOT_IN_RELEASE
+
+
+@pytest.mark.parametrize("field", sorted(FIELD_CHANGES))
+def test_spec_hash_covers_every_field(field):
+    base = dict(command="httpd -p 80", cpus=0.5, memory="128m")
+    key = AppSpec.model_fields[field].alias or field
+    assert spec_hash(spec(**base)) != spec_hash(spec(**{**base, key: FIELD_CHANGES[field]}))
+
+
+def test_spec_hash_covers_secrets_by_their_digest():
+    s = spec(secrets={"DB": "s3cr3t-value"})
+    with pytest.raises(ValueError, match="needs their digest"):
+        spec_hash(s)
+    assert spec_hash(s.with_secrets(s.secrets, "d1")) != spec_hash(s.with_secrets(s.secrets, "d2"))
+    assert spec_hash(s.with_secrets(s.secrets, "d1")) != spec_hash(spec())
+    assert "s3cr3t-value" not in json.dumps(release_identity(s.with_secrets(s.secrets, "d1")))
 
 
 @pytest.mark.parametrize(
     "change",
-    [{"image": "paasops/hello:2"}, {"command": "httpd -p 81"}, {"memory": "129m"}, {"cpus": 0.75}],
+    [{"count": 7}, {"name": "other"}, {"command": ["httpd", "-p", "80"]}, {"memory": "128MiB"}, {"cpus": 1 / 2},
+     {"constraints": ["b", "a"]}],
 )
-def test_spec_hash_changes_with_identity(change):
-    base = dict(command="httpd -p 80", cpus=0.5, memory="128m")
-    assert spec_hash(spec(**base)) != spec_hash(spec(**{**base, **change}))
-
-
-@pytest.mark.parametrize(
-    "change",
-    [{"count": 7}, {"labels": {"team": "x"}}, {"strategy": "spread"}, {"name": "other"},
-     {"command": ["httpd", "-p", "80"]}, {"memory": "128MiB"}, {"cpus": 1 / 2}],
-)
-def test_spec_hash_ignores_the_rest(change):
-    base = dict(command="httpd -p 80", cpus=0.5, memory="128m")
+def test_spec_hash_ignores_the_count_and_the_spelling(change):
+    base = dict(command="httpd -p 80", cpus=0.5, memory="128m", constraints=["a", "b"])
     assert spec_hash(spec(**base)) == spec_hash(spec(**{**base, **change}))
+
+
+def test_a_release_hash_kept_from_an_older_rule_labels_new_replicas():
+    s = spec()
+    assert s.release == spec_hash(s) and container_labels(s, "d")["paasops.spec-hash"] == spec_hash(s)
+    old = s.as_release("e80696d8e278")
+    assert old.release == "e80696d8e278" and container_labels(old, "d")["paasops.spec-hash"] == "e80696d8e278"
+    assert s.release == spec_hash(s)  # a copy: the spec itself is unchanged
 
 
 # -- labels and docker kwargs ---------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from ...health_check import probe_text
 from ...results import AppDeleted, AppView, DeployResult
 from ...store.records import App
 from ..deps import Caller, Service
@@ -14,10 +15,12 @@ router = APIRouter(prefix="/api/apps", tags=["apps"])
 
 def _with_replicas(service, app: App) -> AppView:
     """The app as the API shows it: its secrets by name only, never their (sealed) values."""
-    running = service.apps.replicas(app.name, app.spec_hash)
+    running = [c for c in service.apps.replicas(app.name, app.spec_hash) if c.state == "running"]
     return AppView(name=app.name, spec={k: v for k, v in app.spec.items() if k != "secrets"}, count=app.count,
                    deployment_id=app.deployment_id, spec_hash=app.spec_hash, state=app.state,
                    created_at=app.created_at, updated_at=app.updated_at, replicas=len(running),
+                   ready=sum(c.ready for c in running), unhealthy=sum(c.unhealthy for c in running),
+                   health=probe_text(app.spec.get("health")),
                    hosts=sorted({c.engine_id for c in running}), owner=app.owner, team=app.team,
                    secrets=sorted(app.secrets))
 

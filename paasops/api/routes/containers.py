@@ -59,7 +59,7 @@ def run_containers(body: DeployIn, service: Service, caller: Caller, stream: boo
     count = spec.count if body.count is None else body.count
     _check_ports(spec, caller, service.settings.port)
     if body.dry_run:
-        return service.apps.dry_run(spec, count)
+        return service.apps.dry_run(spec, count, who=caller)
     if not stream:
         return service.apps.deploy(spec, count, user=caller.name, who=caller)
     return StreamingResponse(_progress(lambda progress: service.apps.deploy(spec, count, user=caller.name,

@@ -106,8 +106,10 @@ def hosts_table(hosts: list[HostRow]):
 
 def app_sync_table(apps: list[AppSync]):
     return render.table(
-        ["APP", "DESIRED", "RUNNING", "MISSING", "EXTRA", "OLD SPEC", "ON HOSTS DOWN", "HOSTS", "STATE"],
-        [[a.name, a.desired, a.running, a.missing, a.extra, a.stale, a.unreachable,
+        ["APP", "DESIRED", "RUNNING", "READY", "MISSING", "EXTRA", "OLD SPEC", "ON HOSTS DOWN", "HOSTS", "STATE"],
+        [[a.name, a.desired, a.running,
+          render.styled(a.ready, "green" if a.ready == a.desired else "red" if a.unhealthy else "yellow"),
+          a.missing, a.extra, a.stale, a.unreachable,
           ",".join(f"{k}({v})" for k, v in a.hosts.items()),
           render.styled("in sync" if a.in_sync else "out of sync", "green" if a.in_sync else "yellow")]
          for a in apps], "apps: replicas running versus desired")
