@@ -97,7 +97,7 @@ def _destroy(c: ContainerView, reason: str, detail: str) -> Change:
 
 
 def _duplicates(app: App, have: list[ContainerView], hosts: Sequence[HostSnapshot]) -> list[Change]:
-    """The copies that go so the app keeps one replica per index 1..N, each saying why."""
+    """The copies that go so the app keeps one replica per index, N indexes at most, each saying why."""
     up = {h.id for h in hosts if h.healthy}
     detail = f"{len(have)} replicas of spec {app.spec_hash[:12]} run, {app.count} desired"
     return [_destroy(r.container, "duplicate", f"{detail}: {r.why}") for r in one_per_index(have, app.count, up)]
@@ -119,7 +119,8 @@ def diff(desired: Iterable[App], observed: Iterable[ContainerView], hosts: Seque
     re-created elsewhere, and any surplus is removed once the host is back. A running replica of a
     deployment the store knows (`known`, and the release a pending deployment replaces) is never an
     orphan: it stays until that deployment commits or is rolled back. An app keeps exactly one
-    replica per index 1..N (`one_per_index`); `weights` no longer choose which copies go.
+    replica per index and at most N indexes, the lowest (`one_per_index`); `weights` no longer choose
+    which copies go.
     """
     del weights  # kept for callers: duplicates are chosen by index, never by host load
     apps = {a.name: a for a in desired}

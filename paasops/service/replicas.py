@@ -77,21 +77,26 @@ def _keep_first(up: Collection[str] | None) -> Callable[[ContainerView], tuple]:
 
 
 def one_per_index(copies: Iterable[ContainerView], count: int, up: Collection[str] | None = None) -> list[Removal]:
-    """Which copies go so an app keeps exactly one replica per index 1..`count`.
+    """Which copies go so an app keeps exactly one replica per index, at most `count` indexes.
 
-    A copy numbered above `count` (or without a number) is surplus; of several copies of one index,
-    the one on an up host (`up`; None: all are), then ready, then the oldest is kept. Surplus first,
-    highest index first, then the duplicates by index. Missing indexes are the caller's to create.
+    Of several copies of one index, the one on an up host (`up`; None: all are), then ready, then the
+    oldest is kept. Beyond `count` distinct indexes, the highest go (a copy without a number first). The
+    indexes kept need not be 1..N: a new release's replicas take the numbers after the release they
+    replace (its containers' names are still taken while both run). Surplus first, highest index first,
+    then the duplicates by index. Missing replicas are the caller's to create.
     """
     by_index: dict[int, list[ContainerView]] = {}
     for c in copies:
         by_index.setdefault(replica_index(c), []).append(c)
+    numbered = sorted(i for i in by_index if i >= 1)
+    kept_indexes = set(numbered[:max(count, 0)])
     removals: list[Removal] = []
-    for index in sorted((i for i in by_index if not 1 <= i <= count), reverse=True):
+    for index in sorted((i for i in by_index if i not in kept_indexes), key=lambda i: (i >= 1, -i)):
         for c in sorted(by_index[index], key=lambda c: c.id):
-            why = f"index {index} is above the app's {count} replicas" if index else "it has no replica index"
+            why = (f"index {index} is beyond the app's {count} replicas" if index >= 1
+                   else "it has no replica index")
             removals.append(Removal(c, why))
-    for index in sorted(i for i in by_index if 1 <= i <= count):
+    for index in sorted(kept_indexes):
         kept, *extra = sorted(by_index[index], key=_keep_first(up))
         for c in extra:
             removals.append(Removal(c, f"index {index} runs {len(extra) + 1} times: {kept.name} on "

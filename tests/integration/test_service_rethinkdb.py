@@ -88,7 +88,8 @@ class Stream:
         self.client.close()
 
 
-def test_deploy_scale_restart_outage_and_recovery(engine, tmp_path, rethinkdb_server, rethinkdb_state):
+def test_deploy_scale_restart_outage_and_recovery(engine, tmp_path, rethinkdb_server, empty_rethinkdb_state):
+    rethinkdb_state = empty_rethinkdb_state  # the run's database, emptied: other tests leave their own admin there
     spec = {**yaml.safe_load((ROOT / "examples" / "app.yml").read_text()), "name": APP, "count": 1}
     with local_service(tmp_path, ADMIN_PASSWORD, engine_up, state=rethinkdb_state) as url:
         auth = login(url)

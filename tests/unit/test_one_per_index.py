@@ -1,4 +1,4 @@
-"""one_per_index: an app keeps exactly one replica per index 1..N; which copies go, and why (table cases)."""
+"""one_per_index: an app keeps exactly one replica per index, at most N indexes; which copies go, and why."""
 
 from __future__ import annotations
 
@@ -29,8 +29,13 @@ CASES = {
     "a copy on an up host beats an older ready one elsewhere": (
         [ctr("old", 1, on="gone", created=100), ctr("new", 1, on="a", created=200)], 1, {"a"}, ["old"]),
     "three copies: two go, surplus before duplicates": (
-        [ctr("a", 2, created=3), ctr("b", 2, created=1), ctr("c", 2, created=2), ctr("d", 4)], 3, None,
+        [ctr("a", 2, created=3), ctr("b", 2, created=1), ctr("c", 2, created=2), ctr("d", 4)], 1, None,
         ["d", "c", "a"]),
+    # a redeploy: the new release's replicas took the numbers after the old ones' (names still taken)
+    "a new release numbered after the old one keeps its numbers": (
+        [ctr("n4", 4), ctr("n5", 5), ctr("n6", 6)], 3, None, []),
+    "beyond N distinct indexes the highest go, gaps or not": (
+        [ctr("x2", 2), ctr("x4", 4), ctr("x7", 7), ctr("x9", 9)], 2, None, ["x9", "x7"]),
     # the cut-host deploy: 1, 2 and 5 started twice (the lost replies), 17 once
     "lost replies come back as duplicates, by index": (
         [ctr("c1", 1, on="c", created=1), ctr("a1", 1, created=5), ctr("c2", 2, on="c", created=1),
@@ -45,12 +50,12 @@ def test_one_per_index(copies, count, up, gone):
     assert [r.container.id for r in removals] == gone
     kept = [c for c in copies if c.id not in gone]
     indexes = [int(c.labels["paasops.replica"]) for c in kept]
-    assert len(indexes) == len(set(indexes)) and all(1 <= i <= count for i in indexes)
+    assert len(indexes) == len(set(indexes)) and len(indexes) <= count and all(i >= 1 for i in indexes)
 
 
 def test_each_removal_says_why():
     removals = one_per_index([ctr("old", 1, on="gone", created=1), ctr("new", 1, created=2), ctr("x9", 9)], 1, {"a"})
-    assert [r.why for r in removals] == ["index 9 is above the app's 1 replicas",
+    assert [r.why for r in removals] == ["index 9 is beyond the app's 1 replicas",
                                          "index 1 runs 2 times: web-1 on a is kept (its host is up)"]
     older = one_per_index([ctr("n", 1, created=2), ctr("o", 1, created=1)], 1)
     assert older[0].why.endswith("(it is older)")

@@ -64,10 +64,14 @@ CASES = {
     "replicas above the count go, highest index first": (
         [WEB], [ctr("w1", on="b"), ctr("w2", index=2, on="b"), ctr("w3", index=3), ctr("w4", index=4)],
         [destroy("duplicate", "w4"), destroy("duplicate", "w3")]),
-    # indexes 1, 1, 3 of 2: the newer copy of 1 and the surplus 3 go, index 2 is created
-    "a duplicated index and a surplus one: one per index 1..N": (
+    # indexes 1, 1, 3 of 2: the newer copy of 1 goes; 1 and 3 are two replicas (numbers need not be 1..N)
+    "a duplicated index: one copy per index, N indexes": (
         [WEB], [ctr("w1"), ctr("w1b", created=NOW - 5), ctr("w3", index=3, on="b")],
-        [create("web", 1), destroy("duplicate", "w3"), destroy("duplicate", "w1b")]),
+        [destroy("duplicate", "w1b")]),
+    # indexes 1, 1, 3, 4 of 2: the newer copy of 1 and the highest index go
+    "a duplicated index and one beyond N": (
+        [WEB], [ctr("w1"), ctr("w1b", created=NOW - 5), ctr("w3", index=3, on="b"), ctr("w4", index=4)],
+        [destroy("duplicate", "w4"), destroy("duplicate", "w1b")]),
     # on one host the newest container goes: a copy made by hand with the same labels
     "a hand-made duplicate is the newest": (
         [WEB], [ctr("w1"), ctr("w2", index=2), ctr("copy", index=1, created=NOW - 5)],
@@ -156,7 +160,7 @@ def test_duplicates_are_chosen_by_index_whatever_the_weights():
     one = App("web", {}, count=1, deployment_id="d", spec_hash="h-web")
     for weights in ((1, 0), (0, 1)):
         (action,) = diff([one], observed, hosts, now=NOW, weights=weights).actions
-        assert action.container == "wb" and "index 2 is above the app's 1 replicas" in action.detail
+        assert action.container == "wb" and "index 2 is beyond the app's 1 replicas" in action.detail
 
 
 @pytest.mark.parametrize("state, age, dead", [
