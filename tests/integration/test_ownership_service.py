@@ -11,12 +11,10 @@ import sys
 import uuid
 from pathlib import Path
 
-import docker
 import httpx
 import pytest
-from lab_support import local_engine_up, local_service
+from lab_support import hello_engine, local_engine_up, local_service
 
-from paasops.lab.hello_image import ensure_hello_image
 from paasops.vocabulary import LABEL_OWNER, LABEL_TEAM, REDACTED, SECRETS_KEY_FILE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,14 +51,8 @@ def no_secret(text: str) -> bool:
 @pytest.fixture(scope="module")
 def engine():
     """This machine's Docker, which the service runs on; the apps' containers go at the end."""
-    client = docker.from_env()
-    ensure_hello_image(client)
-    yield client
-    leftovers = client.containers.list(all=True, filters={"label": [f"{LABEL_OWNER}"]})
-    for c in leftovers:
-        if c.labels.get("paasops.app") in (ALICE_APP, BOB_APP):
-            c.remove(force=True)
-    client.close()
+    with hello_engine(ALICE_APP, BOB_APP) as client:
+        yield client
 
 
 @pytest.fixture(scope="module")

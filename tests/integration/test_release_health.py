@@ -10,12 +10,9 @@ import time
 import uuid
 from pathlib import Path
 
-import docker
 import httpx
 import pytest
-from lab_support import local_engine_up, local_service
-
-from paasops.lab.hello_image import ensure_hello_image
+from lab_support import hello_engine, local_engine_up, local_service
 
 RUN = uuid.uuid4().hex[:6]
 ENV_APP, OK_APP, BAD_APP = f"rel-env-{RUN}", f"rel-ok-{RUN}", f"rel-bad-{RUN}"
@@ -29,13 +26,8 @@ def spec(name: str, **more) -> dict:
 
 @pytest.fixture(scope="module")
 def engine():
-    client = docker.from_env()
-    ensure_hello_image(client)
-    yield client
-    for c in client.containers.list(all=True, filters={"label": "paasops.app"}):
-        if c.labels.get("paasops.app") in (ENV_APP, OK_APP, BAD_APP):
-            c.remove(force=True)
-    client.close()
+    with hello_engine(ENV_APP, OK_APP, BAD_APP) as client:
+        yield client
 
 
 @pytest.fixture(scope="module")

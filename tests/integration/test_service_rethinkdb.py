@@ -10,13 +10,11 @@ import threading
 import time
 import uuid
 
-import docker
 import httpx
 import pytest
 import yaml
-from lab_support import ROOT, local_service
+from lab_support import ROOT, hello_engine, local_service
 
-from paasops.lab.hello_image import ensure_hello_image
 from paasops.store import open_store
 
 pytestmark = [pytest.mark.integration, pytest.mark.rethinkdb]
@@ -26,12 +24,8 @@ ADMIN_PASSWORD = "rdb-test-" + uuid.uuid4().hex
 
 @pytest.fixture(scope="module")
 def engine():
-    client = docker.from_env()
-    ensure_hello_image(client)
-    yield client
-    for c in client.containers.list(all=True, filters={"label": [f"paasops.app={APP}"]}):
-        c.remove(force=True)
-    client.close()
+    with hello_engine(APP) as client:
+        yield client
 
 
 def login(url: str) -> dict[str, str]:
