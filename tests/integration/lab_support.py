@@ -74,6 +74,18 @@ def stop_serve(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
+def api_login(url: str, name: str, password: str) -> str:
+    """A token of account `name` from the service at `url` (the login must succeed)."""
+    answer = httpx.post(f"{url}/api/login", json={"username": name, "password": password}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    return answer.json()["token"]
+
+
+def api_call(url: str, token: str, method: str, path: str, timeout: float = 60, **kw) -> httpx.Response:
+    """One request to the service at `url` with `token`."""
+    return httpx.request(method, f"{url}{path}", headers={"X-Access-Token": token}, timeout=timeout, **kw)
+
+
 def local_engine_up(admin_password: str) -> Callable[[str], bool]:
     """A `ready` for `local_service`: the first admin logs in and the one engine (local) is up."""
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import docker
 import httpx
 import pytest
-from lab_support import free_port, hello_engine, stop_serve
+from lab_support import api_call, api_login, free_port, hello_engine, stop_serve
 
 from paasops.service.docker_events import bound_socket, timed_out
 
@@ -63,14 +63,11 @@ class Serve:
         self.log.close()
 
 
-def login(url: str, name: str, password: str) -> str:
-    answer = httpx.post(f"{url}/api/login", json={"username": name, "password": password}, timeout=30)
-    assert answer.status_code == 200, answer.text
-    return answer.json()["token"]
+login = api_login
 
 
 def call(url: str, token: str, method: str, path: str, **kw) -> httpx.Response:
-    return httpx.request(method, f"{url}{path}", headers={"X-Access-Token": token}, timeout=60, **kw)
+    return api_call(url, token, method, path, timeout=60, **kw)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from lab_support import hello_engine, local_engine_up, local_service
+from lab_support import api_call, api_login, hello_engine, local_engine_up, local_service
 
 from paasops.vocabulary import LABEL_OWNER, LABEL_TEAM, REDACTED, SECRETS_KEY_FILE
 
@@ -34,14 +34,11 @@ def spec(name: str, secret: str) -> dict:
             "cpus": 0.1, "env": {"MODE": "test"}, "secrets": {"DB_PASSWORD": secret}}
 
 
-def login(url: str, name: str, password: str) -> str:
-    answer = httpx.post(f"{url}/api/login", json={"username": name, "password": password}, timeout=30)
-    assert answer.status_code == 200, answer.text
-    return answer.json()["token"]
+login = api_login
 
 
 def call(url: str, token: str, method: str, path: str, **kw) -> httpx.Response:
-    return httpx.request(method, f"{url}{path}", headers={"X-Access-Token": token}, timeout=120, **kw)
+    return api_call(url, token, method, path, timeout=120, **kw)
 
 
 def no_secret(text: str) -> bool:
