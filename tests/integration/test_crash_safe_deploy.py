@@ -79,7 +79,14 @@ def ready(proc: subprocess.Popen, url: str, workdir: Path, timeout: float = 30) 
 
 
 def replicas(engine, state: str | None = None) -> list:
-    found = engine.containers.list(all=True, filters={"label": f"paasops.app={APP}"})
+    for _ in range(20):  # a container removed between Docker's list and its inspect: list again
+        try:
+            found = engine.containers.list(all=True, filters={"label": f"paasops.app={APP}"})
+            break
+        except docker.errors.NotFound:
+            time.sleep(0.05)
+    else:
+        raise AssertionError("containers kept vanishing while being listed")
     return [c for c in found if c.status in RESERVING and (state is None or c.status == state)]
 
 
