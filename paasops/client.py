@@ -42,6 +42,7 @@ from .results import (
     EngineView,
     EventView,
     ReconcileResult,
+    ReleaseView,
     Report,
 )
 
@@ -284,7 +285,11 @@ class ApiClient:
                on_progress: Progress | None = None) -> DeployResult:
         """Deploy an app (`plan` is the dry run); progress events go to `on_progress` as they come."""
         body = {"spec": spec, "count": count, "dry_run": False}
-        with self._stream("POST", "/api/containers", params={"stream": True}, body=body) as response:
+        return self._deploy_stream("/api/containers", body, on_progress)
+
+    def _deploy_stream(self, path: str, body: dict[str, Any], on_progress: Progress | None) -> DeployResult:
+        """POST a deploy-like request with `stream=true`: progress events to `on_progress`, then its result."""
+        with self._stream("POST", path, params={"stream": True}, body=body) as response:
             for line in response.iter_lines():
                 if not line.strip():
                     continue
@@ -339,6 +344,14 @@ class ApiClient:
 
     def delete_app(self, name: str) -> AppDeleted:
         return self.call(AppDeleted, "DELETE", f"/api/apps/{_seg(name)}")
+
+    def app_history(self, name: str) -> list[ReleaseView]:
+        """App `name`'s releases, newest first."""
+        return self.call(list[ReleaseView], "GET", f"/api/apps/{_seg(name)}/history")
+
+    def rollback(self, name: str, to: str | None = None, on_progress: Progress | None = None) -> DeployResult:
+        """Deploy release `to` of app `name` again (None: the one before the current); progress as `deploy`."""
+        return self._deploy_stream(f"/api/apps/{_seg(name)}/rollback", {"to": to}, on_progress)
 
     # -- cron jobs -----------------------------------------------------------------------
     def reconcile(self, dry_run: bool = False, apps: list[str] | None = None) -> ReconcileResult:

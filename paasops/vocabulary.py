@@ -49,6 +49,14 @@ PRIVILEGED_PORTS_BELOW = 1024
 # States of a deployment record (the app record): written pending before any container starts.
 DEPLOY_PENDING = "pending"
 DEPLOY_ACTIVE = "active"
+# Outcomes of a release in an app's history (one row per deployment attempt): pending until it commits
+# (active), is rolled back before it ran (rolled-back), commits with replicas that did not start (failed)
+# or is paused by its update policy; an active one becomes superseded when the next one commits.
+RELEASE_PENDING, RELEASE_ACTIVE, RELEASE_SUPERSEDED = DEPLOY_PENDING, DEPLOY_ACTIVE, "superseded"
+RELEASE_ROLLED_BACK, RELEASE_FAILED, RELEASE_PAUSED = "rolled-back", "failed", "paused"
+RELEASE_OUTCOMES = (RELEASE_PENDING, RELEASE_ACTIVE, RELEASE_SUPERSEDED, RELEASE_ROLLED_BACK, RELEASE_FAILED,
+                    RELEASE_PAUSED)
+DEFAULT_HISTORY_KEEP = 20  # releases kept per app (a service setting)
 
 # -- limits --------------------------------------------------------------------------------------
 DEFAULT_PIDS_LIMIT = 512  # processes a user container may run (a service setting; app.yml may lower it)

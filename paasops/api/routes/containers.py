@@ -62,13 +62,14 @@ def run_containers(body: DeployIn, service: Service, caller: Caller, stream: boo
         return service.apps.dry_run(spec, count, who=caller)
     if not stream:
         return service.apps.deploy(spec, count, user=caller.name, who=caller)
-    return StreamingResponse(_progress(lambda progress: service.apps.deploy(spec, count, user=caller.name,
+    return StreamingResponse(progress_stream(lambda progress: service.apps.deploy(spec, count, user=caller.name,
                                                                             progress=progress, who=caller)),
                              media_type="application/x-ndjson")
 
 
-def _progress(work) -> Iterator[bytes]:
-    """Run work(progress) in a thread; yield each progress event, then the result, as NDJSON lines."""
+def progress_stream(work) -> Iterator[bytes]:
+    """Run work(progress) in a thread; yield each progress event, then the result, as NDJSON lines (any
+    deploy-like route: deploy, rollback)."""
     lines: queue.Queue = queue.Queue()
 
     def run():
