@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-from ..results import ReleaseView
+from ..results import DeployResult, ReleaseView
 from ..store import Store
 from ..store.records import App, Release
 from ..store.records import now as clock
@@ -17,6 +17,7 @@ from ..vocabulary import (
     DEPLOY_PENDING,
     RELEASE_ACTIVE,
     RELEASE_FAILED,
+    RELEASE_PAUSED,
     RELEASE_ROLLED_BACK,
     RELEASE_SUPERSEDED,
 )
@@ -128,9 +129,26 @@ class ReleaseHistory:
             log.warning("release history of %s: could not record %s %s: %s", app.name, app.deployment_id,
                         outcome, exc)
 
-    def committed(self, app: App, *, ok: bool = True) -> None:
+    def committed(self, app: App, *, ok: bool = True, why: str | None = None) -> None:
         """Deployment `app` is the app's active one now: active when its replicas all started, else failed."""
-        self.outcome(app, RELEASE_ACTIVE if ok else RELEASE_FAILED)
+        self.outcome(app, RELEASE_ACTIVE if ok else RELEASE_FAILED, why=why)
+
+    def ended(self, app: App, result: DeployResult) -> None:
+        """Deployment `app` returned `result`; how it ended is read from the app record the store keeps now
+        (whatever path wrote it): still this deployment, active (committed: failed when a replica did not
+        start) or pending (paused); another deployment (the previous release put back): rolled back."""
+        try:
+            now = self.store.get_app(app.name)
+        except Exception as exc:  # the history never fails a deploy (see the class)
+            log.warning("release history of %s: %s", app.name, exc)
+            return
+        why = "; ".join(f"replica {r.index}: {r.error}" for r in result.failed[:5]) or None
+        if now is None or now.deployment_id != app.deployment_id:
+            self.rolled_back(app, why)
+        elif now.state == DEPLOY_PENDING:
+            self.outcome(app, RELEASE_PAUSED, why=why)
+        else:
+            self.committed(now, ok=result.ok, why=why)
 
     def rolled_back(self, app: App, why: str | None = None) -> None:
         """Pending deployment `app` was undone before it committed: the release it replaced runs on."""

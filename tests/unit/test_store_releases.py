@@ -173,3 +173,25 @@ def test_a_store_failure_never_fails_the_deploy(caplog):
     history.committed(app("v1"))
     history.pending_rolled_back("web")
     assert "could not record v1" in caplog.text and "disk full" in caplog.text
+
+
+@pytest.mark.parametrize(("record", "ok", "expected"), [
+    ("active", True, "active"), ("active", False, "failed"), ("pending", False, "paused"),
+    ("previous", False, "rolled-back"), ("gone", False, "rolled-back")])
+def test_how_a_deploy_ended_is_read_from_the_record_it_left(history, store, record, ok, expected):
+    from paasops.results import DeployResult, ReplicaResult
+
+    v1 = app("v1")
+    history.started(v1)
+    history.committed(v1)
+    v2 = app("v2", previous=v1)
+    history.started(v2)
+    left = {"active": App(**{**vars(v2), "state": "active", "previous": None}), "pending": v2,
+            "previous": App(**{**vars(v1), "state": "active"}), "gone": None}[record]
+    if left is not None:
+        store.put_app(left)
+    failed = [] if ok else [ReplicaResult(index=2, status="failed", error="unhealthy: exit 1")]
+    history.ended(v2, DeployResult(app="web", deployment="v2", spec_hash="h-v2", count=3, ok=ok, replicas=failed))
+    v1_after = "superseded" if expected == "active" else "active"
+    assert outcomes(history) == [("v2", expected), ("v1", v1_after)]
+    assert history.releases("web")[0].data == ({} if ok else {"why": "replica 2: unhealthy: exit 1"})
