@@ -364,6 +364,7 @@ class AppManager:
         if prev is not None and "spec" not in prev:
             raise PlacementError(f"{why} (its previous release is not recorded whole: left pending)",
                                  where=app.name)
+        self.history.rolled_back(app, why)
         for c in self.replicas(app.name, app.spec_hash):
             if c.deployment == app.deployment_id:  # its own replicas only, never the release it replaced
                 self.cluster.operate("destroy", c.id, user=user)
@@ -373,7 +374,6 @@ class AppManager:
             self.put_app(App(name=app.name, spec=prev["spec"], count=prev["count"], deployment_id=prev["deployment_id"],
                              spec_hash=prev["spec_hash"], state=DEPLOY_ACTIVE, created_at=app.created_at,
                              owner=app.owner, team=app.team, secrets=dict(prev.get("secrets") or {})))
-        self.history.rolled_back(app, why)
         self.cluster.record("deploy-app", user=user, app=app.name,
                             message=f"rolled back {app.name}'s pending deployment {app.deployment_id}: {why}",
                             data={"deployment": app.deployment_id, "rolled_back": True})
