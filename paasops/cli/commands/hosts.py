@@ -91,7 +91,7 @@ def hosts_drain(engine_id: str = typer.Argument(..., metavar="ID"), output: Outp
     console = err()
     with api_client(server) as api:
         result = api.drain_engine(engine_id, on_progress=None if output == Output.json else
-                                  lambda event: console.print(event.get("line", ""), markup=False, highlight=False))
+                                  lambda event: console.print(event.get("line", ""), markup=False, soft_wrap=True))
     emit(result, output, render.drain_report)
     if not result.ok:
         raise PaasopsError(result.message, where=f"engine {engine_id}")
