@@ -16,21 +16,11 @@ from paasops.engines.client import make_client
 
 pytestmark = pytest.mark.integration
 
-APP = """name: drainme
-image: paasops/hello:latest
-command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
-ports: ["0:8080"]
-cpus: 0.1
-memory: 32m
-health: {http: /index.html, interval: 1s, timeout: 1s, retries: 2}
-strategy: binpack     # all 3 on one host: the drain moves every replica
-"""
-BIG = """name: bigmem
-image: paasops/hello:latest
-command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
-ports: ["0:8080"]
-memory: 3000m
-"""
+HTTPD = 'image: paasops/hello:latest\ncommand: ["httpd", "-f", "-p", "8080", "-h", "/www"]\nports: ["0:8080"]\n'
+# binpack: all 3 on one host, so the drain moves every replica
+APP = "name: drainme\n" + HTTPD + ("cpus: 0.1\nmemory: 32m\nstrategy: binpack\n"
+                                  "health: {http: /index.html, interval: 1s, timeout: 1s, retries: 2}\n")
+BIG = "name: bigmem\n" + HTTPD + "memory: 3000m\n"
 FOREIGN = "drain-foreign"
 
 
