@@ -86,7 +86,8 @@ class HostDrain:
             result.message = f"{host} is empty ({moved} replica{'s' * (moved != 1)} moved)"
         elif result.ok:
             result.ok = False
-            result.message = f"{host} is not empty: replicas were placed there while it was drained"
+            result.message = f"{host} is not empty: " + ("; ".join(work.blocked.values()) or
+                                                         "replicas were placed there while it was drained")
         left = f"; {len(result.left)} container(s) left alone" if result.left else ""
         say(result.message + left)
         self.cluster.record(DRAIN_EVENT, user=user, host=host, message=result.message + left,

@@ -47,7 +47,7 @@ class EnginePool:
         with self.lock:
             old = self.engines.get(record.id)
             if old and (old.record.address, old.record.docker_url) == (record.address, record.docker_url):
-                old.record = record
+                old.record = replace(record, unschedulable=old.record.unschedulable)  # only a drain sets it
                 return old
             if old:
                 old.reset_client()
@@ -72,8 +72,9 @@ class EnginePool:
         """
         self.check_transport(record)
         is_new = record.id not in self.engines
-        record = self._keep_drained(record)
-        self.store.put_engine(record)
+        with self.lock:  # never between a drain's read and write of the flag
+            record = self._keep_drained(record)
+            self.store.put_engine(record)
         handle = self._attach(record)
         if record.source == "etcd" and record.id in self.lapsed:  # registered again: its health shows again
             self.set_lapsed(record.id, False, "registration back in etcd")

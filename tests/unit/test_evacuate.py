@@ -124,3 +124,45 @@ def test_the_drained_flag_is_stored_shown_placed_around_and_kept_over_a_registra
     assert cluster.store.get_engine("lab3").unschedulable and not cluster.snapshot()[0].schedulable
     assert cluster.pool.set_unschedulable("lab3", False) and not cluster.store.get_engine("lab3").unschedulable
     assert cluster.snapshot()[0].schedulable
+
+
+def handle(cluster: Cluster, engine_id: str, mem: int, *views: ContainerView) -> EngineHandle:
+    """An engine up with a filled cache, as if synced (no engine behind it)."""
+    h = EngineHandle(Engine(engine_id, "10.0.0.1", cpus=8, memory_mb=mem), None)
+    h.status = "up"
+    h.containers = {v.id: v for v in views}
+    cluster.engines[engine_id] = h
+    return h
+
+
+def big(id_: str, index: int, on: str) -> ContainerView:
+    labels = {"paasops.app": "big", "paasops.replica": str(index), "paasops.spec-hash": "h1",
+              "paasops.memory-mb": "3000"}
+    return ContainerView(id=id_, name=f"big-{index}", engine_id=on, image="i", state="running", labels=labels)
+
+
+def test_a_refused_drain_changes_nothing_and_an_empty_host_drains_at_once(cluster):
+    from paasops.errors import NotFoundError, PlacementError
+    from paasops.service.apps import AppManager
+    from paasops.service.drain import HostDrain
+    from paasops.service.images import ImageDistributor
+
+    handle(cluster, "lab3", 8192, big("b1", 1, "lab3"), big("b2", 2, "lab3"))
+    handle(cluster, "lab1", 4096)
+    cluster.store.put_app(App(name="big", spec={"name": "big", "image": "i", "memory": "3000m"}, count=2,
+                              deployment_id="d1", spec_hash="h1"))
+    drain = HostDrain(AppManager(cluster, ImageDistributor()))
+    with pytest.raises(PlacementError, match=r"cannot drain lab3: big does not fit on the other hosts: no host "
+                                             r"can take replica 2 of big \(1 of 2 placed\): lab1: memory"):
+        drain.drain("lab3")
+    assert not cluster.engine("lab3").record.unschedulable and not cluster.store.list_events(type="drain-host")
+    with pytest.raises(NotFoundError, match="no engine 'nosuch'"):
+        drain.drain("nosuch")
+    result = drain.drain("lab1", user="root")
+    assert (result.ok, result.empty, result.message, result.already) == (True, True, "lab1 is empty (0 replicas moved)",
+                                                                          False)
+    assert cluster.store.get_engine("lab1").unschedulable and drain.drain("lab1").already
+    assert [e.type for e in cluster.store.list_events(host="lab1")][:2] == ["drain-host", "drain-host"]
+    assert not drain.undrain("lab3").changed
+    assert drain.undrain("lab1", user="root").changed and not cluster.engine("lab1").record.unschedulable
+    assert cluster.store.list_events(type="undrain-host")[0].message == "lab1 undrained by root: it takes placements again"
