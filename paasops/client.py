@@ -36,6 +36,7 @@ from .results import (
     ContainerInfo,
     DeployResult,
     Destroyed,
+    DrainResult,
     DryRunPlan,
     EngineAdmitted,
     EngineDeleted,
@@ -44,6 +45,7 @@ from .results import (
     ReconcileResult,
     ReleaseView,
     Report,
+    UndrainResult,
 )
 
 DEFAULT_SERVER = "http://127.0.0.1:5002"
@@ -247,6 +249,14 @@ class ApiClient:
     def admit_engine(self, engine_id: str) -> EngineAdmitted:
         return self.call(EngineAdmitted, "POST", f"/api/engines/{_seg(engine_id)}/admit")
 
+    def drain_engine(self, engine_id: str, on_progress: Progress | None = None) -> DrainResult:
+        """Drain an engine: unschedulable, its replicas moved elsewhere; each progress line (`{"event": "step",
+        "line": ...}`) to `on_progress` as it comes. PlacementError (409) when the others cannot hold them."""
+        return self._progress_call(DrainResult, f"/api/engines/{_seg(engine_id)}/drain", None, on_progress)
+
+    def undrain_engine(self, engine_id: str) -> UndrainResult:
+        return self.call(UndrainResult, "POST", f"/api/engines/{_seg(engine_id)}/undrain")
+
     # -- cluster and events ----------------------------------------------------------------
     def cluster_info(self) -> ClusterInfo:
         return self.call(ClusterInfo, "GET", "/api/cluster/info")
@@ -285,22 +295,22 @@ class ApiClient:
                on_progress: Progress | None = None) -> DeployResult:
         """Deploy an app (`plan` is the dry run); progress events go to `on_progress` as they come."""
         body = {"spec": spec, "count": count, "dry_run": False}
-        return self._deploy_stream("/api/containers", body, on_progress)
+        return self._progress_call(DeployResult, "/api/containers", body, on_progress)
 
-    def _deploy_stream(self, path: str, body: dict[str, Any], on_progress: Progress | None) -> DeployResult:
-        """POST a deploy-like request with `stream=true`: progress events to `on_progress`, then its result."""
+    def _progress_call(self, shape: type[T], path: str, body: Any, on_progress: Progress | None) -> T:
+        """POST `path` with `stream=true`: each progress event to `on_progress`, then the result as `shape`."""
         with self._stream("POST", path, params={"stream": True}, body=body) as response:
             for line in response.iter_lines():
                 if not line.strip():
                     continue
                 event = json.loads(line)
                 if event.get("event") == "result":
-                    return self.parse(DeployResult, event["result"])
+                    return self.parse(shape, event["result"])
                 if event.get("event") == "error":
                     raise error_for(int(event.get("status") or 500), event)
                 if on_progress is not None:
                     on_progress(event)
-        raise ConnectionFailed(f"the deploy stream from {self.base_url} ended without a result")
+        raise ConnectionFailed(f"the stream of {path} from {self.base_url} ended without a result")
 
     def container(self, container_id: str, *, foreign: bool = False) -> ContainerDetail:
         params = {"foreign": True} if foreign else None
@@ -351,7 +361,7 @@ class ApiClient:
 
     def rollback(self, name: str, to: str | None = None, on_progress: Progress | None = None) -> DeployResult:
         """Deploy release `to` of app `name` again (None: the one before the current); progress as `deploy`."""
-        return self._deploy_stream(f"/api/apps/{_seg(name)}/rollback", {"to": to}, on_progress)
+        return self._progress_call(DeployResult, f"/api/apps/{_seg(name)}/rollback", {"to": to}, on_progress)
 
     # -- cron jobs -----------------------------------------------------------------------
     def reconcile(self, dry_run: bool = False, apps: list[str] | None = None) -> ReconcileResult:

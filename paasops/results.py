@@ -287,6 +287,7 @@ class EngineView(Result):
     address: str = ""
     docker_url: str = ""
     status: str = UNKNOWN
+    unschedulable: bool = False  # drained by an admin (`hosts drain`): nothing new is placed there
     source: str = ""
     labels: dict[str, str] = {}
     cpus: float = 0.0
@@ -309,6 +310,51 @@ class EngineAdmitted(Result):
 
     admitted: str
     registered: bool  # etcd holds a registration of it now (checked at once)
+
+
+class MovedReplica(Result):
+    """A replica a drain moved: started on `to_host` under the same index, ready, then removed from `from_host`."""
+
+    app: str
+    index: int
+    name: str
+    from_host: str
+    to_host: str
+    old_id: str
+    new_id: str
+
+
+class LeftContainer(Result):
+    """A container a drain left on the host, and why (not paasops', or an app the store does not know)."""
+
+    id: str
+    name: str
+    app: str | None = None
+    why: str
+
+
+class DrainResult(Result):
+    """`hosts drain`: the host is unschedulable; what moved, what was removed, what was left, and whether
+    it is empty of paasops' replicas now. `steps` are the progress lines, in order."""
+
+    host: str
+    unschedulable: bool = True
+    already: bool = False  # it was drained before (this run moved what was left)
+    moved: list[MovedReplica] = []
+    removed: list[RemovedReplica] = []  # copies of another release, or of an index run elsewhere
+    left: list[LeftContainer] = []
+    steps: list[str] = []
+    empty: bool = False
+    ok: bool = True
+    message: str = ""
+
+
+class UndrainResult(Result):
+    """`hosts undrain`: the host takes placements again (`changed` False: it was not drained)."""
+
+    host: str
+    changed: bool
+    message: str = ""
 
 
 class Totals(Result):

@@ -30,6 +30,8 @@ UNKNOWN, UP, DOWN, DEGRADED = "unknown", "up", "down", "degraded"
 SUSPECT = "suspect"
 HOST_STATUSES = (UNKNOWN, UP, DOWN, DEGRADED, SUSPECT)
 HOST_EVENT_TYPES = {UP: "host-up", DOWN: "host-down", DEGRADED: "host-degraded", SUSPECT: "host-suspect"}
+# an admin drained a host (no new placements; its replicas moved away) or let it take placements again
+DRAIN_EVENT, UNDRAIN_EVENT = "drain-host", "undrain-host"
 # the registration value's key an agent sets (then revokes its lease) when it leaves on purpose
 LEAVING = "leaving"
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import queue
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Future
 from typing import Any, Protocol, TypeVar
@@ -10,7 +13,9 @@ from typing import Any, Protocol, TypeVar
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from ..errors import PaasopsError
 from ..service.streams import Follow, Streams
+from .errors import error_body
 
 T = TypeVar("T")
 
@@ -85,3 +90,23 @@ class FollowResponse(StreamingResponse):
             await super().__call__(scope, receive, send)
         finally:
             self.follow.close()
+
+
+def progress_lines(work: Callable[[Callable[[Any], None]], Any], name: str = "api-progress") -> Iterator[bytes]:
+    """Run work(progress) in a thread; yield each progress event, then the result, as NDJSON lines
+    (`{"event": "result", "result": ...}` or `{"event": "error", "status": ..., ...}` last). A deploy and a
+    drain answer `stream=true` with it."""
+    lines: queue.Queue = queue.Queue()
+
+    def run():
+        try:
+            lines.put({"event": "result", "result": work(lines.put).model_dump(mode="json")})
+        except PaasopsError as exc:
+            lines.put({"event": "error", "status": exc.http_status, **error_body(exc)})
+        except Exception as exc:  # reported to the client rather than dropping the stream
+            lines.put({"event": "error", "status": 500, "error": f"{type(exc).__name__}: {exc}"})
+        lines.put(None)
+
+    threading.Thread(target=run, daemon=True, name=name).start()
+    while (item := lines.get()) is not None:
+        yield (json.dumps(item) + "\n").encode()

@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # the models are only annotations here: rendering imports no 
         ContainerGone,
         ContainerInfo,
         DeployResult,
+        DrainResult,
         DryRunPlan,
         EngineView,
         EventView,
@@ -101,12 +102,28 @@ def explanation_table(rows: list[HostExplanation]) -> Table:
 
 def engines_table(rows: list[EngineView]) -> Table:
     return table(["ID", "ADDRESS", "STATUS", "SOURCE", "CPUS", "MEMORY", "RUNNING/ALL", "LABELS", "ERROR"],
-                  [[h.id, h.address, styled(h.status), h.source,
+                  [[h.id, h.address, host_status(h), h.source,
                     f"{h.reserved_cpus:g}/{h.cpus:g}",
                     f"{fmt_mb(h.reserved_memory_mb)}/{fmt_mb(h.memory_mb)}",
                     f"{h.running}/{h.containers}",
                     ",".join(f"{k}={v}" for k, v in h.labels.items()), h.error or ""]
                    for h in rows])
+
+
+def host_status(h: EngineView) -> Text:
+    """Its health, and DRAINED when an admin drained it (nothing new is placed there)."""
+    text = styled(h.status)
+    if h.unschedulable:
+        text.append(" DRAINED", style="yellow")
+    return text
+
+
+def drain_report(r: DrainResult) -> Table:
+    """`hosts drain`: each replica moved, each copy removed, each container left alone, then the verdict."""
+    rows: list[list[Any]] = [[m.app, m.name, f"{m.from_host} -> {m.to_host}", "moved", m.new_id[:12]] for m in r.moved]
+    rows += [[x.name.rsplit("-", 1)[0], x.name, x.host, "removed", x.id[:12]] for x in r.removed]
+    rows += [[x.app or "", x.name, r.host, styled(f"left: {x.why}", "yellow"), x.id[:12]] for x in r.left]
+    return table(["APP", "REPLICA", "HOST", "ACTION", "CONTAINER"], rows, title=r.message)
 
 
 def engine_pairs(h: EngineView) -> list[tuple[str, Any]]:

@@ -19,6 +19,7 @@ class HostSnapshot:
     total_mem_mb: int
     address: str = ""
     healthy: bool = True
+    schedulable: bool = True  # False: drained by an admin, it takes no new replica
     status: str = "healthy"
     labels: Mapping[str, str] = field(default_factory=dict)
     reserved_cpu: float = 0.0

@@ -191,7 +191,8 @@ class EngineHandle:
         with self.lock:
             running = sum(1 for c in self.containers.values() if c.state == "running")
             return EngineView(id=self.id, address=self.record.address, docker_url=self.record.docker_url,
-                              status=self.status, source=self.record.source, labels=self.record.labels,
+                              status=self.status, unschedulable=self.record.unschedulable,
+                              source=self.record.source, labels=self.record.labels,
                               cpus=self.cpus, memory_mb=self.memory_mb, reserved_cpus=round(cpu, 6),
                               reserved_memory_mb=mem, containers=len(self.containers), running=running,
                               images=len({i for i in self.images if not i.startswith("sha256:")}),

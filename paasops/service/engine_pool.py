@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from ..errors import ConflictError, NotFoundError, UserInputError
@@ -46,7 +47,7 @@ class EnginePool:
         with self.lock:
             old = self.engines.get(record.id)
             if old and (old.record.address, old.record.docker_url) == (record.address, record.docker_url):
-                old.record = record
+                old.record = replace(record, unschedulable=old.record.unschedulable)  # only a drain sets it
                 return old
             if old:
                 old.reset_client()
@@ -71,7 +72,9 @@ class EnginePool:
         """
         self.check_transport(record)
         is_new = record.id not in self.engines
-        self.store.put_engine(record)
+        with self.lock:  # never between a drain's read and write of the flag
+            record = self._keep_drained(record)
+            self.store.put_engine(record)
         handle = self._attach(record)
         if record.source == "etcd" and record.id in self.lapsed:  # registered again: its health shows again
             self.set_lapsed(record.id, False, "registration back in etcd")
@@ -80,6 +83,26 @@ class EnginePool:
                                message=f"engine {record.id} at {record.docker_url or record.address} "
                                        f"({record.source})")
         return handle
+
+    def _keep_drained(self, record: Engine) -> Engine:
+        """`record` still drained if the engine was: a registration (etcd, by hand) never undrains it."""
+        if record.unschedulable:
+            return record
+        handle = self.engines.get(record.id)
+        prior = handle.record if handle else self.store.get_engine(record.id)
+        return replace(record, unschedulable=True) if prior and prior.unschedulable else record
+
+    def set_unschedulable(self, engine_id: str, unschedulable: bool) -> bool:
+        """Drain (True) or undrain an engine, in the store first so it survives a restart; whether it changed.
+        NotFoundError if the service has no such engine."""
+        with self.lock:
+            handle = self.engine(engine_id)
+            if handle.record.unschedulable == unschedulable:
+                return False
+            record = replace(handle.record, unschedulable=unschedulable)
+            self.store.put_engine(record)
+            handle.record = record
+        return True
 
     def add_engine(self, record: Engine, *, user: str | None = None) -> EngineHandle:
         """Add an engine by hand: it must answer over its API first, else nothing is changed."""
@@ -169,6 +192,7 @@ class EnginePool:
             cpu, mem, ports, replicas = handle.reserved()
             hosts.append(HostSnapshot(
                 id=handle.id, address=handle.address, total_cpu=handle.cpus, total_mem_mb=handle.memory_mb,
-                healthy=handle.placeable, status=handle.status, labels=dict(handle.record.labels),
+                healthy=handle.placeable, schedulable=not handle.record.unschedulable, status=handle.status,
+                labels=dict(handle.record.labels),
                 reserved_cpu=cpu, reserved_mem_mb=mem, used_ports=frozenset(ports), replicas=replicas))
         return hosts

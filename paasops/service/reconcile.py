@@ -98,7 +98,7 @@ def _destroy(c: ContainerView, reason: str, detail: str) -> Change:
 
 def _duplicates(app: App, have: list[ContainerView], hosts: Sequence[HostSnapshot]) -> list[Change]:
     """The copies that go so the app keeps one replica per index, N indexes at most, each saying why."""
-    up = {h.id for h in hosts if h.healthy}
+    up = {h.id for h in hosts if h.healthy and h.schedulable}  # a drained host's copy goes first
     detail = f"{len(have)} replicas of spec {app.spec_hash[:12]} run, {app.count} desired"
     return [_destroy(r.container, "duplicate", f"{detail}: {r.why}") for r in one_per_index(have, app.count, up)]
 

@@ -70,6 +70,7 @@ class Engine:
     tls: bool = True
     source: str = "manual"  # etcd | manual | local
     status: str = "unknown"  # unknown | up | down | degraded
+    unschedulable: bool = False  # drained by an admin: nothing new is placed there (`hosts drain`)
     meta: dict[str, Any] = field(default_factory=dict)
     created_at: float = 0.0
     updated_at: float = 0.0

@@ -19,7 +19,7 @@ def req(**kw):
 
 
 def test_filters_run_cheapest_first():
-    assert [f.NAME for f in FILTERS] == ["healthy", "constraints", "resources", "ports"]
+    assert [f.NAME for f in FILTERS] == ["schedulable", "healthy", "constraints", "resources", "ports"]
 
 
 @pytest.mark.parametrize(

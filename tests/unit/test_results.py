@@ -85,7 +85,7 @@ def test_the_services_views_of_an_engine_and_a_container():
     handle.containers = {"c1": container}
     handle.images = {"nginx:latest", "sha256:x"}
     assert handle.view().model_dump() == {
-        "id": "n1", "address": "10.0.0.1", "docker_url": "https://10.0.0.1:2376", "status": "unknown",
+        "id": "n1", "address": "10.0.0.1", "docker_url": "https://10.0.0.1:2376", "status": "unknown", "unschedulable": False,
         "source": "manual", "labels": {}, "cpus": 2.0, "memory_mb": 0, "reserved_cpus": 0.5,
         "reserved_memory_mb": 64, "containers": 1, "running": 1, "images": 1, "docker_version": "", "error": ""}
     assert container.info().model_dump() == {

@@ -10,7 +10,8 @@ from ...results import AppDeleted, AppView, DeployResult, ReleaseView
 from ...store.records import App
 from ..deps import Caller, Service
 from ..models import RollbackIn, ScaleIn
-from .containers import NDJSON, progress_stream
+from ..streams import progress_lines
+from .containers import NDJSON
 
 router = APIRouter(prefix="/api/apps", tags=["apps"])
 
@@ -59,7 +60,9 @@ def rollback_app(name: str, body: RollbackIn, service: Service, caller: Caller, 
     def work(progress=lambda _: None) -> DeployResult:
         return rollback(service.apps, name, body.to, user=caller.name, progress=progress, who=caller)
 
-    return StreamingResponse(progress_stream(work), media_type="application/x-ndjson") if stream else work()
+    if not stream:
+        return work()
+    return StreamingResponse(progress_lines(work, name="api-rollback"), media_type="application/x-ndjson")
 
 
 @router.delete("/{name}", response_model=AppDeleted)

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import queue
-import threading
-from collections.abc import Iterator
-
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
@@ -17,9 +12,8 @@ from ...service.container_ops import LogFollow
 from ...spec import AppSpec, forbidden_host_ports, parse_app_spec
 from ...vocabulary import ADMIN_ROLE, MAX_LOG_TAIL
 from ..deps import Caller, Principal, Service
-from ..errors import error_body
 from ..models import DeployIn, ScaleIn
-from ..streams import FollowResponse, blocking_chunks, open_on_pool
+from ..streams import FollowResponse, blocking_chunks, open_on_pool, progress_lines
 
 router = APIRouter(prefix="/api/containers", tags=["containers"])
 NDJSON = {"description": "With `stream=true`: progress events, then `{\"event\": \"result\", \"result\": ...}` "
@@ -62,28 +56,9 @@ def run_containers(body: DeployIn, service: Service, caller: Caller, stream: boo
         return service.apps.dry_run(spec, count, who=caller)
     if not stream:
         return service.apps.deploy(spec, count, user=caller.name, who=caller)
-    return StreamingResponse(progress_stream(lambda progress: service.apps.deploy(spec, count, user=caller.name,
+    return StreamingResponse(progress_lines(lambda progress: service.apps.deploy(spec, count, user=caller.name,
                                                                             progress=progress, who=caller)),
                              media_type="application/x-ndjson")
-
-
-def progress_stream(work) -> Iterator[bytes]:
-    """Run work(progress) in a thread; yield each progress event, then the result, as NDJSON lines (any
-    deploy-like route: deploy, rollback)."""
-    lines: queue.Queue = queue.Queue()
-
-    def run():
-        try:
-            lines.put({"event": "result", "result": work(lines.put).model_dump(mode="json")})
-        except PaasopsError as exc:
-            lines.put({"event": "error", "status": exc.http_status, **error_body(exc)})
-        except Exception as exc:  # reported to the client rather than dropping the stream
-            lines.put({"event": "error", "status": 500, "error": f"{type(exc).__name__}: {exc}"})
-        lines.put(None)
-
-    threading.Thread(target=run, daemon=True, name="api-deploy").start()
-    while (item := lines.get()) is not None:
-        yield (json.dumps(item) + "\n").encode()
 
 
 @router.get("/{container_id}", response_model=ContainerDetail)

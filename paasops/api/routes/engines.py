@@ -1,13 +1,16 @@
-"""/api/engines: list, add by hand, inspect, remove (and keep removed), admit again."""
+"""/api/engines: list, add by hand, inspect, remove (and keep removed), admit again, drain and undrain."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, status
+from fastapi.responses import StreamingResponse
 
-from ...results import EngineAdmitted, EngineDeleted, EngineView
+from ...results import DrainResult, EngineAdmitted, EngineDeleted, EngineView, UndrainResult
+from ...service.drain import HostDrain
 from ...service.registration import manual_engine
 from ..deps import Caller, Service
 from ..models import EngineIn
+from ..streams import progress_lines
 
 router = APIRouter(prefix="/api/engines", tags=["engines"])
 
@@ -42,3 +45,25 @@ def admit_engine(engine_id: str, service: Service, caller: Caller) -> EngineAdmi
     """Let a removed engine back (admins: the ACL gives `user` GET only); its cert is checked as ever."""
     current = service.admission.admit(engine_id, caller.name)
     return EngineAdmitted(admitted=engine_id, registered=current is not None)
+
+
+@router.post("/{engine_id}/drain", response_model=DrainResult,
+             responses={200: {"description": "With `stream=true`: `{\"event\": \"step\", \"line\": ...}` "
+                                             "progress lines, then the result (or an error), one JSON object a line.",
+                              "content": {"application/x-ndjson": {"schema": {"type": "object"}}}}})
+def drain_engine(engine_id: str, service: Service, caller: Caller, stream: bool = False):
+    """Make the engine unschedulable (admins: the ACL gives `user` GET only) and move its replicas elsewhere,
+    start-first; 409 and nothing changed when the other engines cannot hold them."""
+    drain = HostDrain(service.apps)
+    if not stream:
+        return drain.drain(engine_id, user=caller.name)
+    service.cluster.engine(engine_id)  # an unknown engine: a plain 404, not a stream
+    return StreamingResponse(progress_lines(lambda progress: drain.drain(
+        engine_id, user=caller.name, progress=lambda line: progress({"event": "step", "line": line}))),
+        media_type="application/x-ndjson")
+
+
+@router.post("/{engine_id}/undrain", response_model=UndrainResult)
+def undrain_engine(engine_id: str, service: Service, caller: Caller) -> UndrainResult:
+    """Let a drained engine take placements again (a no-op, said so, if it was not drained)."""
+    return HostDrain(service.apps).undrain(engine_id, user=caller.name)

@@ -1,10 +1,11 @@
-"""`paasops hosts list|add|rm|inspect`: the Docker engines the service places on."""
+"""`paasops hosts list|add|rm|inspect|drain|undrain`: the Docker engines the service places on."""
 
 from __future__ import annotations
 
 import typer
 
-from ..common import OUTPUT, SERVER, Output, api_client, emit
+from ...errors import PaasopsError
+from ..common import OUTPUT, SERVER, Output, api_client, emit, err
 from ..errors import report_errors
 
 app = typer.Typer(help="Docker engines the service places on: list, add by hand, inspect, remove.",
@@ -74,3 +75,31 @@ def hosts_inspect(engine_id: str = typer.Argument(..., metavar="ID"), output: Ou
 
     with api_client(server) as api:
         emit(api.engine(engine_id), output, lambda h: render.kv_table(render.engine_pairs(h)))
+
+
+@app.command("drain")
+@report_errors
+def hosts_drain(engine_id: str = typer.Argument(..., metavar="ID"), output: Output = OUTPUT, server: str = SERVER):
+    """Make an engine unschedulable and move its replicas elsewhere, start-first (admins only).
+
+    Each replica starts on another engine under its own index and its old copy goes once the new one is
+    ready, app by app. Refused, with nothing changed, when the other engines cannot hold them all (it says
+    which app does not fit, and why). Containers paasops did not start are left and listed. Draining a
+    drained engine again moves whatever was placed there since."""
+    from .. import render
+
+    console = err()
+    with api_client(server) as api:
+        result = api.drain_engine(engine_id, on_progress=None if output == Output.json else
+                                  lambda event: console.print(event.get("line", ""), markup=False, soft_wrap=True))
+    emit(result, output, render.drain_report)
+    if not result.ok:
+        raise PaasopsError(result.message, where=f"engine {engine_id}")
+
+
+@app.command("undrain")
+@report_errors
+def hosts_undrain(engine_id: str = typer.Argument(..., metavar="ID"), output: Output = OUTPUT, server: str = SERVER):
+    """Let a drained engine take placements again (admins only); its replicas stay where they were moved."""
+    with api_client(server) as api:
+        emit(api.undrain_engine(engine_id), output, lambda r: r.message)

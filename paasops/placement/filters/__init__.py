@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from paasops.placement.filters import constraints, healthy, ports, resources
+from paasops.placement.filters import constraints, healthy, ports, resources, schedulable
 from paasops.placement.model import HostSnapshot, Request
 
-FILTERS = (healthy, constraints, resources, ports)
+FILTERS = (schedulable, healthy, constraints, resources, ports)
 
 
 def first_rejection(host: HostSnapshot, request: Request) -> tuple[str, str] | None:
