@@ -51,6 +51,15 @@ PRIVILEGED_PORTS_BELOW = 1024
 # States of a deployment record (the app record): written pending before any container starts.
 DEPLOY_PENDING = "pending"
 DEPLOY_ACTIVE = "active"
+
+# -- limits --------------------------------------------------------------------------------------
+DEFAULT_PIDS_LIMIT = 512  # processes a user container may run (a service setting; app.yml may lower it)
+MAX_APP_YML_BYTES = 1024 * 1024  # an app.yml larger than this is refused before it is parsed
+MAX_MEMORY_MB = 1024 * 1024 * 1024  # 1 PiB: past any engine, and far below Docker's int64 of bytes
+DEFAULT_MAX_COUNT = 1000  # replicas one app may ask for (a service setting)
+MAX_LOG_TAIL = 10_000_000  # lines a logs request may ask for (`all` asks for every line)
+
+# -- release history (`paasops apps history`) --------------------------------------------------
 # Outcomes of a release in an app's history (one row per deployment attempt): pending until it commits
 # (active), is rolled back before it ran (rolled-back), commits with replicas that did not start (failed)
 # or is paused by its update policy; an active one becomes superseded when the next one commits.
@@ -59,13 +68,6 @@ RELEASE_ROLLED_BACK, RELEASE_FAILED, RELEASE_PAUSED = "rolled-back", "failed", "
 RELEASE_OUTCOMES = (RELEASE_PENDING, RELEASE_ACTIVE, RELEASE_SUPERSEDED, RELEASE_ROLLED_BACK, RELEASE_FAILED,
                     RELEASE_PAUSED)
 DEFAULT_HISTORY_KEEP = 20  # releases kept per app (a service setting)
-
-# -- limits --------------------------------------------------------------------------------------
-DEFAULT_PIDS_LIMIT = 512  # processes a user container may run (a service setting; app.yml may lower it)
-MAX_APP_YML_BYTES = 1024 * 1024  # an app.yml larger than this is refused before it is parsed
-MAX_MEMORY_MB = 1024 * 1024 * 1024  # 1 PiB: past any engine, and far below Docker's int64 of bytes
-DEFAULT_MAX_COUNT = 1000  # replicas one app may ask for (a service setting)
-MAX_LOG_TAIL = 10_000_000  # lines a logs request may ask for (`all` asks for every line)
 
 # -- engines -------------------------------------------------------------------------------------
 LOCAL_ENGINE = "local"  # the address meaning "this machine's Docker, over its unix socket"
