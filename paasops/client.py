@@ -43,6 +43,7 @@ from .results import (
     EngineView,
     EventView,
     ReconcileResult,
+    ReleaseView,
     Report,
     UndrainResult,
 )
@@ -353,6 +354,14 @@ class ApiClient:
 
     def delete_app(self, name: str) -> AppDeleted:
         return self.call(AppDeleted, "DELETE", f"/api/apps/{_seg(name)}")
+
+    def app_history(self, name: str) -> list[ReleaseView]:
+        """App `name`'s releases, newest first."""
+        return self.call(list[ReleaseView], "GET", f"/api/apps/{_seg(name)}/history")
+
+    def rollback(self, name: str, to: str | None = None, on_progress: Progress | None = None) -> DeployResult:
+        """Deploy release `to` of app `name` again (None: the one before the current); progress as `deploy`."""
+        return self._progress_call(DeployResult, f"/api/apps/{_seg(name)}/rollback", {"to": to}, on_progress)
 
     # -- cron jobs -----------------------------------------------------------------------
     def reconcile(self, dry_run: bool = False, apps: list[str] | None = None) -> ReconcileResult:

@@ -12,8 +12,9 @@ __all__ = [
     "AccountDeleted", "AccountView", "ActionOutcome", "AppSync", "AppView", "ClusterInfo", "ContainerDetail",
     "ContainerGone", "ContainerInfo", "DeployResult", "Destroyed", "DryRunPlan", "EngineDeleted", "EngineView",
     "EventView", "Healthz", "HostDown", "HostExplanation", "HostRow", "LoggedOut", "LoginResult",
-    "PasswordChanged", "PlannedReplica", "Port", "ReconcileAction", "ReconcileResult", "RemovedReplica",
-    "ReplicaResult", "Report", "ReportReconcile", "ReportTotals", "Result", "SpecChange", "Totals", "WhoAmI",
+    "PasswordChanged", "PlannedReplica", "Port", "ReconcileAction", "ReconcileResult", "ReleaseView",
+    "RemovedReplica", "ReplicaResult", "Report", "ReportReconcile", "ReportTotals", "Result", "SpecChange",
+    "Totals", "WhoAmI",
 ]
 
 
@@ -202,6 +203,23 @@ class AppView(Result):
     owner: str | None = None  # the account it belongs to (None: deployed before ownership, admins' only)
     team: str | None = None
     secrets: list[str] = []  # the names of its secrets: their values are never shown
+
+
+class ReleaseView(Result):
+    """One release in an app's history (`apps history`): never its secrets, sealed or not."""
+
+    app: str
+    release: str  # its deployment id
+    spec_hash: str = ""
+    image: str = ""
+    count: int = 0
+    user: str | None = None  # who deployed it (None: the service, e.g. finishing a deploy after a crash)
+    started_at: float = 0.0  # 0: unknown (it ran before the history was kept)
+    finished_at: float | None = None
+    outcome: str = "pending"  # pending | active | superseded | rolled-back | failed | paused
+    current: bool = False  # the release the app record names now
+    rollback_to: str | None = None  # a rollback: the release it deployed again
+    why: str | None = None  # what ended it, when it did not become active
 
 
 class AppSync(Result):

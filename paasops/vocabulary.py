@@ -59,6 +59,16 @@ MAX_MEMORY_MB = 1024 * 1024 * 1024  # 1 PiB: past any engine, and far below Dock
 DEFAULT_MAX_COUNT = 1000  # replicas one app may ask for (a service setting)
 MAX_LOG_TAIL = 10_000_000  # lines a logs request may ask for (`all` asks for every line)
 
+# -- release history (`paasops apps history`) --------------------------------------------------
+# Outcomes of a release in an app's history (one row per deployment attempt): pending until it commits
+# (active), is rolled back before it ran (rolled-back), commits with replicas that did not start (failed)
+# or is paused by its update policy; an active one becomes superseded when the next one commits.
+RELEASE_PENDING, RELEASE_ACTIVE, RELEASE_SUPERSEDED = DEPLOY_PENDING, DEPLOY_ACTIVE, "superseded"
+RELEASE_ROLLED_BACK, RELEASE_FAILED, RELEASE_PAUSED = "rolled-back", "failed", "paused"
+RELEASE_OUTCOMES = (RELEASE_PENDING, RELEASE_ACTIVE, RELEASE_SUPERSEDED, RELEASE_ROLLED_BACK, RELEASE_FAILED,
+                    RELEASE_PAUSED)
+DEFAULT_HISTORY_KEEP = 20  # releases kept per app (a service setting)
+
 # -- engines -------------------------------------------------------------------------------------
 LOCAL_ENGINE = "local"  # the address meaning "this machine's Docker, over its unix socket"
 LOCAL_DOCKER_URL = "unix:///var/run/docker.sock"

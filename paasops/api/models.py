@@ -30,3 +30,7 @@ class DeployIn(_Body):
 
 class ScaleIn(_Body):
     count: int = Field(ge=0, strict=True)
+
+
+class RollbackIn(_Body):
+    to: str | None = Field(None, min_length=1, max_length=64)  # a release id or unique prefix; None: the one before

@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..errors import PaasopsError
+from ..vocabulary import RELEASE_ACTIVE, RELEASE_FAILED, RELEASE_ROLLED_BACK
 from .formats import fmt_age, fmt_mb, fmt_num, fmt_ports, fmt_time
 
 if TYPE_CHECKING:  # the models are only annotations here: rendering imports no pydantic
@@ -28,6 +29,7 @@ if TYPE_CHECKING:  # the models are only annotations here: rendering imports no 
         EngineView,
         EventView,
         HostExplanation,
+        ReleaseView,
         RemovedReplica,
         ReplicaResult,
     )
@@ -163,6 +165,19 @@ def apps_table(rows: list[AppView]) -> Table:
                     styled(a.ready, "green" if a.ready == a.count else "red" if a.unhealthy else "yellow"),
                     a.health or "-", ",".join(a.hosts),
                     (a.deployment_id or "")[:12], fmt_time(a.updated_at)] for a in rows])
+
+
+def history_table(rows: list[ReleaseView]) -> Table:
+    outcome_style = {RELEASE_ACTIVE: "green", RELEASE_FAILED: "red", RELEASE_ROLLED_BACK: "yellow"}
+    return table(["RELEASE", "SPEC HASH", "IMAGE", "WHO", "WHEN", "COUNT", "OUTCOME", "NOTE"],
+                 [[styled(r.release + (" *" if r.current else ""), "bold" if r.current else None), r.spec_hash[:12],
+                   r.image, r.user or "-", fmt_time(r.started_at) if r.started_at else "-", r.count,
+                   styled(r.outcome, outcome_style.get(r.outcome)), release_note(r)] for r in rows])
+
+
+def release_note(r: ReleaseView) -> str:
+    """What else a history row says: the release a rollback restored, what ended a release."""
+    return "; ".join(filter(None, [f"rollback to {r.rollback_to}" if r.rollback_to else "", r.why or ""]))
 
 
 def container_pairs(c: ContainerDetail) -> list[tuple[str, Any]]:

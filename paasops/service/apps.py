@@ -30,6 +30,7 @@ from .app_watch import desired
 from .cluster import Cluster
 from .containers import ContainerView
 from .deploy import Deployer, Progress, Replica, pause_for_test, plan
+from .history import ReleaseHistory
 from .images import ImageDistributor
 from .keyed_lock import KeyedLocks
 from .replicas import free_indexes, replica_index, scale_down_victims
@@ -71,6 +72,7 @@ class AppManager:
                  pids_limit: int = DEFAULT_PIDS_LIMIT, vault: SecretVault | None = None,
                  max_count: int = DEFAULT_MAX_COUNT):
         self.cluster = cluster
+        self.history = ReleaseHistory(cluster)  # one row per deploy, written at each of its outcomes
         self.images = images
         self._vault = vault
         self.per_host = per_host
@@ -212,6 +214,7 @@ class AppManager:
                       team=team, secrets=self.vault.seal_all(spec.name, spec.secrets) if spec.secrets else {})
             # Intent before action: a store that fails here fails the deploy before any container starts.
             self._put(app)
+            self.history.started(app, user=user)
             pause_for_test("after-record")
             try:
                 replicas = self.start_replicas(spec, deployment, count, user=user, progress=progress)
@@ -225,6 +228,7 @@ class AppManager:
                     self.cluster.operate("destroy", c.id, user=user)
             app.state, app.previous = DEPLOY_ACTIVE, None
             self._put(app)  # fails: the pending record stays, and start-up or reconcile finishes it
+            self.history.committed(app, ok=ok)
             self.cluster.record("deploy-app", user=user, app=spec.name,
                                 message=f"deployed {spec.name}: {sum(r.status == 'running' for r in replicas)}"
                                         f"/{count} running",
@@ -236,6 +240,7 @@ class AppManager:
 
     def _roll_back(self, current: App | None, name: str) -> None:
         """Put back the record a deploy replaced (none: the app was new), as if it never began."""
+        self.history.pending_rolled_back(name)
         if current is None:
             self.cluster.store.delete_app(name)
         else:
@@ -361,6 +366,7 @@ class AppManager:
         if prev is not None and "spec" not in prev:
             raise PlacementError(f"{why} (its previous release is not recorded whole: left pending)",
                                  where=app.name)
+        self.history.rolled_back(app, why)
         for c in self.replicas(app.name, app.spec_hash):
             if c.deployment == app.deployment_id:  # its own replicas only, never the release it replaced
                 self.cluster.operate("destroy", c.id, user=user)
@@ -381,3 +387,4 @@ class AppManager:
             if c.spec_hash != app.spec_hash:
                 self.cluster.operate("destroy", c.id, user=user)
         app.state, app.previous = DEPLOY_ACTIVE, None
+        self.history.committed(app)

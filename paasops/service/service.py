@@ -62,6 +62,7 @@ class Service:
         self.images = ImageDistributor(local_source=_local_client if settings.images_from_this_machine else None)
         self.apps = AppManager(self.cluster, self.images, per_host=settings.per_host, pids_limit=settings.pids_limit,
                                max_count=settings.max_count)
+        self.apps.history.keep = settings.history_keep
         self.container_events = ContainerEventCollector(self.cluster, read_timeout=settings.engine_events_timeout)
         self.tokens = Tokens(self.store, ttl=settings.token_ttl)
         passwords.set_concurrency(settings.login_hash_concurrency)

@@ -8,7 +8,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ..auth.limiter import LoginPolicy
-from ..vocabulary import API_HOST, API_PORT, DEFAULT_MAX_COUNT, DEFAULT_PIDS_LIMIT, data_dir
+from ..vocabulary import API_HOST, API_PORT, DEFAULT_HISTORY_KEEP, DEFAULT_MAX_COUNT, DEFAULT_PIDS_LIMIT, data_dir
 from .stream_limits import StreamPolicy
 
 
@@ -75,6 +75,7 @@ class ServiceSettings(BaseSettings):
     # no keepalive: this bounds how long a half-open connection can leave the container cache stale)
     engine_events_timeout: float = Field(60.0, gt=0)
     max_count: int = Field(DEFAULT_MAX_COUNT, ge=1)  # replicas one app may ask for (deploy, scale, dry run)
+    history_keep: int = Field(DEFAULT_HISTORY_KEEP, ge=1)  # releases an app's history keeps (`apps history`)
 
     @property
     def images_from_this_machine(self) -> bool:

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..errors import UserInputError
 from .base import AppFeed, EventFeed, Feed, Store
-from .records import Account, App, AppChange, Engine, Event, Role, Token
+from .records import Account, App, AppChange, Engine, Event, Release, Role, Token
 
 __all__ = [
     "Account",
@@ -18,6 +18,7 @@ __all__ = [
     "Event",
     "EventFeed",
     "Feed",
+    "Release",
     "Role",
     "Store",
     "Token",

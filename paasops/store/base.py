@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import Generic, Self, TypeVar
 
-from .records import Account, ApiToken, App, AppChange, Engine, Event, Role, Token
+from .records import Account, ApiToken, App, AppChange, Engine, Event, Release, Role, Token
 
 T = TypeVar("T")
 
@@ -81,8 +81,8 @@ AppFeed = Feed[AppChange]
 
 
 class Store(ABC):
-    """Accounts, roles, tokens, engines, events and apps (desired state); feeds of new events
-    and app changes; a ping for health checks.
+    """Accounts, roles, tokens, engines, events, apps (desired state) and their release history;
+    feeds of new events and app changes; a ping for health checks.
 
     Conventions: `get_*` returns None when absent; `delete_*` returns whether something
     was deleted; `create_account` raises ConflictError on an existing name; `update_*`
@@ -237,6 +237,26 @@ class Store(ABC):
     def follow_apps(self) -> AppFeed:
         """A feed of the apps put or deleted from now on, by this process or another: the
         desired-state changes the service reacts to (RethinkDB: a changefeed; SQLite: polls)."""
+
+    # -- release history (one row per deployment attempt of an app) ----------------------
+    @abstractmethod
+    def put_release(self, release: Release) -> Release:
+        """Insert or replace by (app, deployment_id), kept as given; ValueError when a secret is not sealed."""
+
+    @abstractmethod
+    def get_release(self, app: str, deployment_id: str) -> Release | None: ...
+
+    @abstractmethod
+    def list_releases(self, app: str, limit: int | None = None) -> list[Release]:
+        """App `app`'s releases, newest (by started_at) first; `limit=None` for all."""
+
+    @abstractmethod
+    def trim_releases(self, app: str, keep: int) -> int:
+        """Drop all but app `app`'s newest `keep` releases; returns how many went."""
+
+    @abstractmethod
+    def delete_releases(self, app: str) -> int:
+        """Drop app `app`'s whole history; returns how many went."""
 
     # -- lifecycle --------------------------------------------------------------------
     @abstractmethod

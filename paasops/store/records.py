@@ -10,7 +10,7 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from ..vocabulary import DEPLOY_ACTIVE
+from ..vocabulary import DEPLOY_ACTIVE, RELEASE_PENDING
 
 # Only hashes ever reach the store: these are the shapes it accepts.
 PASSWORD_HASH_RE = re.compile(r"^\$(argon2id|argon2i|argon2d|2a|2b|2y)\$\S{20,}$")
@@ -120,6 +120,25 @@ class App:
 
 
 @dataclass
+class Release:
+    """One deployment attempt of an app, as its history keeps it: the whole stored spec and its secrets
+    sealed (as the app record had them), so that a rollback can deploy it again; `data` says more
+    (e.g. `rollback_to`: the release it rolled back to, `why`: what rolled it back)."""
+
+    app: str
+    deployment_id: str
+    spec_hash: str
+    spec: dict[str, Any]
+    count: int
+    outcome: str = RELEASE_PENDING  # vocabulary.RELEASE_OUTCOMES
+    user: str | None = None  # who deployed it (None: the service itself, e.g. finishing after a crash)
+    started_at: float = 0.0  # 0: unknown (a release from before the history, recorded when replaced)
+    finished_at: float | None = None
+    secrets: dict[str, str] = field(default_factory=dict)  # env name -> sealed value (never the value)
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class AppChange:
     """An app put (`app` is its new desired state) or deleted (`app` is None)."""
 
@@ -169,6 +188,11 @@ def check_token_hash(value: str) -> None:
 
 def check_sealed(app: App) -> None:
     """An app's secrets reach the store sealed by the vault, never as values."""
-    for name, value in app.secrets.items():
+    check_sealed_secrets(app.name, app.secrets)
+
+
+def check_sealed_secrets(app: str, secrets: dict[str, str]) -> None:
+    """Secrets of app `app` (its record's or a release's) are sealed values, never plain ones."""
+    for name, value in secrets.items():
         if not isinstance(value, str) or not value.startswith(SEALED_PREFIX):
-            raise ValueError(f"the store takes app secrets sealed, never their values ({app.name}: {name})")
+            raise ValueError(f"the store takes app secrets sealed, never their values ({app}: {name})")

@@ -25,10 +25,12 @@ from .records import (
     AppChange,
     Engine,
     Event,
+    Release,
     Role,
     Token,
     check_password_hash,
     check_sealed,
+    check_sealed_secrets,
     check_token_hash,
     event_id,
     from_dict,
@@ -50,6 +52,7 @@ TABLES = {
     "engines": ("id", ()),
     "apps": ("name", ()),
     "events": ("id", ("time", "type", "tag", "app", "host")),
+    "releases": ("id", ("app",)),  # id: "APP/DEPLOYMENT_ID" (`release_key`)
     "leases": ("name", ()),  # one serve per state: its lease (owner, token, expiry by the server's clock)
 }
 PING_WAIT = 2  # seconds a ping waits for the tables to be ready before saying the store is down
@@ -361,6 +364,30 @@ class RethinkStore(Store):
     def follow_apps(self):
         return Changefeed(self, self._t("apps"), app_change)
 
+    # -- release history ----------------------------------------------------------------
+    def put_release(self, release):
+        check_sealed_secrets(release.app, release.secrets)
+        doc = {**to_dict(release), "id": release_key(release.app, release.deployment_id)}
+        self._run(self._t("releases").insert(doc, conflict="replace"))
+        return from_dict(Release, doc)
+
+    def get_release(self, app, deployment_id):
+        doc = self._run(self._t("releases").get(release_key(app, deployment_id)))
+        return from_dict(Release, doc) if doc else None
+
+    def list_releases(self, app, limit=None):
+        # an app keeps tens of releases (the history is trimmed): sorted here rather than by a compound index
+        docs = sorted(self._rows(self._t("releases").get_all(app, index="app")),
+                      key=lambda d: d["started_at"], reverse=True)
+        return [from_dict(Release, d) for d in (docs if limit is None else docs[:int(limit)])]
+
+    def trim_releases(self, app, keep):
+        gone = [release_key(app, r.deployment_id) for r in self.list_releases(app)[max(int(keep), 0):]]
+        return self._run(self._t("releases").get_all(*gone).delete())["deleted"] if gone else 0
+
+    def delete_releases(self, app):
+        return self._run(self._t("releases").get_all(app, index="app").delete())["deleted"]
+
     # -- events -----------------------------------------------------------------------
     def add_event(self, event):
         doc = to_dict(event)
@@ -429,6 +456,11 @@ class RethinkStore(Store):
             held = list(self._all)
         for h in held:
             h.close()
+
+
+def release_key(app: str, deployment_id: str) -> str:
+    """A release's primary key: app names and deployment ids hold no `/`."""
+    return f"{app}/{deployment_id}"
 
 
 def inserted_event(change: dict) -> Event | None:

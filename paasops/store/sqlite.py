@@ -20,10 +20,12 @@ from .records import (
     AppChange,
     Engine,
     Event,
+    Release,
     Role,
     Token,
     check_password_hash,
     check_sealed,
+    check_sealed_secrets,
     check_token_hash,
     event_id,
     from_dict,
@@ -54,6 +56,10 @@ CREATE INDEX IF NOT EXISTS events_time ON events(time);
 CREATE INDEX IF NOT EXISTS events_type ON events(type, id);
 CREATE INDEX IF NOT EXISTS events_app ON events(app, id);
 CREATE INDEX IF NOT EXISTS events_host ON events(host, id);
+CREATE TABLE IF NOT EXISTS releases (
+    app TEXT NOT NULL, deployment_id TEXT NOT NULL, started_at REAL NOT NULL, doc TEXT NOT NULL,
+    PRIMARY KEY (app, deployment_id));
+CREATE INDEX IF NOT EXISTS releases_app ON releases(app, started_at);
 """
 # Columns added since a state file could have been made: (table, column, its declaration).
 MIGRATIONS = [("accounts", "team", "team TEXT")]
@@ -63,7 +69,8 @@ def migrate(db: sqlite3.Connection) -> None:
     """Bring an older state file's tables up to SCHEMA (the columns it lacks: NULL in old rows).
 
     App records need nothing: they are JSON documents, and a field they lack takes its default
-    (an app without `owner` is from before ownership: admins' only).
+    (an app without `owner` is from before ownership: admins' only). A table SCHEMA adds since
+    (`releases`) is made by its CREATE ... IF NOT EXISTS.
     """
     for table, column, declaration in MIGRATIONS:
         have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
@@ -344,6 +351,35 @@ class SqliteStore(Store):
 
     def follow_apps(self):
         return AppPoll(self, self.poll_interval)
+
+    # -- release history ----------------------------------------------------------------
+    def put_release(self, release):
+        check_sealed_secrets(release.app, release.secrets)
+        doc = to_dict(release)
+        self._w("INSERT OR REPLACE INTO releases VALUES (?,?,?,?)",
+                (release.app, release.deployment_id, release.started_at, json.dumps(doc)))
+        return from_dict(Release, doc)
+
+    def get_release(self, app, deployment_id):
+        rows = self._q("SELECT doc FROM releases WHERE app=? AND deployment_id=?", (app, deployment_id))
+        return from_dict(Release, json.loads(rows[0]["doc"])) if rows else None
+
+    def list_releases(self, app, limit=None):
+        sql = "SELECT doc FROM releases WHERE app=? ORDER BY started_at DESC, rowid DESC"
+        args: tuple = (app,)
+        if limit is not None:
+            sql, args = sql + " LIMIT ?", (app, int(limit))
+        return [from_dict(Release, json.loads(r["doc"])) for r in self._q(sql, args)]
+
+    def trim_releases(self, app, keep):
+        with self._lock:
+            gone = [r.deployment_id for r in self.list_releases(app)[max(int(keep), 0):]]
+            for deployment_id in gone:
+                self._w("DELETE FROM releases WHERE app=? AND deployment_id=?", (app, deployment_id))
+            return len(gone)
+
+    def delete_releases(self, app):
+        return self._w("DELETE FROM releases WHERE app=?", (app,))
 
     # -- events -----------------------------------------------------------------------
     def add_event(self, event):

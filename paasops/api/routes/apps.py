@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
 
 from ...health_check import probe_text
-from ...results import AppDeleted, AppView, DeployResult
+from ...results import AppDeleted, AppView, DeployResult, ReleaseView
 from ...store.records import App
 from ..deps import Caller, Service
-from ..models import ScaleIn
+from ..models import RollbackIn, ScaleIn
+from ..streams import progress_lines
+from .containers import NDJSON
 
 router = APIRouter(prefix="/api/apps", tags=["apps"])
 
@@ -39,6 +42,27 @@ def get_app(name: str, service: Service, caller: Caller) -> AppView:
 @router.post("/{name}/scale", response_model=DeployResult)
 def scale_app(name: str, body: ScaleIn, service: Service, caller: Caller) -> DeployResult:
     return service.apps.scale(name, body.count, user=caller.name, who=caller)
+
+
+@router.get("/{name}/history", response_model=list[ReleaseView])
+def app_history(name: str, service: Service, caller: Caller) -> list[ReleaseView]:
+    """The app's releases, newest first: who deployed each, when, and how it ended."""
+    return service.apps.history.views(service.apps.get(name, who=caller))
+
+
+@router.post("/{name}/rollback", response_model=DeployResult, responses={200: NDJSON})
+def rollback_app(name: str, body: RollbackIn, service: Service, caller: Caller, stream: bool = False):
+    """Deploy an earlier release again (`to`: its id or a unique prefix; none: the one before the current)."""
+    from ...service.rollback import rollback
+
+    service.apps.get(name, who=caller)  # absent or another account's: a plain 404, before any stream starts
+
+    def work(progress=lambda _: None) -> DeployResult:
+        return rollback(service.apps, name, body.to, user=caller.name, progress=progress, who=caller)
+
+    if not stream:
+        return work()
+    return StreamingResponse(progress_lines(work, name="api-rollback"), media_type="application/x-ndjson")
 
 
 @router.delete("/{name}", response_model=AppDeleted)

@@ -29,6 +29,8 @@ COMMANDS: dict[str, Entry] = {
                             "old replicas)."),
     "scale": Entry("apps", "Run COUNT identical replicas of APP (scaling down takes from the most loaded hosts "
                            "first)."),
+    "rollback": Entry("apps", "Deploy an earlier release of APP again (default: the one before the current), "
+                              "through a normal deploy."),
     "apps": Entry("apps", "Deployed apps: desired versus running replicas."),
     "ps": Entry("containers", "Containers on every engine (running ones unless --all)."),
     "inspect": Entry("containers", "One container in detail (--output json adds the engine's full inspect)."),

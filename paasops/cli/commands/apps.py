@@ -1,4 +1,4 @@
-"""`paasops deploy`, `scale`, `apps` and `apps rm`: an app's replicas across the engines."""
+"""`paasops deploy`, `scale`, `rollback`, `apps`, `apps history` and `apps rm`: an app's replicas across the engines."""
 
 from __future__ import annotations
 
@@ -48,6 +48,25 @@ def scale(app_name: str = typer.Argument(..., metavar="APP"), count: int = typer
     render.check_result(result)
 
 
+@app.command()
+@report_errors
+def rollback(app_name: str = typer.Argument(..., metavar="APP"),
+             to: str = typer.Option(None, "--to", metavar="RELEASE",
+                                    help="The release to go back to: its id or a unique prefix (see `apps history`)."),
+             output: Output = OUTPUT, server: str = SERVER):
+    """Deploy an earlier release of APP again (default: the one before the current), through a normal deploy."""
+    from .. import render
+
+    with api_client(server) as api:
+        if output == Output.json:
+            result = api.rollback(app_name, to)
+        else:
+            with render.DeployProgress(err()) as progress:
+                result = api.rollback(app_name, to, on_progress=progress)
+    emit(result, output, render.result_view)
+    render.check_result(result)
+
+
 apps_group = typer.Typer()
 app.add_typer(apps_group, name="apps")
 
@@ -62,6 +81,17 @@ def apps_(ctx: typer.Context, output: Output = OUTPUT, server: str = SERVER):
         return
     with api_client(server) as api:
         emit(api.apps(), output, render.apps_table)
+
+
+@apps_group.command("history")
+@report_errors
+def apps_history(app_name: str = typer.Argument(..., metavar="APP"), output: Output = OUTPUT,
+                 server: str = SERVER):
+    """APP's releases, newest first: release, spec hash, who, when, replicas, outcome."""
+    from .. import render
+
+    with api_client(server) as api:
+        emit(api.app_history(app_name), output, render.history_table)
 
 
 @apps_group.command("rm")
