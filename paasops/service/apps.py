@@ -33,6 +33,7 @@ from .deploy import Deployer, Progress, Replica, pause_for_test, plan
 from .images import ImageDistributor
 from .keyed_lock import KeyedLocks
 from .replicas import free_indexes, replica_index, scale_down_victims
+from .rollout import RollingUpdate, previous_app
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,10 @@ class AppManager:
             return spec
         return self._with_digest(spec.with_secrets(self.vault.open_all(app.name, app.secrets), ""))
 
+    def release_spec(self, app: App) -> AppSpec:
+        """The spec of app record `app` as its release: secrets opened, with their digest (its hash needs it)."""
+        return self._with_digest(self.spec_for(app))
+
     def secret_values(self, name: str | None) -> list[str]:
         """The values of app `name`'s secrets (to cut them out of what its containers print); none if unknown."""
         app = self.cluster.store.get_app(name) if name else None
@@ -200,6 +205,7 @@ class AppManager:
                 raise taken(spec.name)
             new_release, changes = self.release_change(spec, current)
             if current and not new_release:
+                current.spec = {**current.spec, "update": spec.stored()["update"]}  # no release field: kept as given
                 return self._scale(spec, current, count, user, progress)
             if changes:  # shown before anything starts (the result repeats it)
                 progress({"event": "changes", "changes": [c.model_dump(mode="json") for c in changes]})
@@ -213,6 +219,9 @@ class AppManager:
             # Intent before action: a store that fails here fails the deploy before any container starts.
             self._put(app)
             pause_for_test("after-record")
+            if current is not None and old:  # a running release is replaced batch by batch (service/rollout.py)
+                result = RollingUpdate(self, user=user, progress=progress).run(spec, app, old, changes)
+                return result
             try:
                 replicas = self.start_replicas(spec, deployment, count, user=user, progress=progress)
             except (PlacementError, UserInputError):  # refused before any container started: roll it back
@@ -365,9 +374,7 @@ class AppManager:
         if prev is None:
             self.cluster.store.delete_app(app.name)
         else:
-            self.put_app(App(name=app.name, spec=prev["spec"], count=prev["count"], deployment_id=prev["deployment_id"],
-                             spec_hash=prev["spec_hash"], state=DEPLOY_ACTIVE, created_at=app.created_at,
-                             owner=app.owner, team=app.team, secrets=dict(prev.get("secrets") or {})))
+            self.put_app(previous_app(app))
         self.cluster.record("deploy-app", user=user, app=app.name,
                             message=f"rolled back {app.name}'s pending deployment {app.deployment_id}: {why}",
                             data={"deployment": app.deployment_id, "rolled_back": True})
