@@ -134,7 +134,8 @@ class AppDeleted(Result):
 
 
 class DeployResult(Result):
-    """A deploy or a scale; `before` and `running` are set (and sent) by a scale only, `batches`, `failures`,
+    """A deploy or a scale; `before` and `running` are set (and sent) by a scale only (`running` by a rolled-back
+    update too: the previous release's replicas that run), `batches`, `failures`,
     `rolled_back` and `paused` by a rolling update only."""
 
     OMIT_NONE: ClassVar[frozenset[str]] = frozenset({"before", "running", "batches", "failures", "rolled_back",

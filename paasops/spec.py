@@ -484,7 +484,7 @@ def _digest(identity: dict[str, Any]) -> str:
 
 
 def spec_hash(spec: AppSpec) -> str:
-    """Identity of a release: every field but `count` and `name` (`release_identity`); identical replicas share it:
+    """Identity of a release: every field but `NOT_RELEASE_FIELDS` (`release_identity`); identical replicas share it:
     any other change (env, ports, labels, health, a rotated secret...) makes a new release.
 
     A spec with secrets needs the vault's keyed digest of them (`with_secrets`): a plain hash of a

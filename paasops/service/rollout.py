@@ -291,5 +291,7 @@ class RollingUpdate:
                             message=f"rolled back {app.name}'s update {app.deployment_id} to {previous.deployment_id}"
                                     f" ({len(restored)} replica(s) restored): {why}",
                             data={"deployment": app.deployment_id, "rolled_back": True})
+        running = sum(c.spec_hash == previous.spec_hash and c.state == "running"
+                      for c in self.cluster.containers(app=app.name))
         return result.model_copy(update={"rolled_back": True, "count": previous.count, "removed": dropped,
-                                         "replicas": [r.result() for r in restored]})
+                                         "replicas": [r.result() for r in restored], "running": running})
