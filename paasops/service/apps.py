@@ -220,7 +220,11 @@ class AppManager:
             self._put(app)
             pause_for_test("after-record")
             if current is not None and old:  # a running release is replaced batch by batch (service/rollout.py)
-                result = RollingUpdate(self, user=user, progress=progress).run(spec, app, old, changes)
+                try:
+                    result = RollingUpdate(self, user=user, progress=progress).run(spec, app, old, changes)
+                except (PlacementError, UserInputError):  # refused before anything changed: roll it back
+                    self._roll_back(current, spec.name)
+                    raise
                 return result
             try:
                 replicas = self.start_replicas(spec, deployment, count, user=user, progress=progress)

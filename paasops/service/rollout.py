@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..errors import NotFoundError, PaasopsError
+from ..errors import NotFoundError, PaasopsError, PlacementError, UserInputError
 from ..results import DeployResult, RemovedReplica, ReplicaFailure, SpecChange
 from ..rollout_plan import Batch, OldReplica, plan_batches, too_many_failures
 from ..spec import AppSpec
@@ -19,6 +19,7 @@ from ..vocabulary import DEPLOY_ACTIVE, LABEL_DEPLOYMENT
 from .cluster import Cluster
 from .containers import ContainerView, from_sparse
 from .deploy import Progress, Replica, pause_for_test
+from .images import ImageDistributor
 from .log_redaction import SecretScrubber
 from .replicas import replica_index
 
@@ -32,6 +33,7 @@ class Apps(Protocol):
     """What a rolling update needs of the app manager (service/apps.py), which calls it with the app's lock."""
 
     cluster: Cluster
+    images: ImageDistributor
 
     def start_replicas(self, spec: AppSpec, deployment: str, count: int, *, user: str | None = None,
                        progress: Progress = ...) -> list[Replica]: ...
@@ -81,9 +83,14 @@ class RollingUpdate:
 
     def run(self, spec: AppSpec, app: App, old: list[ContainerView], changes: list[SpecChange]) -> DeployResult:
         """Roll `app` (its pending record is written) from the replicas in `old` to `spec`; commits it active,
-        or puts the previous release back (`failure_action: rollback`) or leaves it pending (`pause`)."""
+        or puts the previous release back (`failure_action: rollback`) or leaves it pending (`pause`).
+
+        An image that is nowhere, or a first batch that cannot be placed beside the replicas it replaces
+        (start-first), is refused before anything changed: PlacementError or UserInputError, as a first deploy.
+        """
         policy = spec.update
         self.scrubber = SecretScrubber(spec.secrets.values())
+        self.apps.images.require(spec.image, list(self.cluster.engines.values()))
         by_id = {c.id: c for c in old}
         batches = plan_batches([OldReplica(c.id, replica_index(c), c.ready) for c in old], app.count, policy)
         new: list[_New] = []
@@ -94,7 +101,8 @@ class RollingUpdate:
                            "start": batch.start, "replace": len(batch.stop)})
             if policy.order == STOP_FIRST:
                 removed += self._remove(batch.stop, by_id)
-            failures += self._start(spec, app, batch, new)
+            failures += self._start(spec, app, batch, new,
+                                    refuse=batch.number == 1 and policy.order != STOP_FIRST)
             if not too_many_failures(len(failures), app.count, policy):
                 failures += self._wait(app.deployment_id, new, batch.number, policy.ready_seconds(spec.health),
                                        policy.monitor_s, self._limit(len(failures), app.count, policy))
@@ -129,13 +137,19 @@ class RollingUpdate:
         return lambda found: too_many_failures(seen + found, count, policy)
 
     # -- one batch -----------------------------------------------------------------------
-    def _start(self, spec: AppSpec, app: App, batch: Batch, new: list[_New]) -> list[ReplicaFailure]:
-        """Start the batch's new replicas (the deploy way); those that did not start are failures."""
+    def _start(self, spec: AppSpec, app: App, batch: Batch, new: list[_New], *,
+               refuse: bool = False) -> list[ReplicaFailure]:
+        """Start the batch's new replicas (the deploy way); those that did not start are failures. `refuse`:
+        nothing changed yet, so a batch that cannot be placed is raised instead (the deploy is refused)."""
         if not batch.start:
             return []
         try:
             started = self.apps.start_replicas(spec, app.deployment_id, batch.start, user=self.user,
                                                progress=self.progress)
+        except (PlacementError, UserInputError) as exc:
+            if refuse:
+                raise  # nothing started nor removed yet: refused, as a first deploy is
+            return [ReplicaFailure(index=0, batch=batch.number, reason="did not start", detail=str(exc))]
         except PaasopsError as exc:  # e.g. no room for the batch beside the replicas it replaces
             return [ReplicaFailure(index=0, batch=batch.number, reason="did not start", detail=str(exc))]
         out = []

@@ -164,3 +164,11 @@ def test_a_redeploy_changing_only_env_replaces_every_replica(service, engine):
     for c in running:
         env = dict(item.partition("=")[::2] for item in engine.api.inspect_container(c["Id"])["Config"]["Env"])
         assert env["GREETING"] == "hello", c["Names"]
+    # A release no host can take beside the running one is refused before anything changes, as a first deploy.
+    url, token = service
+    refused = api_call(url, token, "POST", "/api/containers", json={"spec": spec(ENV_APP, "hey", memory="64g"),
+                                                                    "count": 4})
+    assert refused.status_code == 409 and "memory" in refused.json()["error"], refused.text
+    assert sorted(c["Id"] for c in listed(engine, ENV_APP)) == sorted(c["Id"] for c in running)
+    app = api_call(url, token, "GET", f"/api/apps/{ENV_APP}").json()
+    assert (app["state"], app["deployment_id"]) == ("active", second["deployment"])
