@@ -24,7 +24,7 @@ from .log_redaction import SecretScrubber
 from .replicas import replica_index
 
 log = logging.getLogger(__name__)
-POLL_S = 0.25  # how often the engines are asked how the new replicas are doing
+POLL_S = 0.1  # how often the engines are asked how the new replicas are doing
 DETAIL_CHARS = 500  # of a failure's health output or logs, in the report
 LOG_LINES = 5  # of an exited replica's output, in the report
 
