@@ -190,7 +190,8 @@ class AppManager:
 
     def deploy(self, spec: AppSpec, count: int | None = None, *, user: str | None = None,
                progress: Progress = lambda _: None, who: Who | None = None) -> DeployResult:
-        """Make the app run `count` replicas of `spec`; a changed spec replaces the old replicas.
+        """Make the app run `count` replicas of `spec`; a changed spec replaces the old replicas (those of a
+        running app batch by batch, as its `update:` says: service/rollout.py; a new app's all at once).
 
         A new app belongs to `who` (and its team); a redeploy keeps the app's owner, and only who may
         act on the app may redeploy it (else 403: the name is another account's).
@@ -221,7 +222,8 @@ class AppManager:
             pause_for_test("after-record")
             if current is not None and old:  # a running release is replaced batch by batch (service/rollout.py)
                 try:
-                    result = RollingUpdate(self, user=user, progress=progress).run(spec, app, old, changes)
+                    result = RollingUpdate(self, user=user, progress=progress, put=self._put).run(
+                        spec, app, old, changes)
                 except (PlacementError, UserInputError):  # refused before anything changed: roll it back
                     self._roll_back(current, spec.name)
                     raise

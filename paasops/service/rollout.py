@@ -76,8 +76,10 @@ class RollingUpdate:
     """Replaces the replicas of a running app's release with `spec`'s, as its `update:` policy says."""
 
     def __init__(self, apps: Apps, *, user: str | None = None, progress: Progress = lambda _: None,
-                 clock: Callable[[], float] = time.monotonic, poll: float = POLL_S):
+                 put: Callable[[App], object] | None = None, clock: Callable[[], float] = time.monotonic,
+                 poll: float = POLL_S):
         self.apps, self.cluster = apps, apps.cluster
+        self.put = put or apps.put_app  # how the app's record is written (AppManager's: a failing store is a 503)
         self.user, self.progress, self.clock, self.poll = user, progress, clock, poll
         self.scrubber = SecretScrubber(())  # the new release's secret values, cut out of what a failure shows
 
@@ -120,7 +122,7 @@ class RollingUpdate:
         if too_many_failures(len(failures), app.count, policy):
             return self._failed(spec, app, batches[-1], len(batches), new, removed, failures, changes)
         app.state, app.previous = DEPLOY_ACTIVE, None
-        self.apps.put_app(app)  # fails: the pending record stays, and start-up or reconcile finishes it
+        self.put(app)  # fails: the pending record stays, and start-up or reconcile finishes it
         running = sum(n.replica.status == "running" for n in new)
         self.cluster.record("deploy-app", user=self.user, app=app.name,
                             message=f"rolled {app.name} out in {len(batches)} batch(es): {running}/{app.count} running",
@@ -146,11 +148,9 @@ class RollingUpdate:
         try:
             started = self.apps.start_replicas(spec, app.deployment_id, batch.start, user=self.user,
                                                progress=self.progress)
-        except (PlacementError, UserInputError) as exc:
-            if refuse:
-                raise  # nothing started nor removed yet: refused, as a first deploy is
-            return [ReplicaFailure(index=0, batch=batch.number, reason="did not start", detail=str(exc))]
         except PaasopsError as exc:  # e.g. no room for the batch beside the replicas it replaces
+            if refuse and isinstance(exc, (PlacementError, UserInputError)):
+                raise  # nothing started nor removed yet: refused, as a first deploy is
             return [ReplicaFailure(index=0, batch=batch.number, reason="did not start", detail=str(exc))]
         out = []
         for r in started:
@@ -279,7 +279,7 @@ class RollingUpdate:
         its replaced replicas started again and ready, then every replica of the new release removed."""
         self.progress({"event": "rollback", "replicas": len(removed)})
         previous = previous_app(app)
-        self.apps.put_app(previous)
+        self.put(previous)
         old_spec = self.apps.release_spec(previous)
         restored: list[Replica] = []
         try:
