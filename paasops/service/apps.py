@@ -25,7 +25,7 @@ from ..results import (
 from ..spec import AppSpec, legacy_spec_hash, new_deployment_id, parse_app_spec, spec_hash
 from ..spec_diff import spec_diff
 from ..store.records import App
-from ..vocabulary import DEFAULT_MAX_COUNT, DEFAULT_PIDS_LIMIT, DEPLOY_ACTIVE, DEPLOY_PENDING, UP
+from ..vocabulary import DEFAULT_MAX_COUNT, DEFAULT_PIDS_LIMIT, DEPLOY_ACTIVE, DEPLOY_PAUSED, DEPLOY_PENDING, UP
 from .app_watch import desired
 from .cluster import Cluster
 from .containers import ContainerView
@@ -215,7 +215,7 @@ class AppManager:
             owner, team = (current.owner, current.team) if current and current.owner else \
                 (who.name, who.team) if who else (None, None)
             app = App(name=spec.name, spec=spec.stored(), count=count, deployment_id=deployment,
-                      spec_hash=new_hash, state=DEPLOY_PENDING, previous=release_of(current), owner=owner,
+                      spec_hash=new_hash, state=DEPLOY_PENDING, previous=self._replaced(current), owner=owner,
                       team=team, secrets=self.vault.seal_all(spec.name, spec.secrets) if spec.secrets else {})
             # Intent before action: a store that fails here fails the deploy before any container starts.
             self._put(app)
@@ -248,6 +248,14 @@ class AppManager:
                                 replicas=[r.result() for r in replicas], ok=ok,
                                 removed=[RemovedReplica(id=c.id, name=c.name, host=c.engine_id) for c in old]
                                 if ok else [], new_release=True, changes=changes)
+
+    @staticmethod
+    def _replaced(current: App | None) -> dict | None:
+        """The release a deploy replaces: the app's, or, over a paused rolling update, the one that replaced."""
+        prev = current.previous if current is not None else None
+        if prev is not None and prev.get(DEPLOY_PAUSED):
+            return {k: v for k, v in prev.items() if k != DEPLOY_PAUSED}
+        return release_of(current)
 
     def _roll_back(self, current: App | None, name: str) -> None:
         """Put back the record a deploy replaced (none: the app was new), as if it never began."""
@@ -344,7 +352,10 @@ class AppManager:
 
     def finish(self, app: App, *, user: str | None = None) -> bool:
         """Start what a pending deployment lacks and commit it once its replicas run; the caller holds
-        the app's lock. Its replicas that were created and never started are crash leftovers: they go."""
+        the app's lock. Its replicas that were created and never started are crash leftovers: they go.
+        A rolling update paused on a failure (`DEPLOY_PAUSED`) is not finished: the next deploy decides."""
+        if (app.previous or {}).get(DEPLOY_PAUSED):
+            return False
         spec = self.spec_for(app)
         for c in self.replicas(app.name, app.spec_hash):
             if c.state == "created":

@@ -15,7 +15,7 @@ from ..rollout_plan import Batch, OldReplica, plan_batches, too_many_failures
 from ..spec import AppSpec
 from ..store.records import App
 from ..update_policy import PAUSE, STOP_FIRST, UpdatePolicy
-from ..vocabulary import DEPLOY_ACTIVE, LABEL_DEPLOYMENT
+from ..vocabulary import DEPLOY_ACTIVE, DEPLOY_PAUSED, LABEL_DEPLOYMENT
 from .cluster import Cluster
 from .containers import ContainerView, from_sparse
 from .deploy import Progress, Replica, pause_for_test
@@ -264,6 +264,8 @@ class RollingUpdate:
                               ok=False, new_release=True, changes=changes, batches=of, failures=failures,
                               rolled_back=False, paused=False)
         if policy.failure_action == PAUSE:
+            app.previous = {**(app.previous or {}), DEPLOY_PAUSED: {"batch": batch.number, "of": of, "why": why}}
+            self.put(app)  # still pending, marked: nothing finishes it behind the next deploy's back
             self.progress({"event": "paused", "batch": batch.number})
             self.cluster.record("deploy-app", user=self.user, app=app.name,
                                 message=f"paused {app.name}'s rolling update at batch {batch.number}/{of} "
@@ -277,14 +279,15 @@ class RollingUpdate:
                    why: str) -> DeployResult:
         """The previous release again: recorded active first (a crash now leaves reconcile the right target),
         its replaced replicas started again and ready, then every replica of the new release removed."""
-        self.progress({"event": "rollback", "replicas": len(removed)})
         previous = previous_app(app)
+        have = sum(c.spec_hash == previous.spec_hash and c.reserving for c in self.cluster.containers(app=app.name))
+        self.progress({"event": "rollback", "replicas": max(0, previous.count - have)})
         self.put(previous)
         old_spec = self.apps.release_spec(previous)
         restored: list[Replica] = []
-        try:
-            restored = self.apps.start_replicas(old_spec, previous.deployment_id, len(removed), user=self.user,
-                                                progress=self.progress)
+        try:  # as many as were replaced (more, if the previous release lacked some when the update began)
+            restored = self.apps.start_replicas(old_spec, previous.deployment_id, max(0, previous.count - have),
+                                                user=self.user, progress=self.progress)
         except PaasopsError as exc:  # reconcile starts them later: the record says how many run
             log.warning("rolling back %s: restarting its previous replicas: %s", app.name, exc)
         back = [_New(r, 1, failed=r.status != "running") for r in restored]

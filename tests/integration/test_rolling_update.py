@@ -151,6 +151,11 @@ def test_a_release_that_fails_its_health_check_is_rolled_back(service, engine, t
     app = api_call(*service, "GET", f"/api/apps/{BAD_APP}").json()
     assert app["state"] == "pending" and app["deployment_id"] == paused["deployment"]
     assert hashes(engine, BAD_APP) == sorted([first["spec_hash"]] * 6 + [paused["spec_hash"]] * 2)
+    # Left so (nothing finishes it) until the next deploy, which replaces both releases' replicas.
+    again = deploy(service, spec(BAD_APP, "hi", health={"http": "/", **HEALTH}, update={**update, "parallelism": 4}), 6)
+    assert again["ok"] and again["batches"] == 2 and len(again["removed"]) == 8, again
+    assert hashes(engine, BAD_APP) == [first["spec_hash"]] * 6
+    assert api_call(*service, "GET", f"/api/apps/{BAD_APP}").json()["state"] == "active"
 
 
 def test_a_redeploy_changing_only_env_replaces_every_replica(service, engine):
