@@ -205,7 +205,7 @@ class AppManager:
             if current and not may_access(who, current.owner, current.team):
                 raise taken(spec.name)
             new_release, changes = self.release_change(spec, current)
-            if current and not new_release:
+            if current and not new_release and not (current.previous or {}).get(DEPLOY_PAUSED):
                 current.spec = {**current.spec, "update": spec.stored()["update"]}  # no release field: kept as given
                 return self._scale(spec, current, count, user, progress)
             if changes:  # shown before anything starts (the result repeats it)
