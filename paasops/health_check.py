@@ -48,20 +48,21 @@ def format_duration(ms: int) -> str:
     return f"{ms}ms"
 
 
+def bounded_duration(value: Any, least: int, most: int) -> str:
+    """`value` as normalised duration text (`2s`), if between `least` and `most` ms; else a spec error saying so."""
+    try:
+        ms = parse_duration_ms(value)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    if not least <= ms <= most:
+        raise _fail(f"must be between {format_duration(least) if least else '0s'} and "
+                    f"{format_duration(most)}, got {value!r}")
+    return format_duration(ms) if ms else "0s"
+
+
 def _duration(field: str):
     least, most = BOUNDS_MS[field]
-
-    def check(value: Any) -> str:
-        try:
-            ms = parse_duration_ms(value)
-        except ValueError as exc:
-            raise _fail(str(exc)) from None
-        if not least <= ms <= most:
-            raise _fail(f"must be between {format_duration(least) if least else '0s'} and "
-                        f"{format_duration(most)}, got {value!r}")
-        return format_duration(ms) if ms else "0s"
-
-    return check
+    return lambda value: bounded_duration(value, least, most)
 
 
 class HealthCheck(BaseModel):

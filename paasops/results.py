@@ -13,7 +13,8 @@ __all__ = [
     "ContainerGone", "ContainerInfo", "DeployResult", "Destroyed", "DryRunPlan", "EngineDeleted", "EngineView",
     "EventView", "Healthz", "HostDown", "HostExplanation", "HostRow", "LoggedOut", "LoginResult",
     "PasswordChanged", "PlannedReplica", "Port", "ReconcileAction", "ReconcileResult", "ReleaseView",
-    "RemovedReplica", "ReplicaResult", "Report", "ReportReconcile", "ReportTotals", "Result", "SpecChange",
+    "RemovedReplica", "ReplicaFailure", "ReplicaResult", "Report", "ReportReconcile", "ReportTotals", "Result",
+    "SpecChange",
     "Totals", "WhoAmI",
 ]
 
@@ -106,6 +107,18 @@ class ReplicaResult(Result):
     id: str | None = None
 
 
+class ReplicaFailure(Result):
+    """A new-release replica a rolling update gave up on, and why (the health check's last output, its exit)."""
+
+    index: int
+    batch: int
+    reason: str  # unhealthy | exited | not ready | did not start | gone
+    detail: str = ""  # the health check's last output or the container's exit, secrets redacted
+    name: str | None = None
+    host: str | None = None
+    id: str | None = None
+
+
 class RemovedReplica(Result):
     """A replica a deploy (old spec) or a scale down destroyed."""
 
@@ -122,9 +135,12 @@ class AppDeleted(Result):
 
 
 class DeployResult(Result):
-    """A deploy or a scale; `before` and `running` are set (and sent) by a scale only."""
+    """A deploy or a scale; `before` and `running` are set (and sent) by a scale only (`running` by a rolled-back
+    update too: the previous release's replicas that run), `batches`, `failures`,
+    `rolled_back` and `paused` by a rolling update only."""
 
-    OMIT_NONE: ClassVar[frozenset[str]] = frozenset({"before", "running"})
+    OMIT_NONE: ClassVar[frozenset[str]] = frozenset({"before", "running", "batches", "failures", "rolled_back",
+                                                     "paused"})
 
     app: str
     deployment: str
@@ -137,6 +153,12 @@ class DeployResult(Result):
     ok: bool = True
     new_release: bool = False  # a new spec (or a new app): its replicas replace every old one
     changes: list[SpecChange] = []  # what changed from the release that ran (empty for a new app)
+    # A rolling update (a new release of a running app): its batches, and when one failed, what failed and
+    # whether the previous release runs again (`replicas` then are its restored ones) or the update paused.
+    batches: int | None = None
+    failures: list[ReplicaFailure] | None = None
+    rolled_back: bool | None = None
+    paused: bool | None = None
 
     @property
     def failed(self) -> list[ReplicaResult]:

@@ -29,6 +29,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 from .errors import SpecError
 from .health_check import HealthCheck, docker_healthcheck
 from .placement import labels as label_expr
+from .update_policy import UpdatePolicy
 from .vocabulary import (
     DEFAULT_PIDS_LIMIT,
     LABEL_APP,
@@ -232,6 +233,7 @@ class AppSpec(_Strict):
     pids_limit: int | None = Field(None, ge=1, strict=True)  # lowers the service's pids limit, never raises it
     strategy: Literal["thesis", "spread", "binpack"] = "thesis"
     health: HealthCheck | None = None
+    update: UpdatePolicy = UpdatePolicy()  # how a new release replaces this one's replicas (no release field)
     _secrets_digest: str = PrivateAttr("")  # the vault's keyed digest of `secrets` (spec_hash takes it)
     _release: str = PrivateAttr("")  # the release hash its app record names, if not `spec_hash` (`as_release`)
 
@@ -344,7 +346,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-_NESTED: dict[str, type[BaseModel]] = {"ports": PortSpec, "restart": RestartPolicy, "health": HealthCheck}
+_NESTED: dict[str, type[BaseModel]] = {"ports": PortSpec, "restart": RestartPolicy, "health": HealthCheck,
+                                       "update": UpdatePolicy}
 _MESSAGES = {
     "missing": "is required",
     "greater_than_equal": "must be >= {ge}, got {input}",
@@ -456,8 +459,9 @@ def forbidden_host_ports(spec: AppSpec, api_port: int | None = None) -> list[Por
     return [p for p in spec.ports if p.host and (p.host < PRIVILEGED_PORTS_BELOW or p.host in reserved)]
 
 
-# Fields that are not part of a release: how many replicas run is a scale, not a new release.
-NOT_RELEASE_FIELDS = frozenset({"count", "name"})  # name: the app itself, never a release of it
+# Fields that are not part of a release: how many replicas run is a scale, not a new release; how a
+# release replaces the one before (`update`) shapes no container.
+NOT_RELEASE_FIELDS = frozenset({"count", "name", "update"})  # name: the app itself, never a release of it
 HASH_VERSION = 2  # 1: image, command, memory, cpus and secrets only (`legacy_spec_hash`)
 
 
@@ -480,7 +484,7 @@ def _digest(identity: dict[str, Any]) -> str:
 
 
 def spec_hash(spec: AppSpec) -> str:
-    """Identity of a release: every field but `count` and `name` (`release_identity`); identical replicas share it:
+    """Identity of a release: every field but `NOT_RELEASE_FIELDS` (`release_identity`); identical replicas share it:
     any other change (env, ports, labels, health, a rotated secret...) makes a new release.
 
     A spec with secrets needs the vault's keyed digest of them (`with_secrets`): a plain hash of a

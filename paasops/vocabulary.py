@@ -51,6 +51,9 @@ PRIVILEGED_PORTS_BELOW = 1024
 # States of a deployment record (the app record): written pending before any container starts.
 DEPLOY_PENDING = "pending"
 DEPLOY_ACTIVE = "active"
+# Key of a pending record's `previous` set when a rolling update stopped (failure_action: pause): it is
+# left as it is (nothing finishes it, reconcile starts none of its missing replicas) until the next deploy.
+DEPLOY_PAUSED = "paused"
 
 # -- limits --------------------------------------------------------------------------------------
 DEFAULT_PIDS_LIMIT = 512  # processes a user container may run (a service setting; app.yml may lower it)

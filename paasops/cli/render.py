@@ -220,10 +220,27 @@ def result_view(result: DeployResult) -> Group:
                         f"{result.running_now} running (deployment {escape((result.deployment or '')[:12])})"]
     if result.new_release and result.changes:
         parts.append(f"new release: {len(result.changes)} change(s) from the one that ran")
+    if result.rolled_back:
+        parts.append(f"[red]rolling update failed: rolled back to the previous release[/] "
+                     f"({len(result.replicas)} replica(s) restored)")
+    elif result.paused:
+        parts.append("[yellow]rolling update failed: paused, the deployment is left pending[/]")
+    elif result.batches:
+        parts.append(f"rolled out in {result.batches} batch(es)")
     if result.replicas:
         parts.append(replicas_table(result.replicas))
     parts.extend(removed_lines(result.removed))
+    parts.extend(escape(failure_line(f)) for f in result.failures or [])
     return Group(*parts)
+
+
+def failure_line(failure: Any) -> str:
+    """A ReplicaFailure (or its JSON, from a progress event) as
+    `failed: replica 7 (web-7 on lab1), batch 1: unhealthy: health check exit 1: wget: ... 404`."""
+    f = failure if isinstance(failure, dict) else failure.model_dump()
+    where = f" ({f['name']} on {f['host']})" if f.get("name") else ""
+    detail = f": {f['detail']}" if f.get("detail") else ""
+    return f"failed: replica {f['index']}{where}, batch {f['batch']}: {f['reason']}{detail}"
 
 
 def change_line(change: Any) -> str:
@@ -264,6 +281,10 @@ def cluster_view(info: ClusterInfo) -> Group:
 
 
 def check_result(result: DeployResult) -> None:
+    if result.rolled_back or result.paused:
+        done = "rolled back to the previous release" if result.rolled_back else "paused (left pending)"
+        raise PaasopsError(f"rolling update {done}: " + "; ".join(failure_line(f) for f in (result.failures or [])[:5]),
+                           where=result.app)
     failed = result.failed
     if failed:
         raise PaasopsError(f"{len(failed)} of {len(result.replicas)} replicas did not start: "
@@ -305,5 +326,23 @@ class DeployProgress:
         elif kind == "changes":
             for line in changes_lines(event.get("changes") or [], True):
                 self.console.print(line)
+        elif kind == "batch":
+            self.batch_line(event)
+        elif kind == "rollback":
+            self.console.print(f"[red]rolling back[/]: restoring {event.get('replicas')} replica(s) of the "
+                               "previous release")
         elif kind == "removed":
             self.console.print(f"removed {str(event.get('id'))[:12]} on {escape(str(event.get('host')))}")
+
+    def batch_line(self, event: dict) -> None:
+        """A rolling update's batch: `batch 2/6 ready`, or what failed in it."""
+        where = f"batch {event.get('batch')}/{event.get('of')}"
+        state = event.get("state")
+        if state == "starting":
+            self.bar.update(self.task, description=f"{where}: starting {event.get('start')}")
+        elif state == "ready":
+            self.console.print(f"{where} ready")
+        elif state == "failed":
+            self.console.print(f"[red]{where} failed[/]")
+            for f in event.get("failures") or []:
+                self.console.print(escape(failure_line(f)))

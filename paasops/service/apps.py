@@ -25,7 +25,7 @@ from ..results import (
 from ..spec import AppSpec, legacy_spec_hash, new_deployment_id, parse_app_spec, spec_hash
 from ..spec_diff import spec_diff
 from ..store.records import App
-from ..vocabulary import DEFAULT_MAX_COUNT, DEFAULT_PIDS_LIMIT, DEPLOY_ACTIVE, DEPLOY_PENDING, UP
+from ..vocabulary import DEFAULT_MAX_COUNT, DEFAULT_PIDS_LIMIT, DEPLOY_ACTIVE, DEPLOY_PAUSED, DEPLOY_PENDING, UP
 from .app_watch import desired
 from .cluster import Cluster
 from .containers import ContainerView
@@ -34,6 +34,7 @@ from .history import ReleaseHistory
 from .images import ImageDistributor
 from .keyed_lock import KeyedLocks
 from .replicas import free_indexes, replica_index, scale_down_victims
+from .rollout import RollingUpdate, previous_app
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,10 @@ class AppManager:
             return spec
         return self._with_digest(spec.with_secrets(self.vault.open_all(app.name, app.secrets), ""))
 
+    def release_spec(self, app: App) -> AppSpec:
+        """The spec of app record `app` as its release: secrets opened, with their digest (its hash needs it)."""
+        return self._with_digest(self.spec_for(app))
+
     def secret_values(self, name: str | None) -> list[str]:
         """The values of app `name`'s secrets (to cut them out of what its containers print); none if unknown."""
         app = self.cluster.store.get_app(name) if name else None
@@ -187,7 +192,8 @@ class AppManager:
 
     def deploy(self, spec: AppSpec, count: int | None = None, *, user: str | None = None,
                progress: Progress = lambda _: None, who: Who | None = None) -> DeployResult:
-        """Make the app run `count` replicas of `spec`; a changed spec replaces the old replicas.
+        """Make the app run `count` replicas of `spec`; a changed spec replaces the old replicas (those of a
+        running app batch by batch, as its `update:` says: service/rollout.py; a new app's all at once).
 
         A new app belongs to `who` (and its team); a redeploy keeps the app's owner, and only who may
         act on the app may redeploy it (else 403: the name is another account's).
@@ -201,7 +207,8 @@ class AppManager:
             if current and not may_access(who, current.owner, current.team):
                 raise taken(spec.name)
             new_release, changes = self.release_change(spec, current)
-            if current and not new_release:
+            if current and not new_release and not (current.previous or {}).get(DEPLOY_PAUSED):
+                current.spec = {**current.spec, "update": spec.stored()["update"]}  # no release field: kept as given
                 return self._scale(spec, current, count, user, progress)
             if changes:  # shown before anything starts (the result repeats it)
                 progress({"event": "changes", "changes": [c.model_dump(mode="json") for c in changes]})
@@ -210,12 +217,21 @@ class AppManager:
             owner, team = (current.owner, current.team) if current and current.owner else \
                 (who.name, who.team) if who else (None, None)
             app = App(name=spec.name, spec=spec.stored(), count=count, deployment_id=deployment,
-                      spec_hash=new_hash, state=DEPLOY_PENDING, previous=release_of(current), owner=owner,
+                      spec_hash=new_hash, state=DEPLOY_PENDING, previous=self._replaced(current), owner=owner,
                       team=team, secrets=self.vault.seal_all(spec.name, spec.secrets) if spec.secrets else {})
             # Intent before action: a store that fails here fails the deploy before any container starts.
             self._put(app)
             self.history.started(app, user=user)
             pause_for_test("after-record")
+            if current is not None and old:  # a running release is replaced batch by batch (service/rollout.py)
+                try:
+                    result = RollingUpdate(self, user=user, progress=progress, put=self._put).run(
+                        spec, app, old, changes)
+                except (PlacementError, UserInputError):  # refused before anything changed: roll it back
+                    self._roll_back(current, spec.name)
+                    raise
+                self.history.ended(app, result)
+                return result
             try:
                 replicas = self.start_replicas(spec, deployment, count, user=user, progress=progress)
             except (PlacementError, UserInputError):  # refused before any container started: roll it back
@@ -237,6 +253,14 @@ class AppManager:
                                 replicas=[r.result() for r in replicas], ok=ok,
                                 removed=[RemovedReplica(id=c.id, name=c.name, host=c.engine_id) for c in old]
                                 if ok else [], new_release=True, changes=changes)
+
+    @staticmethod
+    def _replaced(current: App | None) -> dict | None:
+        """The release a deploy replaces: the app's, or, over a paused rolling update, the one that replaced."""
+        prev = current.previous if current is not None else None
+        if prev is not None and prev.get(DEPLOY_PAUSED):
+            return {k: v for k, v in prev.items() if k != DEPLOY_PAUSED}
+        return release_of(current)
 
     def _roll_back(self, current: App | None, name: str) -> None:
         """Put back the record a deploy replaced (none: the app was new), as if it never began."""
@@ -336,7 +360,10 @@ class AppManager:
 
     def finish(self, app: App, *, user: str | None = None) -> bool:
         """Start what a pending deployment lacks and commit it once its replicas run; the caller holds
-        the app's lock. Its replicas that were created and never started are crash leftovers: they go."""
+        the app's lock. Its replicas that were created and never started are crash leftovers: they go.
+        A rolling update paused on a failure (`DEPLOY_PAUSED`) is not finished: the next deploy decides."""
+        if (app.previous or {}).get(DEPLOY_PAUSED):
+            return False
         spec = self.spec_for(app)
         for c in self.replicas(app.name, app.spec_hash):
             if c.state == "created":
@@ -373,9 +400,7 @@ class AppManager:
         if prev is None:
             self.cluster.store.delete_app(app.name)
         else:
-            self.put_app(App(name=app.name, spec=prev["spec"], count=prev["count"], deployment_id=prev["deployment_id"],
-                             spec_hash=prev["spec_hash"], state=DEPLOY_ACTIVE, created_at=app.created_at,
-                             owner=app.owner, team=app.team, secrets=dict(prev.get("secrets") or {})))
+            self.put_app(previous_app(app))
         self.cluster.record("deploy-app", user=user, app=app.name,
                             message=f"rolled back {app.name}'s pending deployment {app.deployment_id}: {why}",
                             data={"deployment": app.deployment_id, "rolled_back": True})

@@ -142,7 +142,9 @@ class ReleaseHistory:
         except Exception as exc:  # the history never fails a deploy (see the class)
             log.warning("release history of %s: %s", app.name, exc)
             return
-        why = "; ".join(f"replica {r.index}: {r.error}" for r in result.failed[:5]) or None
+        reasons = [f"replica {f.index}: {f.reason}" + (f" ({f.detail[:120]})" if f.detail else "")
+                   for f in result.failures or []] + [f"replica {r.index}: {r.error}" for r in result.failed]
+        why = "; ".join(reasons[:5]) or None
         if now is None or now.deployment_id != app.deployment_id:
             self.rolled_back(app, why)
         elif now.state == DEPLOY_PENDING:

@@ -9,6 +9,7 @@ from typing import Any
 from ..placement import HostSnapshot
 from ..placement.model import WeightsLike
 from ..store.records import App
+from ..vocabulary import DEPLOY_PAUSED
 from .containers import RESERVING, ContainerView
 from .replicas import one_per_index
 
@@ -158,7 +159,7 @@ def diff(desired: Iterable[App], observed: Iterable[ContainerView], hosts: Seque
         have = current[name]
         gone = _duplicates(app, have, hosts)
         kept = len(have) - len(gone)
-        if kept < app.count:
+        if kept < app.count and not (app.previous or {}).get(DEPLOY_PAUSED):  # a paused update stays as it is
             actions.append(Change("create", name, "missing", count=app.count - kept,
                                   detail=f"{kept} of {app.count} replicas run"))
         actions.extend(gone)
