@@ -252,15 +252,17 @@ class AppManager:
                                    f"{app.deployment_id} ({app.state}): {exc}", where="state") from None
 
     def start_replicas(self, spec: AppSpec, deployment: str, count: int, *, user: str | None = None,
-                       progress: Progress = lambda _: None) -> list[Replica]:
+                       progress: Progress = lambda _: None, indexes: list[int] | None = None) -> list[Replica]:
         """Start `count` more replicas of `spec` the deploy way (placed by score, started concurrently,
-        each failure retried on the next best host), numbered after the app's existing ones.
+        each failure retried on the next best host), numbered after the app's existing ones (or `indexes`:
+        the numbers of the replicas they replace, as reconcile's diff chose them).
 
         The caller holds the app's lock (`locked`/`app_lock`). Failed replicas are returned too.
         """
         if count == 0:
             return []
-        indexes = free_indexes((replica_index(c) for c in self.cluster.containers(app=spec.name)), count)
+        if indexes is None or len(indexes) != count:
+            indexes = free_indexes((replica_index(c) for c in self.cluster.containers(app=spec.name)), count)
         record = self.cluster.store.get_app(spec.name)  # written before any replica starts: its owner
         labels = owner_labels(record.owner, record.team) if record else {}
         if record and record.spec_hash and record.spec_hash != spec.release:  # a version-1 hash: keep it

@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, list[str]]] = [
                    "paasops.auth.passwords", "paasops.auth.limiter", "paasops.service.reconcile", "paasops.service.health",
                    "paasops.service.report", "paasops.service.registration", "paasops.service.container_events",
                    "paasops.service.containers", "paasops.service.replicas", "paasops.service.keyed_lock",
-                   "paasops.service.stream_limits", "paasops.service.log_redaction"]),
+                   "paasops.service.stream_limits", "paasops.service.log_redaction", "paasops.service.heal_plan"]),
     ("adapters", ["paasops.store", "paasops.engines", "paasops.connectors", "paasops.pki",
                   "paasops.automation", "paasops.auth", "paasops.lab", "paasops.bootstrap", "paasops.verify"]),
     ("service", ["paasops.service"]),

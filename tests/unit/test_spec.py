@@ -249,7 +249,7 @@ FIELD_CHANGES = {
     "strategy": "spread",
     "health": {"http": "/up", "port": 80},
 }
-NOT_IN_RELEASE = {"count", "name"}  # a scale; the app itself
+NOT_IN_RELEASE = {"count", "name", "reschedule_after"}  # a scale; the app itself; how it heals
 
 
 def test_every_field_is_listed():
