@@ -6,6 +6,7 @@ import dataclasses
 from collections import deque
 from collections.abc import Callable, Iterable
 
+from ..store.records import App
 from .containers import ContainerView
 from .reconcile import Change
 
@@ -80,3 +81,14 @@ def deferral_key(deferred: Iterable[Change]) -> dict[str, tuple]:
     for a in deferred:
         out.setdefault(a.app, []).append((a.kind, a.reason, a.count, a.container))
     return {app: tuple(sorted(v)) for app, v in out.items()}
+
+
+def owns(action: Change, views: dict[str, ContainerView], records: dict[str, App]) -> bool:
+    """Whether the supervisor takes this action of reconcile's plan: it starts missing replicas and removes
+    the app's own unhealthy, surplus and dead ones; containers of another release or made by hand (orphans,
+    dead or not) are left to reconcile, which reports what it removes."""
+    if action.kind == "create" or action.reason in ("unhealthy", "duplicate"):
+        return True
+    view, record = views.get(action.container), records.get(action.app)
+    return action.reason == "dead" and view is not None and record is not None and \
+        view.spec_hash == record.spec_hash

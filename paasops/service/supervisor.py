@@ -11,7 +11,7 @@ from typing import Any
 from ..results import ActionOutcome
 from ..vocabulary import DEPLOY_PENDING, HEAL_DEFERRED_EVENT, HEAL_EVENT, LABEL_APP, SUPERVISOR_USER
 from .container_events import event_action
-from .heal_plan import DisruptionBudget, deferral_key, gate, unhealthy_clock
+from .heal_plan import DisruptionBudget, deferral_key, gate, owns, unhealthy_clock
 from .reconcile_apply import Reconciler, describe
 
 log = logging.getLogger(__name__)
@@ -84,8 +84,9 @@ class Supervisor:
         """One pass over every app; when the next one is due (a held replica or a deferral falls due)."""
         self.passes += 1
         held: dict[str, threading.Lock] = {}
+        records = {app.name: app for app in self.cluster.store.list_apps()}
         try:
-            for app in self.cluster.store.list_apps():
+            for app in records.values():
                 if app.state == DEPLOY_PENDING:
                     continue  # a deploy is under way or was cut: never fight it (reconcile finishes it)
                 lock = self.apps.app_lock(app.name)
@@ -96,7 +97,8 @@ class Supervisor:
             self._unhealthy = unhealthy_clock(self._unhealthy, observed, now)
             timeline = self.reconciler.timeline(self._unhealthy, self.unhealthy_grace)
             plan = self.reconciler.plan(lambda name: name in held, set(), set(), timeline)
-            gated = gate(plan.actions, self.budget, now)
+            views = {c.id: c for c in observed}
+            gated = gate([a for a in plan.actions if owns(a, views, records)], self.budget, now)
             self._record_deferred(gated.deferred, now)
             if gated.allowed:
                 self._record(self.reconciler.apply(gated.allowed, SUPERVISOR_USER))

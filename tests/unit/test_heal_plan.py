@@ -6,7 +6,7 @@ import pytest
 
 from paasops.placement import HostSnapshot
 from paasops.service.containers import ContainerView
-from paasops.service.heal_plan import DisruptionBudget, deferral_key, gate, unhealthy_clock
+from paasops.service.heal_plan import DisruptionBudget, deferral_key, gate, owns, unhealthy_clock
 from paasops.service.reconcile import Change, Timeline, diff
 from paasops.store.records import App
 
@@ -140,3 +140,14 @@ def test_the_unhealthy_clock_starts_at_first_sight_and_stops_when_healthy():
     assert first == {"s": 5}
     assert unhealthy_clock(first, [sick, well], now=9) == {"s": 5}
     assert unhealthy_clock(first, [ctr("s", 1, "a", status="Up (healthy)")], now=9) == {}
+
+
+def test_the_supervisor_leaves_orphans_and_other_releases_dead_replicas_to_reconcile():
+    mine = ctr("m", 1, "a")
+    by_hand = ContainerView(id="h", name="x", engine_id="a", image="img", state="exited", labels={"paasops.app": "web"})
+    views, records = {"m": mine, "h": by_hand}, {"web": WEB}
+    assert owns(Change("destroy", "web", "dead", container="m"), views, records)
+    assert not owns(Change("destroy", "web", "dead", container="h"), views, records)
+    assert not owns(Change("destroy", "web", "orphan", container="h"), views, records)
+    assert owns(create("web", 1), views, records)
+    assert owns(Change("destroy", "web", "duplicate", container="m"), views, records)
