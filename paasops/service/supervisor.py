@@ -9,12 +9,14 @@ from collections.abc import Callable
 from typing import Any
 
 from ..results import ActionOutcome
+from ..spec import reschedule_seconds
 from ..vocabulary import DEPLOY_PENDING, HEAL_DEFERRED_EVENT, HEAL_EVENT, LABEL_APP, SUPERVISOR_USER
 from .container_events import event_action
 from .heal_plan import DisruptionBudget, deferral_key, gate, owns, unhealthy_clock
 from .reconcile_apply import Reconciler, describe
 
 log = logging.getLogger(__name__)
+STARTUP_WAIT = reschedule_seconds({})  # the default reschedule_after
 # Docker events after which a managed app is looked at at once (not at the next sweep)
 TRIGGERS = frozenset({"die", "oom", "destroy", "health_status: unhealthy", "stop", "kill"})
 
@@ -93,12 +95,14 @@ class Supervisor:
                 if lock.acquire(blocking=False):  # held: a deploy, scale or reconcile acts on it now
                     held[app.name] = lock
             now = self.clock()
-            observed = [c for c in self.cluster.containers() if c.app in held]
+            observed = [c for c in self.cluster.containers() if c.app]
             self._unhealthy = unhealthy_clock(self._unhealthy, observed, now)
             timeline = self.reconciler.timeline(self._unhealthy, self.unhealthy_grace)
             plan = self.reconciler.plan(lambda name: name in held, set(), set(), timeline)
             views = {c.id: c for c in observed}
-            gated = gate([a for a in plan.actions if owns(a, views, records)], self.budget, now)
+            unseen = self._unseen(now)
+            gated = gate([a for a in plan.actions if owns(a, views, records) and not (unseen and a.kind == "create")],
+                         self.budget, now)
             self._record_deferred(gated.deferred, now)
             if gated.allowed:
                 self._record(self.reconciler.apply(gated.allowed, SUPERVISOR_USER))
@@ -107,6 +111,12 @@ class Supervisor:
                 lock.release()
         due = [t for t in [plan.wake_at, *(self.budget.free_at(a.app, now) for a in gated.deferred)] if t]
         return min(due, default=None)
+
+    def _unseen(self, now: float) -> list[str]:
+        """Engines never listed since the service started, for less than the default reschedule_after: their
+        replicas are unknown, not missing, so nothing is started meanwhile (a restart with a host away)."""
+        return [h.id for h in list(self.cluster.engines.values())
+                if not h.synced_at and h.lost_since is not None and now - h.lost_since < STARTUP_WAIT]
 
     def _record(self, outcomes: list[ActionOutcome]) -> None:
         by_app: dict[str, list[ActionOutcome]] = {}
