@@ -101,14 +101,16 @@ class Timeline:
     `lost_since`: when each host that is not up stopped being up; its replicas still count for their app
     until the app's `reschedule_after` has passed since then (a host missing here: they never count).
     `back_since`: when each up host last came up: of two copies of one index, the one that lived through
-    its host's absence goes first. `unhealthy_since`: since when each replica (container id) is seen
-    unhealthy; past `unhealthy_grace` (None: never) it is replaced, the new one started first.
+    its host's absence goes first. `stopped`: replicas an operator stopped, kept as they are.
+    `unhealthy_since`: since when each replica (container id) is seen unhealthy; past `unhealthy_grace`
+    (None: never) it is replaced, the new one started first.
     """
 
     lost_since: Mapping[str, float] = field(default_factory=dict)
     back_since: Mapping[str, float] = field(default_factory=dict)
     unhealthy_since: Mapping[str, float] = field(default_factory=dict)
     unhealthy_grace: float | None = None
+    stopped: Collection[str] = frozenset()  # replicas stopped on purpose (`paasops stop`): they count, untouched
 
 
 def is_dead(c: ContainerView, now: float, grace: float = CREATED_GRACE) -> bool:
@@ -177,6 +179,10 @@ def diff(desired: Iterable[App], observed: Iterable[ContainerView], hosts: Seque
                     current[c.app].append(c)
                     taken[c.app].add(replica_index(c))
                     wake.append(due)
+            continue
+        if app is not None and c.id in timeline.stopped and c.spec_hash == app.spec_hash:
+            current[c.app].append(c)  # stopped on purpose: neither dead nor replaced
+            taken[c.app].add(replica_index(c))
             continue
         if app is not None and not is_dead(c, now, grace):
             taken[c.app].add(replica_index(c))

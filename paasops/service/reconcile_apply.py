@@ -148,9 +148,11 @@ class Reconciler:
                  unhealthy_grace: float | None = None) -> Timeline:
         """When each engine stopped being up (or last came up), for the diff; unhealthy replicas as given."""
         engines = list(self.cluster.engines.values())
+        ops = getattr(self.cluster, "ops", None)  # the replicas stopped on purpose are the container ops' to say
         return Timeline(lost_since={h.id: h.lost_since for h in engines if h.lost_since is not None},
                         back_since={h.id: h.up_since for h in engines if h.lost_since is None},
-                        unhealthy_since=unhealthy_since or {}, unhealthy_grace=unhealthy_grace)
+                        unhealthy_since=unhealthy_since or {}, unhealthy_grace=unhealthy_grace,
+                        stopped=frozenset(ops.stopped) if ops is not None else frozenset())
 
     def plan(self, include: Callable[[str], bool], busy: set[str], down: set[str], timeline: Timeline) -> ReconcilePlan:
         """The diff of the apps `include` takes (but the `busy` ones) against the engines' cached containers."""

@@ -49,6 +49,33 @@ def test_a_replica_killed_outside_paasops_is_replaced_within_5s(tmp_path):
             len(events)
 
 
+SICK = f"sick-{RUN}"
+
+
+def test_an_unhealthy_replica_is_replaced_new_first_and_the_budget_stops_the_loop(tmp_path):
+    settings = {"PAASOPS_UNHEALTHY_GRACE": "2"}  # the budget: the app's count, 1 replacement a minute
+    with hello_engine(SICK) as engine, \
+            local_service(tmp_path, ADMIN_PW, local_engine_up(ADMIN_PW), settings=settings) as url:
+        token = api_login(url, "admin", ADMIN_PW)
+        spec = {"name": SICK, **HELLO, "health": {"cmd": ["false"], "interval": "500ms", "retries": 1}}
+        done = api_call(url, token, "POST", "/api/containers", json={"spec": spec, "count": 1})
+        assert done.status_code == 200 and done.json()["ok"], done.text
+
+        def events(kind: str) -> list:
+            return api_call(url, token, "GET", "/api/events", params={"app": SICK, "type": kind}).json()
+        assert _wait(lambda: events("heal"), 20, step=0.2) is not None, running(engine, SICK)
+        (heal,) = events("heal")
+        actions = [(a["kind"], a["reason"], a["outcome"]) for a in heal["data"]["actions"]]
+        assert actions == [("create", "missing", "ok"), ("destroy", "unhealthy", "ok")], heal  # new first
+        assert sorted(running(engine, SICK).values()) == [f"{SICK}-2"]
+        # the replacement fails its check too: the budget (1 a minute) defers the next one, said once
+        assert _wait(lambda: events("heal-deferred"), 20, step=0.2) is not None, running(engine, SICK)
+        time.sleep(3)
+        assert len(events("heal")) == 1 and len(events("heal-deferred")) == 1
+        assert "disruption budget" in events("heal-deferred")[0]["message"]
+        assert sorted(running(engine, SICK).values()) == [f"{SICK}-2"]  # kept: nothing replaces it yet
+
+
 CUT_APP = BURST.replace("name: burst", "name: moving") + "strategy: spread\nreschedule_after: 10s\n"
 COUNT = 6
 

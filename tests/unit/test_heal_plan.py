@@ -151,3 +151,11 @@ def test_the_supervisor_leaves_orphans_and_other_releases_dead_replicas_to_recon
     assert not owns(Change("destroy", "web", "orphan", container="h"), views, records)
     assert owns(create("web", 1), views, records)
     assert owns(Change("destroy", "web", "duplicate", container="m"), views, records)
+
+
+def test_a_replica_stopped_on_purpose_counts_and_is_left_stopped():
+    stopped = ContainerView(id="x3", name="web-3", engine_id="a", image="img", state="exited",
+                            labels={"paasops.app": "web", "paasops.spec-hash": "h-web", "paasops.replica": "3"})
+    observed = [ctr("a1", 1, "a"), ctr("b2", 2, "b"), stopped, ctr("b4", 4, "b")]
+    plan = diff([WEB], observed, [host("a"), host("b")], now=NOW, timeline=Timeline(stopped={"x3"}))
+    assert plan.actions == []
