@@ -27,7 +27,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from .errors import SpecError
-from .health_check import HealthCheck, docker_healthcheck
+from .health_check import HealthCheck, docker_healthcheck, format_duration, parse_duration_ms
 from .placement import labels as label_expr
 from .update_policy import UpdatePolicy
 from .vocabulary import (
@@ -53,6 +53,8 @@ CONTROL_RE = re.compile(r"[\x00-\x1f\x7f\s]")  # no image reference holds one
 MEMORY_UNITS_MB = {"k": 1 / 1024, "": 1, "m": 1, "g": 1024, "t": 1024 * 1024}
 MIN_MEMORY_MB = 6  # Docker refuses a smaller memory limit
 RESERVED_LABEL_PREFIX = LABEL_PREFIX
+DEFAULT_RESCHEDULE_AFTER = "30s"
+MAX_RESCHEDULE_AFTER_MS = 24 * 3600 * 1000
 
 # Like docker-py's RUN_CREATE_KWARGS/RUN_HOST_CONFIG_KWARGS: nothing else reaches the engine.
 DOCKER_RUN_KWARGS = frozenset(
@@ -234,6 +236,8 @@ class AppSpec(_Strict):
     strategy: Literal["thesis", "spread", "binpack"] = "thesis"
     health: HealthCheck | None = None
     update: UpdatePolicy = UpdatePolicy()  # how a new release replaces this one's replicas (no release field)
+    # how long a replica's host may be suspect or down before the replica is started elsewhere (self-healing)
+    reschedule_after: str = DEFAULT_RESCHEDULE_AFTER
     _secrets_digest: str = PrivateAttr("")  # the vault's keyed digest of `secrets` (spec_hash takes it)
     _release: str = PrivateAttr("")  # the release hash its app record names, if not `spec_hash` (`as_release`)
 
@@ -249,6 +253,17 @@ class AppSpec(_Strict):
         if self.health and self.health.http is not None and not self.health.port and not self.tcp_ports:
             raise _fail("health.http: needs a port to probe: give health.port or a tcp entry in ports")
         return self
+
+    @field_validator("reschedule_after", mode="before")
+    @classmethod
+    def _reschedule_after(cls, value: Any) -> str:
+        try:
+            ms = parse_duration_ms(value)
+        except ValueError as exc:
+            raise _fail(str(exc)) from None
+        if ms > MAX_RESCHEDULE_AFTER_MS:
+            raise _fail(f"must be at most {format_duration(MAX_RESCHEDULE_AFTER_MS)}, got {_show(value)}")
+        return format_duration(ms) if ms else "0s"
 
     @field_validator("name")
     @classmethod
@@ -460,8 +475,8 @@ def forbidden_host_ports(spec: AppSpec, api_port: int | None = None) -> list[Por
 
 
 # Fields that are not part of a release: how many replicas run is a scale, not a new release; how a
-# release replaces the one before (`update`) shapes no container.
-NOT_RELEASE_FIELDS = frozenset({"count", "name", "update"})  # name: the app itself, never a release of it
+# release replaces the one before (`update`) and how long a lost host is waited for shape no container.
+NOT_RELEASE_FIELDS = frozenset({"count", "name", "update", "reschedule_after"})  # name: the app itself
 HASH_VERSION = 2  # 1: image, command, memory, cpus and secrets only (`legacy_spec_hash`)
 
 
@@ -563,3 +578,11 @@ def docker_run_kwargs(spec: AppSpec, name: str, labels: Mapping[str, str], *,
         "healthcheck": docker_healthcheck(spec.health, spec.tcp_ports) if spec.health else None,
     }
     return {k: v for k, v in kwargs.items() if k in DOCKER_RUN_KWARGS and v is not None}
+
+
+def reschedule_seconds(stored: Mapping[str, Any]) -> float:
+    """An app record's `reschedule_after` in seconds (the default for a record written before the field)."""
+    try:
+        return parse_duration_ms(stored.get("reschedule_after", DEFAULT_RESCHEDULE_AFTER)) / 1000
+    except ValueError:  # a record is validated when written: a bad one keeps the default rather than fail
+        return parse_duration_ms(DEFAULT_RESCHEDULE_AFTER) / 1000

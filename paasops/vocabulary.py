@@ -35,6 +35,11 @@ DRAIN_EVENT, UNDRAIN_EVENT = "drain-host", "undrain-host"
 # the registration value's key an agent sets (then revokes its lease) when it leaves on purpose
 LEAVING = "leaving"
 
+# -- events of the self-healing supervisor (`paasops serve`) ---------------------------------------
+HEAL_EVENT = "heal"  # it created or removed replicas of an app (each action and its outcome in data)
+HEAL_DEFERRED_EVENT = "heal-deferred"  # the disruption budget held replacements back (retried later)
+SUPERVISOR_USER = "supervisor"  # the `user` of what it does, in events and on containers' run events
+
 # -- replica health (Docker's HEALTHCHECK; none: the app has no check) ---------------------------
 HEALTH_HEALTHY, HEALTH_UNHEALTHY, HEALTH_STARTING, HEALTH_NONE = "healthy", "unhealthy", "starting", "none"
 

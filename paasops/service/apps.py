@@ -283,14 +283,14 @@ class AppManager:
     def start_replicas(self, spec: AppSpec, deployment: str, count: int, *, user: str | None = None,
                        progress: Progress = lambda _: None, indexes: list[int] | None = None) -> list[Replica]:
         """Start `count` more replicas of `spec` the deploy way (placed by score, started concurrently,
-        each failure retried on the next best host), numbered after the app's existing ones (or `indexes`,
-        as many: a drain starts a moved replica under its own number).
+        each failure retried on the next best host), numbered after the app's existing ones (or `indexes`:
+        the numbers of the replicas they replace — reconcile's diff chose them, or a drain moves them).
 
         The caller holds the app's lock (`locked`/`app_lock`). Failed replicas are returned too.
         """
         if count == 0:
             return []
-        if indexes is None:
+        if indexes is None or len(indexes) != count:
             indexes = free_indexes((replica_index(c) for c in self.cluster.containers(app=spec.name)), count)
         record = self.cluster.store.get_app(spec.name)  # written before any replica starts: its owner
         labels = owner_labels(record.owner, record.team) if record else {}

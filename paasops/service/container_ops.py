@@ -59,6 +59,7 @@ class ContainerOps:
     def __init__(self, pool: EnginePool, events: EventLog):
         self.pool = pool
         self.events = events
+        self.stopped: set[str] = set()  # containers stopped on purpose (`paasops stop`): the supervisor leaves them
 
     def containers(self, *, all_: bool = True, app: str | None = None, foreign: bool = True,
                    who: Who | None = None) -> list[ContainerView]:
@@ -95,6 +96,8 @@ class ContainerOps:
         """start | stop | restart | destroy (kill, then remove) one container; records its event."""
         handle, view = self.find(prefix, who=who)
         api = handle.client.api
+        if action == "stop":  # before its `die` reaches the supervisor, which leaves it stopped
+            self.stopped.add(view.id)
         try:
             if action == "start":
                 api.start(view.id)
@@ -114,7 +117,11 @@ class ContainerOps:
         except UserInputError:
             raise
         except Exception as exc:
+            if action == "stop":
+                self.stopped.discard(view.id)
             raise engine_error(handle.id, exc) from None
+        if action != "stop":
+            self.stopped.discard(view.id)
         self.events.record(f"{action}-container", user=user, app=view.app, host=handle.id, container=view.id,
                            message=f"{action} {view.name} on {handle.id}")
         return handle.refresh_container(view.id)

@@ -6,6 +6,7 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import urllib3
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 # from the last event seen (cheap), so a half-open connection never leaves the cache stale for longer
 # (the engine_events_timeout setting).
 READ_TIMEOUT = 60.0
+EXITS, EXIT_REREADS = frozenset({"die", "oom"}), 20  # re-read every 0.1 s while the list still says running
 KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT = 15, 5, 3  # TCP keepalive: a dead peer is found in ~30 s
 
 
@@ -79,6 +81,7 @@ class ContainerEventCollector:
         self._streams: dict[str, Any] = {}  # engine id -> its open event stream
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        self.on_event: Callable[[str, dict], None] = lambda engine_id, raw: None  # after the cache took it
 
     def sync_targets(self) -> None:
         """Follow every engine of the cluster; stop following removed ones."""
@@ -163,10 +166,26 @@ class ContainerEventCollector:
         if action == "destroy":
             handle.forget_container(cid)
         elif action in REFRESH:
-            try:
-                handle.refresh_container(cid)
-            except Exception as exc:  # the engine went away mid-event; the next sync fixes it
-                log.debug("refresh of %s failed: %s", cid, exc)
+            self._refresh(handle, cid, raw, action)
         if self.store_events and action in STORED:
             event = normalise(handle.id, raw)
             self.cluster.record(event.pop("type"), **event)
+        self.on_event(handle.id, raw)
+
+    def _refresh(self, handle: EngineHandle, cid: str, raw: dict, action: str, attempt: int = 0) -> None:
+        try:
+            view = handle.refresh_container(cid)
+        except Exception as exc:  # the engine went away mid-event; the next sync fixes it
+            log.debug("refresh of %s failed: %s", cid, exc)
+            return
+        # Docker sends `die` before its container list shows the exit: read it again shortly (off this thread)
+        if action in EXITS and view is not None and view.state == "running" and attempt < EXIT_REREADS:
+            timer = threading.Timer(0.1, self._reread, args=(handle, cid, raw, action, attempt + 1))
+            timer.daemon = True
+            timer.start()
+
+    def _reread(self, handle: EngineHandle, cid: str, raw: dict, action: str, attempt: int) -> None:
+        if self._stop.is_set():
+            return
+        self._refresh(handle, cid, raw, action, attempt)
+        self.on_event(handle.id, raw)

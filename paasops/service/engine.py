@@ -49,7 +49,10 @@ class EngineHandle:
         self.pki_dir = pki_dir
         self.timeout = timeout
         self.allow_plain_tcp = allow_plain_tcp  # the service setting allow_insecure_tcp
-        self.status = record.status if record.status in HOST_STATUSES else UNKNOWN
+        self._status = record.status if record.status in HOST_STATUSES else UNKNOWN
+        # when it last stopped being up (None while up) and last came up: the supervisor's two-stage host loss
+        self.lost_since: float | None = None if self._status == UP else time.time()
+        self.up_since = time.time() if self._status == UP else 0.0
         self.containers: dict[str, ContainerView] = {}
         self.images: set[str] = set()
         self.docker_info: dict[str, Any] = {}
@@ -57,6 +60,18 @@ class EngineHandle:
         self._client: docker.DockerClient | None = None
         self.last_error: str = ""
         self.synced_at = 0.0
+
+    @property
+    def status(self) -> str:
+        return self._status
+
+    @status.setter
+    def status(self, value: str) -> None:
+        was_up, self._status = self._status == UP, value
+        if was_up and value != UP:
+            self.lost_since = time.time()
+        elif value == UP and not was_up:
+            self.lost_since, self.up_since = None, time.time()
 
     @property
     def id(self) -> str:

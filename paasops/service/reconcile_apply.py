@@ -17,7 +17,7 @@ from ..results import ActionOutcome, AppSync, ReconcileAction, ReconcileResult
 from ..vocabulary import DEPLOY_PENDING, UP, data_dir
 from .apps import AppManager
 from .cluster import Cluster
-from .reconcile import CREATED_GRACE, Change, ReconcilePlan, diff
+from .reconcile import CREATED_GRACE, Change, ReconcilePlan, Timeline, diff
 from .reconcile_lock import EtcdLock, FileLock
 from .registration import parse_etcd_endpoint
 
@@ -50,7 +50,7 @@ def describe(summary: dict[str, int], *, done: bool) -> str:
     if summary.get("missing"):
         n = summary["missing"]
         parts.append(f"{'created' if done else 'create'} {n} replica{'s' if n != 1 else ''} (missing)")
-    gone = {r: n for r, n in summary.items() if r in ("dead", "duplicate", "orphan") and n}
+    gone = {r: n for r, n in summary.items() if r in ("dead", "unhealthy", "duplicate", "orphan") and n}
     if gone:
         why = ", ".join(f"{n} {r}" for r, n in gone.items())
         parts.append(f"{'destroyed' if done else 'destroy'} {sum(gone.values())} ({why})")
@@ -142,21 +142,41 @@ class Reconciler:
                     log.warning("reconcile: finishing %s's deployment %s: %s", app.name, app.deployment_id, exc)
 
     def _plan(self, include: Callable[[str], bool], busy: set[str], down: set[str]) -> ReconcilePlan:
+        return self.plan(include, busy, down, self.timeline())
+
+    def timeline(self, unhealthy_since: dict[str, float] | None = None,
+                 unhealthy_grace: float | None = None) -> Timeline:
+        """When each engine stopped being up (or last came up), for the diff; unhealthy replicas as given."""
+        engines = list(self.cluster.engines.values())
+        ops = getattr(self.cluster, "ops", None)  # the replicas stopped on purpose are the container ops' to say
+        return Timeline(lost_since={h.id: h.lost_since for h in engines if h.lost_since is not None},
+                        back_since={h.id: h.up_since for h in engines if h.lost_since is None},
+                        unhealthy_since=unhealthy_since or {}, unhealthy_grace=unhealthy_grace,
+                        stopped=frozenset(ops.stopped) if ops is not None else frozenset())
+
+    def plan(self, include: Callable[[str], bool], busy: set[str], down: set[str], timeline: Timeline) -> ReconcilePlan:
+        """The diff of the apps `include` takes (but the `busy` ones) against the engines' cached containers."""
         hosts = [dataclasses.replace(h, healthy=False) if h.id in down else h for h in self.cluster.snapshot()]
         desired = [a for a in self.cluster.store.list_apps() if include(a.name) and a.name not in busy]
         observed = [c for c in self.cluster.containers() if c.app and include(c.app) and c.app not in busy]
-        return diff(desired, observed, hosts, now=self.clock(), weights=self.cluster.weights, grace=self.grace)
+        return diff(desired, observed, hosts, now=self.clock(), weights=self.cluster.weights, grace=self.grace,
+                    timeline=timeline)
 
     # -- apply ------------------------------------------------------------------------------
     def _apply(self, plan: ReconcilePlan, user: str | None) -> list[ActionOutcome]:
+        return self.apply(plan.actions, user)
+
+    def apply(self, actions: list[Change], user: str | None) -> list[ActionOutcome]:
+        """Create and destroy as planned (the caller holds the apps' locks); a stale or unhealthy replica
+        stays while its app's new replicas did not all start."""
         out: list[ActionOutcome] = []
         short: set[str] = set()  # apps whose new replicas did not all start
-        for action in plan.actions:
+        for action in actions:
             if action.kind == "create":
                 entry = self._create(action, user)
                 if entry["outcome"] != "ok":
                     short.add(action.app)
-            elif action.reason == "orphan" and action.app in short:
+            elif action.reason in ("orphan", "unhealthy") and action.app in short:
                 entry = {"outcome": "skipped", "error": f"kept: {action.app}'s new replicas did not all start"}
             else:
                 entry = self._destroy(action, user)
@@ -170,7 +190,8 @@ class Reconciler:
             if app is None:
                 raise NotFoundError(f"no app {action.app!r}", where="reconcile")
             # the deploy path: placement by score, concurrent starts, retries on the next best host
-            replicas = self.apps.start_replicas(spec, app.deployment_id, action.count, user=user)
+            replicas = self.apps.start_replicas(spec, app.deployment_id, action.count, user=user,
+                                                indexes=list(action.indexes) or None)
         except PaasopsError as exc:
             return {"outcome": "failed", "error": str(exc), "replicas": []}
         failed = [r for r in replicas if r.status != "running"]

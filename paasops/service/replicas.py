@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ..placement import Request
@@ -71,25 +71,35 @@ def _ready(c: ContainerView) -> bool:
     return c.state == "running" and "unhealthy" not in c.status and "health: starting" not in c.status
 
 
-def _keep_first(up: Collection[str] | None) -> Callable[[ContainerView], tuple]:
-    """The order copies of one index are kept in: on an up host, ready, then the oldest (then by id)."""
-    return lambda c: (up is not None and c.engine_id not in up, not _ready(c), c.created, c.id)
+def _returned(c: ContainerView, back_since: Mapping[str, float]) -> bool:
+    """Whether `c` lived through its host's absence (it is older than the host's last return)."""
+    return c.created < back_since.get(c.engine_id, 0.0)
 
 
-def one_per_index(copies: Iterable[ContainerView], count: int, up: Collection[str] | None = None) -> list[Removal]:
+def _keep_first(up: Collection[str] | None, back: Mapping[str, float]) -> Callable[[ContainerView], tuple]:
+    """The order copies of one index are kept in: on an up host, ready, not back from a lost host, then the
+    oldest (then by id)."""
+    return lambda c: (up is not None and c.engine_id not in up, not _ready(c), _returned(c, back), c.created, c.id)
+
+
+def one_per_index(copies: Iterable[ContainerView], count: int, up: Collection[str] | None = None, *,
+                  back_since: Mapping[str, float] | None = None) -> list[Removal]:
     """Which copies go so an app keeps exactly one replica per index, at most `count` indexes.
 
-    Of several copies of one index, the one on an up host (`up`; None: all are), then ready, then the
-    oldest is kept. Beyond `count` distinct indexes, the highest go (a copy without a number first). The
-    indexes kept need not be 1..N: a new release's replicas take the numbers after the release they
-    replace (its containers' names are still taken while both run). Surplus first, highest index first,
-    then the duplicates by index. Missing replicas are the caller's to create.
+    Of several copies of one index, the one on an up host (`up`; None: all are), then ready, then one
+    that did not live through its host's absence (created after the host last came up, `back_since`:
+    its replacement was made meanwhile), then the oldest is kept. Beyond `count` distinct indexes, the
+    highest go (a copy without a number first). The indexes kept need not be 1..N: a new release's
+    replicas take the numbers after the release they replace (its containers' names are still taken
+    while both run). Surplus first, highest index first, then the duplicates by index. Missing replicas
+    are the caller's to create.
     """
     by_index: dict[int, list[ContainerView]] = {}
     for c in copies:
         by_index.setdefault(replica_index(c), []).append(c)
     numbered = sorted(i for i in by_index if i >= 1)
     kept_indexes = set(numbered[:max(count, 0)])
+    back = back_since or {}
     removals: list[Removal] = []
     for index in sorted((i for i in by_index if i not in kept_indexes), key=lambda i: (i >= 1, -i)):
         for c in sorted(by_index[index], key=lambda c: c.id):
@@ -97,16 +107,19 @@ def one_per_index(copies: Iterable[ContainerView], count: int, up: Collection[st
                    else "it has no replica index")
             removals.append(Removal(c, why))
     for index in sorted(kept_indexes):
-        kept, *extra = sorted(by_index[index], key=_keep_first(up))
+        kept, *extra = sorted(by_index[index], key=_keep_first(up, back))
         for c in extra:
             removals.append(Removal(c, f"index {index} runs {len(extra) + 1} times: {kept.name} on "
-                                       f"{kept.engine_id} is kept ({_why_kept(kept, c, up)})"))
+                                       f"{kept.engine_id} is kept ({_why_kept(kept, c, up, back)})"))
     return removals
 
 
-def _why_kept(kept: ContainerView, gone: ContainerView, up: Collection[str] | None) -> str:
+def _why_kept(kept: ContainerView, gone: ContainerView, up: Collection[str] | None,
+              back: Mapping[str, float]) -> str:
     if up is not None and (kept.engine_id in up) != (gone.engine_id in up):
         return "its host is up"
     if _ready(kept) != _ready(gone):
         return "it is ready"
+    if _returned(kept, back) != _returned(gone, back):
+        return f"the other was on {gone.engine_id} while it was away"
     return "it is older" if kept.created < gone.created else "same age, first by id"

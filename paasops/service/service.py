@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .app_watch import AppWatcher
     from .heartbeat import Heartbeat
     from .registry import RegistrySync
+    from .supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,7 @@ class Service:
         self.app_watcher: AppWatcher | None = None
         self.registry: RegistrySync | None = None
         self.heartbeat: Heartbeat | None = None
+        self.supervisor: Supervisor | None = None
         self._retarget_lock = threading.Lock()
         self._leaving: set[str] = set()  # engines whose agent said it leaves: their key's delete removes them
         self.admission = Admission(self.cluster, settings.pki_dir or default_pki_dir(),
@@ -105,10 +107,12 @@ class Service:
         self._start_app_watcher()
         self.retention.start()
         threading.Thread(target=recover_pending, args=(self.apps,), name="recover", daemon=True).start()
+        from .supervisor import start_supervisor
+        self.supervisor = start_supervisor(self)
 
     def stop(self) -> None:
-        for part in (self.streams, self.retention, self.app_watcher, self.event_hub, self.heartbeat, self.registry,
-                     self.admission, self.container_events):
+        for part in (self.supervisor, self.streams, self.retention, self.app_watcher, self.event_hub,
+                     self.heartbeat, self.registry, self.admission, self.container_events):
             if part is not None:
                 try:
                     part.stop()
@@ -218,5 +222,7 @@ class Service:
     def _on_transition(self, transition) -> None:
         engine_id, new = transition.engine_id, transition.new
         self.cluster.set_status(engine_id, new, transition.reason)
+        if self.supervisor is not None:  # a host lost or back: its apps are looked at now
+            self.supervisor.schedule()
         if new == DOWN and self.registry is not None:
             self.registry.remove(engine_id)

@@ -76,6 +76,13 @@ class ServiceSettings(BaseSettings):
     engine_events_timeout: float = Field(60.0, gt=0)
     max_count: int = Field(DEFAULT_MAX_COUNT, ge=1)  # replicas one app may ask for (deploy, scale, dry run)
     history_keep: int = Field(DEFAULT_HISTORY_KEEP, ge=1)  # releases an app's history keeps (`apps history`)
+    # the self-healing supervisor (docs/self-healing.md): on or off, seconds between its sweeps (it also wakes
+    # on a replica's die/unhealthy event), seconds a replica may stay unhealthy before it is replaced, and
+    # replicas replaced per app per minute at most (0: the app's desired count)
+    supervise: bool = True
+    supervise_interval: float = Field(5.0, gt=0)
+    unhealthy_grace: float = Field(10.0, ge=0)
+    disruption_budget: int = Field(0, ge=0)
 
     @property
     def images_from_this_machine(self) -> bool:

@@ -103,14 +103,15 @@ def local_engine_up(admin_password: str) -> Callable[[str], bool]:
 
 @contextlib.contextmanager
 def local_service(workdir: Path, admin_password: str, ready: Callable[[str], bool], timeout: float = 30,
-                  state: str | None = None):
+                  state: str | None = None, settings: dict[str, str] | None = None):
     """A real `paasops serve --local-engine` on a free port (own SQLite state unless `state` names
-    another, pki dir and log in workdir, first admin's password given); yields its URL once ready(url)
-    is true, stops it after."""
+    another, pki dir and log in workdir, first admin's password given, more PAASOPS_* `settings`); yields
+    its URL once ready(url) is true, stops it after."""
     port = free_port()
     log = open(workdir / "serve.log", "a")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAASOPS_")}
     env["PAASOPS_ADMIN_PASSWORD"] = admin_password
+    env.update(settings or {})
     proc = subprocess.Popen([sys.executable, "-m", "paasops", "serve", "--local-engine",
                              "--state", state or f"sqlite:///{workdir}/state.db", "--port", str(port),
                              "--pki-dir", str(workdir / "pki")],

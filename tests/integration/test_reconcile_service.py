@@ -95,7 +95,8 @@ def server(engine, workdir):
     def ready(url: str) -> bool:
         return httpx.get(f"{url}/healthz", timeout=1).json().get("engines") == 1
 
-    with local_service(workdir, ADMIN_PASSWORD, ready) as url:
+    # the supervisor off: these tests make drift by hand and look at reconcile's plan of it
+    with local_service(workdir, ADMIN_PASSWORD, ready, settings={"PAASOPS_SUPERVISE": "0"}) as url:
         yield url
 
 

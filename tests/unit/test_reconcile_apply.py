@@ -68,7 +68,7 @@ class FakeApps:
     def spec_of(self, name):
         return SimpleNamespace(name=name)
 
-    def start_replicas(self, spec, deployment, count, *, user=None, progress=None):
+    def start_replicas(self, spec, deployment, count, *, user=None, progress=None, indexes=None):
         self.started.append((spec.name, count))
         app = self.cluster.apps[spec.name]
         out = []
