@@ -234,10 +234,15 @@ def report(runs: list[Run], supervisor: bool) -> None:
         for method, rs in by.items():
             if method.startswith("paasops"):
                 p = statistics.median(r.seconds for r in rs)
-                target = method in (AT_ZERO, BEFORE)
-                verdict = ("ok" if p / s <= TARGET else "MISSED") if target else ""
-                print(f"{method + ' / swarm':<62} median {p / s:.2f}x"
-                      + (f"   target <= {TARGET}x  {verdict}" if target else ""))
+                if method == BEFORE:  # the bench's own reconcile call stands for the cron's: add its wait
+                    mean = p + CRON_S / 2
+                    print(f"{method + ' / swarm':<62} median {p / s:.2f}x (a reconcile at once: best case); "
+                          f"with the cron every {CRON_S} s: {p:.0f}-{p + CRON_S:.0f} s, mean {mean:.0f} s = "
+                          f"{mean / s:.1f}x   target <= {TARGET}x  {'ok' if mean / s <= TARGET else 'MISSED'}")
+                    continue
+                ok = "ok" if p / s <= TARGET else "MISSED"
+                verdict = f"   target <= {TARGET}x  {ok}" if method == AT_ZERO else ""
+                print(f"{method + ' / swarm':<62} median {p / s:.2f}x{verdict}")
     print(f"machine: {os.cpu_count()} CPUs shared by the 3 lab engines, the bench and other work; "
           f"1-min load average {os.getloadavg()[0]:.1f} at the end")
 

@@ -119,7 +119,6 @@ class Sampler:
 
     def wait(self, timeout: float) -> float:
         """Seconds until 16 new replicas were healthy; returns once the old ones are gone too."""
-        self.thread.start()
         deadline = time.monotonic() + timeout
         while self.old_gone_at() is None:
             if time.monotonic() > deadline:
@@ -163,8 +162,10 @@ def timed_update(engines: list[EngineRef], method: str, update) -> Run:
     """Time `update()` (it returns when the command does) and the engines' convergence after it."""
     time.sleep(1.0)  # the v1 replicas settle; nothing of the bench runs now
     load = os.getloadavg()[0]
+    old = all_ids(engines)
     start = time.perf_counter()
-    sampler = Sampler(engines, all_ids(engines), start)
+    sampler = Sampler(engines, old, start)
+    sampler.thread.start()  # samples during the update, not only after the command returned
     try:
         notes = update()
         returned = time.perf_counter() - start
@@ -176,8 +177,7 @@ def timed_update(engines: list[EngineRef], method: str, update) -> Run:
     run = Run(method, returned, converged, old_gone, min(s.ready for s in during),
               max(s.running for s in during), load, notes or [])
     log(f"    {method}: returned {returned:.2f} s, converged {converged:.2f} s, old gone {run.old_gone:.2f} s, "
-        f"ready >= {run.min_ready}, "
-        f"running <= {run.max_running} (load {load:.1f})")
+        f"ready >= {run.min_ready}, running <= {run.max_running} (load {load:.1f})")
     return run
 
 
