@@ -114,6 +114,10 @@ class Sampler:
     def converged_at(self) -> float | None:
         return next((s.at for s in self.samples if s.new_ready >= REPLICAS), None)
 
+    def cadence(self) -> list[float]:
+        """When 2, 4, ... 16 new replicas were first healthy: a batch's pace."""
+        return [next((s.at for s in self.samples if s.new_ready >= k), float("nan")) for k in range(2, REPLICAS + 1, 2)]
+
     def old_gone_at(self) -> float | None:
         return next((s.at for s in self.samples if s.new_ready >= REPLICAS and s.old_running == 0), None)
 
@@ -142,6 +146,7 @@ class Run:
     min_ready: int
     max_running: int
     load: float
+    cadence: list[float] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 
@@ -175,9 +180,10 @@ def timed_update(engines: list[EngineRef], method: str, update) -> Run:
     old_gone = sampler.old_gone_at() or converged
     during = [s for s in sampler.samples if s.at <= old_gone] or sampler.samples
     run = Run(method, returned, converged, old_gone, min(s.ready for s in during),
-              max(s.running for s in during), load, notes or [])
+              max(s.running for s in during), load, sampler.cadence(), notes or [])
     log(f"    {method}: returned {returned:.2f} s, converged {converged:.2f} s, old gone {run.old_gone:.2f} s, "
-        f"ready >= {run.min_ready}, running <= {run.max_running} (load {load:.1f})")
+        f"ready >= {run.min_ready}, running <= {run.max_running} (load {load:.1f}); new ready by 2s at "
+        f"{' '.join(f'{t:.1f}' for t in run.cadence)}")
     return run
 
 
@@ -245,6 +251,10 @@ def report(runs: list[Run], rolling: bool) -> None:
         print(f"{method:<34} {med['returned']:>10.2f} {med['converged']:>11.2f} {med['old_gone']:>10.2f}  "
               f"{' '.join(f'{r.returned:.1f}/{r.converged:.1f}' for r in rs):<26} "
               f"{min(r.min_ready for r in rs):>9} {max(r.max_running for r in rs):>11}")
+        gaps = [b - a for r in rs for a, b in zip(r.cadence, r.cadence[1:], strict=False)]
+        if gaps and all(g == g for g in gaps):  # no NaN: every batch was seen
+            print(f"{'':<34} first 2 new ready at {statistics.median(r.cadence[0] for r in rs):.2f} s, then 2 more "
+                  f"every {statistics.median(gaps):.2f} s (median)")
     swarm = by.get("swarm")
     mine = next((rs for m, rs in by.items() if m.startswith("paasops")), None)
     if swarm and mine:
