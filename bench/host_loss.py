@@ -156,6 +156,7 @@ def timed_cut(lab: BenchLab, method: str, lost: Callable[[], bool], timeout: flo
 def run_swarm(lab: BenchLab) -> Run:
     swarm = lab.swarm
     assert swarm is not None
+    swarm.wait_nodes(3, timeout=120)  # a paasops run's cut made lab2 down for the swarm too: back first
     nano = str(CPUS)
     lab.docker_cli("service", "create", "--detach", "--name", APP, "--replicas", str(REPLICAS),
                    "--limit-cpu", nano, "--reserve-cpu", nano, "--limit-memory", f"{MEMORY_MB}m",
