@@ -39,13 +39,10 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
 import os
 import resource
-import secrets
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -57,26 +54,34 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from paasops.engines.client import make_client
+from swarm_lab import (
+    BENCH_ETCD_PEER_PORT,
+    COMMAND,
+    CPUS,
+    LAB_NAME,
+    MEMORY_MB,
+    BenchError,
+    EngineRef,
+    Swarm,
+    bootstrap,
+    engine_client,
+    log,
+    new_service,
+    own_etcd_peer_port,
+    running_count,
+    set_live_restore,
+)
+from swarm_lab import cleanup as cleanup_label
+
 from paasops.lab import Lab
 from paasops.lab.hello_image import HELLO_IMAGE, ensure_hello_image
-from paasops.vocabulary import DOCKER_TLS_PORT, LABEL_LAB, UP, docker_url
+from paasops.vocabulary import LABEL_LAB
 
-LAB_NAME = "paasops-swarm"
 APP = "swbench"
 BENCH_LABEL = ("bench", "deploy-swarm")  # on every container of every method, for the cleanup
-COMMAND = ["httpd", "-f", "-p", "8080", "-h", "/www"]
-CPUS, MEMORY_MB = 0.05, 16
+LABEL = f"{BENCH_LABEL[0]}={BENCH_LABEL[1]}"
 TARGET_FLOOR, TARGET_SWARM = 1.2, 1.0
 RUN_TIMEOUT = 180.0
-
-
-class BenchError(Exception):
-    pass
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 # -- machine load ----------------------------------------------------------------------------
@@ -161,63 +166,6 @@ def measured(method: str, fn, on_lab: bool = True) -> Run:
     return run
 
 
-# -- lab -------------------------------------------------------------------------------------
-
-@dataclass
-class EngineRef:
-    name: str
-    address: str
-    container: str  # the lab host's container on this machine's dockerd
-    cpus: float
-    memory_mb: int
-    client: object = None
-
-
-def bootstrap(lab: Lab, pki_dir: Path) -> None:
-    cmd = [sys.executable, "-m", "paasops", "bootstrap", "-i", str(lab.inventory_path), "lab", "-o", "json"]
-    env = dict(os.environ, PAASOPS_PKI_DIR=str(pki_dir))
-    done = subprocess.run(cmd, check=False, cwd=ROOT, env=env, capture_output=True, text=True)
-    try:
-        report = json.loads(done.stdout)
-    except ValueError:
-        report = None
-    if done.returncode != 0 or report is None or report.get("failed_hosts"):
-        raise BenchError(f"paasops bootstrap exited {done.returncode}:\n{done.stdout[-1500:]}\n"
-                         f"{done.stderr[-1500:]}")
-
-
-def engine_client(address: str, pki_dir: Path):
-    client = make_client(address, DOCKER_TLS_PORT, pki_dir=pki_dir, timeout=120)
-    client.ping()
-    return client
-
-
-def set_live_restore(engines: list[EngineRef], value: bool, pki_dir: Path) -> None:
-    """Edit daemon.json inside each lab host and restart its dockerd (systemd in the lab host)."""
-    import docker
-
-    local = docker.from_env(timeout=120)
-    script = ("import json; p='/etc/docker/daemon.json'; d=json.load(open(p)); "
-              f"d['live-restore']={value!r}; json.dump(d, open(p, 'w'), indent=2)")
-    for e in engines:
-        code, out = local.containers.get(e.container).exec_run(
-            ["sh", "-c", f"python3 -c \"{script}\" && systemctl restart docker"])
-        if code != 0:
-            raise BenchError(f"{e.name}: setting live-restore={value} failed: {out.decode(errors='replace')[-300:]}")
-    for e in engines:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                e.client = engine_client(e.address, pki_dir)
-                if e.client.info().get("LiveRestoreEnabled") == value:
-                    break
-            except Exception:  # dockerd still restarting
-                pass
-            if time.monotonic() > deadline:
-                raise BenchError(f"{e.name}: dockerd did not come back with live-restore={value} within 60 s")
-            time.sleep(0.5)
-
-
 # -- the app -----------------------------------------------------------------------------------
 
 def app_spec():
@@ -229,70 +177,16 @@ def app_spec():
 
 
 def cleanup(engines: list[EngineRef]) -> None:
-    """Remove every container of the bench on every engine, and wait until none is left."""
-    label = f"{BENCH_LABEL[0]}={BENCH_LABEL[1]}"
-    jobs = []
-    for e in engines:
-        for c in e.client.api.containers(all=True, filters={"label": label}):
-            jobs.append((e, c["Id"]))
-    if jobs:
-        with ThreadPoolExecutor(12) as pool:
-            list(pool.map(lambda j: _remove(j[0].client, j[1]), jobs))
-    deadline = time.monotonic() + 120
-    while any(e.client.api.containers(all=True, filters={"label": label}) for e in engines):
-        if time.monotonic() > deadline:
-            raise BenchError("bench containers are still there 120 s after their removal")
-        time.sleep(0.5)
-
-
-def _remove(client, container_id: str) -> None:
-    try:
-        client.api.remove_container(container_id, force=True)
-    except Exception:  # gone already (a swarm agent removed it)
-        pass
-
-
-def running_count(engines: list[EngineRef]) -> dict[str, int]:
-    label = f"{BENCH_LABEL[0]}={BENCH_LABEL[1]}"
-    return {e.name: len(e.client.api.containers(filters={"label": label, "status": "running"})) for e in engines}
+    cleanup_label(engines, LABEL)
 
 
 # -- (a) paasops -------------------------------------------------------------------------------
-
-def new_service(engines: list[EngineRef], pki_dir: Path, state_dir: Path, per_host: int, n: int):
-    from paasops.service.service import Service
-    from paasops.service.settings import ServiceSettings
-    from paasops.store.records import Engine
-
-    for old in state_dir.glob(f"state-{n}.db*"):  # a fresh service each time (a reused --workdir too)
-        old.unlink()
-    settings = ServiceSettings(state=f"sqlite:///{state_dir}/state-{n}.db", pki_dir=pki_dir, etcd=[],
-                               per_host=per_host, local_engine=False,
-                               admin_password=secrets.token_urlsafe(16))  # no first-admin banner per run
-    service = Service(settings)
-    service.start()
-    for e in engines:  # as POST /api/engines builds the record, with the lab's declared capacities
-        service.cluster.add_engine(Engine(id=e.name, address=e.address, docker_url=docker_url(e.address),
-                                          cpus=e.cpus, memory_mb=e.memory_mb, tls=True, source="manual"))
-    deadline = time.monotonic() + 30
-    while not all(h.status == UP for h in service.cluster.engines.values()):
-        if time.monotonic() > deadline:
-            raise BenchError(f"engines not up in the service: "
-                             f"{ {h.id: h.status for h in service.cluster.engines.values()} }")
-        time.sleep(0.1)
-    for h in service.cluster.engines.values():  # warm: the image is known, the client connected
-        if not h.has_image(HELLO_IMAGE):
-            raise BenchError(f"{h.id}: the service does not see {HELLO_IMAGE}")
-        h.client.ping()
-    time.sleep(1.0)  # let the event streams connect (their initial sync) before timing
-    return service
-
 
 def plan_hosts(engines, pki_dir, state_dir, per_host, replicas) -> list[str]:
     """The host of each replica in paasops' plan (a dry run on a fresh service: empty engines)."""
     service = new_service(engines, pki_dir, state_dir, per_host, 0)
     try:
-        return [a["host"] for a in service.apps.dry_run(app_spec(), replicas)["plan"]]
+        return [a.host for a in service.apps.dry_run(app_spec(), replicas).plan]
     finally:
         service.stop()
 
@@ -315,7 +209,7 @@ def run_paasops(engines, pki_dir, state_dir, per_host, replicas, n) -> Run:
 
 
 def check_running(engines, replicas, method) -> None:
-    counts = running_count(engines)
+    counts = running_count(engines, LABEL)
     if sum(counts.values()) != replicas:
         raise BenchError(f"{method}: {sum(counts.values())} containers running after the run, "
                          f"expected {replicas}: {counts}")
@@ -343,49 +237,8 @@ def run_floor(engines, hosts: list[str], workers: int, label: str = "floor") -> 
 
 # -- (c) Docker Swarm --------------------------------------------------------------------------
 
-class Swarm:
-    """A swarm (3 lab nodes, or this machine's dockerd alone) and a service of the bench app."""
-
-    def __init__(self, manager, workers: list, where: str, nodes: list[EngineRef], on_lab_engines: bool = True):
-        self.manager, self.workers, self.where, self.nodes = manager, workers, where, nodes
-        self.on_lab_engines = on_lab_engines
-
-    @classmethod
-    def on_lab(cls, engines: list[EngineRef]) -> Swarm:
-        lead = engines[0]
-        lead.client.swarm.init(advertise_addr=lead.address, listen_addr="0.0.0.0:2377")
-        token = lead.client.swarm.attrs["JoinTokens"]["Worker"]
-        for e in engines[1:]:
-            e.client.swarm.join(remote_addrs=[f"{lead.address}:2377"], join_token=token,
-                                advertise_addr=e.address, listen_addr="0.0.0.0:2377")
-        swarm = cls(lead.client, [e.client for e in engines[1:]], f"3 lab engines (manager {lead.name})", engines)
-        swarm.wait_nodes(len(engines))
-        return swarm
-
-    @classmethod
-    def on_this_machine(cls) -> Swarm:
-        import docker
-
-        local = docker.from_env(timeout=120)
-        state = local.info()["Swarm"]["LocalNodeState"]
-        if state != "inactive":
-            raise BenchError(f"this machine's dockerd is already in a swarm ({state}): not touching it")
-        ensure_hello_image(local)
-        local.swarm.init(advertise_addr="127.0.0.1", listen_addr="127.0.0.1:2377")
-        ref = EngineRef("local", "127.0.0.1", "", 0, 0, local)
-        swarm = cls(local, [], "this machine's dockerd, single node (FALLBACK)", [ref], on_lab_engines=False)
-        swarm.wait_nodes(1)
-        return swarm
-
-    def wait_nodes(self, n: int) -> None:
-        deadline = time.monotonic() + 60
-        while True:
-            ready = [x for x in self.manager.nodes.list() if x.attrs["Status"]["State"] == "ready"]
-            if len(ready) >= n:
-                return
-            if time.monotonic() > deadline:
-                raise BenchError(f"swarm: {len(ready)}/{n} nodes ready after 60 s")
-            time.sleep(0.3)
+class DeploySwarm(Swarm):
+    """The swarm with the bench app as a service."""
 
     def run(self, replicas: int) -> Run:
         from docker.types import Resources, ServiceMode
@@ -415,25 +268,9 @@ class Swarm:
         try:
             run = measured("swarm", go, on_lab=self.on_lab_engines)
         finally:
-            self.remove_service(holder.get("service"))
+            self.remove_service(holder.get("service"), APP)
         return run
 
-    def remove_service(self, service) -> None:
-        if service is not None:
-            service.remove()
-        deadline = time.monotonic() + 120
-        while any(n.client.api.containers(all=True, filters={"label": "com.docker.swarm.service.name=" + APP})
-                  for n in self.nodes):
-            if time.monotonic() > deadline:
-                raise BenchError("swarm: the service's containers are still there 120 s after its removal")
-            time.sleep(0.5)
-
-    def leave(self) -> None:
-        for client in self.workers + [self.manager]:
-            try:
-                client.swarm.leave(force=True)
-            except Exception as exc:  # keep leaving on the other nodes
-                log(f"swarm leave: {exc}")
 
 
 # -- profile -----------------------------------------------------------------------------------
@@ -662,7 +499,8 @@ def main() -> int:
     failed = False
     try:
         log(f"lab {LAB_NAME}: 3 hosts, bootstrap (not timed); work dir {workdir}")
-        hosts = lab.up(3)
+        with own_etcd_peer_port(BENCH_ETCD_PEER_PORT):
+            hosts = lab.up(3)
         bootstrap(lab, pki_dir)
         import docker
         local = docker.from_env()
@@ -706,7 +544,7 @@ def main() -> int:
                     log("live-restore off on the lab hosts (Swarm refuses it), restarting their dockerd")
                     set_live_restore(engines, False, pki_dir)
                     live_restore_off = True
-                swarm = Swarm.on_lab(engines)
+                swarm = DeploySwarm.on_lab(engines)
                 swarm_where = swarm.where
             except (docker.errors.APIError, BenchError) as exc:
                 reason = getattr(exc, "explanation", None) or str(exc)
@@ -719,7 +557,7 @@ def main() -> int:
                             e.client.swarm.leave(force=True)
                         except Exception:  # not in a swarm
                             pass
-                swarm = Swarm.on_this_machine()
+                swarm = DeploySwarm.on_this_machine()
                 swarm_where = swarm.where
             log(f"swarm ready on {swarm_where}")
             for n in range(args.runs):
