@@ -96,7 +96,7 @@ class ContainerOps:
         """start | stop | restart | destroy (kill, then remove) one container; records its event."""
         handle, view = self.find(prefix, who=who)
         api = handle.client.api
-        if action == "stop":  # before its `die` reaches the supervisor, which leaves it stopped
+        if action in ("stop", "restart"):  # before its `die` reaches the supervisor, which leaves it stopped
             self.stopped.add(view.id)
         try:
             if action == "start":
@@ -117,7 +117,7 @@ class ContainerOps:
         except UserInputError:
             raise
         except Exception as exc:
-            if action == "stop":
+            if action in ("stop", "restart"):
                 self.stopped.discard(view.id)
             raise engine_error(handle.id, exc) from None
         if action != "stop":

@@ -6,7 +6,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol
 
 from ..errors import NotFoundError, PaasopsError, PlacementError, UserInputError
@@ -98,27 +100,34 @@ class RollingUpdate:
         new: list[_New] = []
         removed: list[RemovedReplica] = []
         failures: list[ReplicaFailure] = []
-        for batch in batches:
-            self.progress({"event": "batch", "batch": batch.number, "of": len(batches), "state": "starting",
-                           "start": batch.start, "replace": len(batch.stop)})
-            if policy.order == STOP_FIRST:
-                removed += self._remove(batch.stop, by_id)
-            failures += self._start(spec, app, batch, new,
-                                    refuse=batch.number == 1 and policy.order != STOP_FIRST)
-            if not too_many_failures(len(failures), app.count, policy):
-                failures += self._wait(app.deployment_id, new, batch.number, policy.ready_seconds(spec.health),
-                                       policy.monitor_s, self._limit(len(failures), app.count, policy))
-            if too_many_failures(len(failures), app.count, policy):
-                return self._failed(spec, app, batch, len(batches), new, removed, failures, changes)
-            if batch.number == len(batches):
-                pause_for_test("before-commit")  # both releases run here: crash tests cut `serve` at this point
-            if policy.order != STOP_FIRST:
-                removed += self._remove(batch.stop, by_id)
-            self.progress({"event": "batch", "batch": batch.number, "of": len(batches), "state": "ready",
-                           "ready": sum(n.ready_at is not None and not n.failed for n in new)})
-        # The last batches are watched for `monitor` too before the update is done.
-        failures += self._wait(app.deployment_id, new, 0, 0.0, policy.monitor_s,
-                               self._limit(len(failures), app.count, policy))
+        # Start-first: a batch's old replicas are removed off the critical path (its new ones are ready, so
+        # capacity holds), while the next batch starts; every removal is joined before the update ends.
+        removing: list[Future[list[RemovedReplica]]] = []
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollout-remove") as remover:
+            for batch in batches:
+                self.progress({"event": "batch", "batch": batch.number, "of": len(batches), "state": "starting",
+                               "start": batch.start, "replace": len(batch.stop)})
+                if policy.order == STOP_FIRST:
+                    removed += self._remove(batch.stop, by_id)
+                failures += self._start(spec, app, batch, new,
+                                        refuse=batch.number == 1 and policy.order != STOP_FIRST,
+                                        settle=partial(self._settle, removing, removed))
+                if not too_many_failures(len(failures), app.count, policy):
+                    failures += self._wait(app.deployment_id, new, batch.number, policy.ready_seconds(spec.health),
+                                           policy.monitor_s, self._limit(len(failures), app.count, policy))
+                if too_many_failures(len(failures), app.count, policy):
+                    removed += self._joined(removing)
+                    return self._failed(spec, app, batch, len(batches), new, removed, failures, changes)
+                if batch.number == len(batches):
+                    pause_for_test("before-commit")  # both releases run here: crash tests cut `serve` at this point
+                if policy.order != STOP_FIRST:
+                    removing.append(remover.submit(self._remove, batch.stop, by_id))
+                self.progress({"event": "batch", "batch": batch.number, "of": len(batches), "state": "ready",
+                               "ready": sum(n.ready_at is not None and not n.failed for n in new)})
+            # The last batches are watched for `monitor` too before the update is done.
+            failures += self._wait(app.deployment_id, new, 0, 0.0, policy.monitor_s,
+                                   self._limit(len(failures), app.count, policy))
+            removed += self._joined(removing)
         if too_many_failures(len(failures), app.count, policy):
             return self._failed(spec, app, batches[-1], len(batches), new, removed, failures, changes)
         app.state, app.previous = DEPLOY_ACTIVE, None
@@ -139,15 +148,22 @@ class RollingUpdate:
         return lambda found: too_many_failures(seen + found, count, policy)
 
     # -- one batch -----------------------------------------------------------------------
-    def _start(self, spec: AppSpec, app: App, batch: Batch, new: list[_New], *,
-               refuse: bool = False) -> list[ReplicaFailure]:
+    def _start(self, spec: AppSpec, app: App, batch: Batch, new: list[_New], *, refuse: bool = False,
+               settle: Callable[[], bool] = lambda: False) -> list[ReplicaFailure]:
         """Start the batch's new replicas (the deploy way); those that did not start are failures. `refuse`:
-        nothing changed yet, so a batch that cannot be placed is raised instead (the deploy is refused)."""
+        nothing changed yet, so a batch that cannot be placed is raised instead (the deploy is refused).
+        `settle`: wait for the earlier batches' removals; whether any freed room (then placing is tried again)."""
         if not batch.start:
             return []
         try:
-            started = self.apps.start_replicas(spec, app.deployment_id, batch.start, user=self.user,
-                                               progress=self.progress)
+            try:
+                started = self.apps.start_replicas(spec, app.deployment_id, batch.start, user=self.user,
+                                                   progress=self.progress)
+            except PlacementError:  # placed before any start: the room the last batch's old replicas free may do
+                if not settle():
+                    raise
+                started = self.apps.start_replicas(spec, app.deployment_id, batch.start, user=self.user,
+                                                   progress=self.progress)
         except PaasopsError as exc:  # e.g. no room for the batch beside the replicas it replaces
             if refuse and isinstance(exc, (PlacementError, UserInputError)):
                 raise  # nothing started nor removed yet: refused, as a first deploy is
@@ -239,6 +255,19 @@ class RollingUpdate:
     def _scrub(self, text: str) -> str:
         shown = self.scrubber.scrub(text.encode()).decode(errors="replace")
         return " ".join(shown.split())[:DETAIL_CHARS]
+
+    def _settle(self, removing: list[Future[list[RemovedReplica]]], removed: list[RemovedReplica]) -> bool:
+        """Wait for the removals under way, adding them to `removed`; whether there were any."""
+        done = self._joined(removing)
+        removed.extend(done)
+        return bool(done)
+
+    @staticmethod
+    def _joined(removing: list[Future[list[RemovedReplica]]]) -> list[RemovedReplica]:
+        """What the background removals did, each waited for (an engine error in one is raised here)."""
+        done = [r for f in removing for r in f.result()]
+        removing.clear()
+        return done
 
     def _remove(self, ids: Iterable[str], by_id: dict[str, ContainerView]) -> list[RemovedReplica]:
         """Destroy these replicas (of the release being replaced); one already gone is no error."""

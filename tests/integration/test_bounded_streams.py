@@ -187,7 +187,8 @@ def small(engine, tmp_path_factory):
     serve, user, container = start(tmp_path_factory, {"PAASOPS_FOLLOW_PER_ACCOUNT": "1",
                                                       "PAASOPS_FOLLOW_IDLE_TIMEOUT": "2",
                                                       "PAASOPS_MAX_COUNT": "50",
-                                                      "PAASOPS_ENGINE_EVENTS_TIMEOUT": "1"})
+                                                      "PAASOPS_ENGINE_EVENTS_TIMEOUT": "1",
+                                                      "PAASOPS_SUPERVISE": "0"})  # the stopped one stays
     yield serve, user, container
     serve.stop()
 
