@@ -10,6 +10,7 @@ from ..placement import Weights
 from ..results import ClusterInfo
 from ..store.base import Store
 from ..vocabulary import UP
+from .container_events import ContainerChanges
 from .container_ops import ContainerOps
 from .engine import EngineHandle
 from .engine_pool import EnginePool
@@ -31,6 +32,7 @@ class Cluster:
                                 allow_plain_tcp=allow_plain_tcp)
         self.ops = ContainerOps(self.pool, self.event_log)
         self.record = self.event_log.record
+        self.changes = ContainerChanges()  # bumped on each engine's container event (docker_events)
         # engines
         self.load_engines, self.upsert_engine, self.add_engine = (
             self.pool.load_engines, self.pool.upsert_engine, self.pool.add_engine)

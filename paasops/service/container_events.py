@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -33,3 +34,23 @@ def normalise(engine_id: str, raw: dict[str, Any], *, now: float | None = None) 
     return {"type": action, "tag": "docker", "host": engine_id, "container": event_container(raw),
             "app": attrs.get(LABEL_APP), "data": data,
             "message": f"{attrs.get('name', '')} {action}".strip(), "time": when}
+
+
+class ContainerChanges:
+    """A count of the container events the engines sent (after the cache took each): a waiter wakes on the
+    next one instead of sleeping out a poll (a rolling update sees `health_status: healthy` at once)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self.seen = 0
+
+    def bump(self) -> None:
+        with self._cond:
+            self.seen += 1
+            self._cond.notify_all()
+
+    def wait(self, seen: int, timeout: float) -> int:
+        """Until an event after count `seen` came, or `timeout` seconds; the count now."""
+        with self._cond:
+            self._cond.wait_for(lambda: self.seen != seen, max(0.0, timeout))
+            return self.seen

@@ -167,6 +167,7 @@ class ContainerEventCollector:
             handle.forget_container(cid)
         elif action in REFRESH:
             self._refresh(handle, cid, raw, action)
+        self.cluster.changes.bump()  # before the store write: a rolling update waits on this
         if self.store_events and action in STORED:
             event = normalise(handle.id, raw)
             self.cluster.record(event.pop("type"), **event)
@@ -188,4 +189,5 @@ class ContainerEventCollector:
         if self._stop.is_set():
             return
         self._refresh(handle, cid, raw, action, attempt)
+        self.cluster.changes.bump()
         self.on_event(handle.id, raw)

@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import partial
 from typing import Protocol
 
 from ..errors import NotFoundError, PaasopsError, PlacementError, UserInputError
@@ -26,7 +25,7 @@ from .log_redaction import SecretScrubber
 from .replicas import replica_index
 
 log = logging.getLogger(__name__)
-POLL_S = 0.1  # how often the engines are asked how the new replicas are doing
+POLL_S = 0.5  # how often the engines are asked how the new replicas are doing, besides on each container event
 DETAIL_CHARS = 500  # of a failure's health output or logs, in the report
 LOG_LINES = 5  # of an exited replica's output, in the report
 
@@ -103,6 +102,18 @@ class RollingUpdate:
         # Start-first: a batch's old replicas are removed off the critical path (its new ones are ready, so
         # capacity holds), while the next batch starts; every removal is joined before the update ends.
         removing: list[Future[list[RemovedReplica]]] = []
+        # ... and only once the next batch's containers started: the engines start those faster alone, and
+        # then only probe them for `interval`, time the removals fill.
+        ready_old: list[str] = []
+
+        def remove_ready_old() -> None:
+            if ready_old:
+                removing.append(remover.submit(self._remove, list(ready_old), by_id))
+                ready_old.clear()
+
+        def settle() -> bool:  # a batch that does not fit waits for the removals and is placed again
+            remove_ready_old()
+            return self._settle(removing, removed)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollout-remove") as remover:
             for batch in batches:
                 self.progress({"event": "batch", "batch": batch.number, "of": len(batches), "state": "starting",
@@ -110,8 +121,8 @@ class RollingUpdate:
                 if policy.order == STOP_FIRST:
                     removed += self._remove(batch.stop, by_id)
                 failures += self._start(spec, app, batch, new,
-                                        refuse=batch.number == 1 and policy.order != STOP_FIRST,
-                                        settle=partial(self._settle, removing, removed))
+                                        refuse=batch.number == 1 and policy.order != STOP_FIRST, settle=settle)
+                remove_ready_old()
                 if not too_many_failures(len(failures), app.count, policy):
                     failures += self._wait(app.deployment_id, new, batch.number, policy.ready_seconds(spec.health),
                                            policy.monitor_s, self._limit(len(failures), app.count, policy))
@@ -121,9 +132,10 @@ class RollingUpdate:
                 if batch.number == len(batches):
                     pause_for_test("before-commit")  # both releases run here: crash tests cut `serve` at this point
                 if policy.order != STOP_FIRST:
-                    removing.append(remover.submit(self._remove, batch.stop, by_id))
+                    ready_old.extend(batch.stop)
                 self.progress({"event": "batch", "batch": batch.number, "of": len(batches), "state": "ready",
                                "ready": sum(n.ready_at is not None and not n.failed for n in new)})
+            remove_ready_old()
             # The last batches are watched for `monitor` too before the update is done.
             failures += self._wait(app.deployment_id, new, 0, 0.0, policy.monitor_s,
                                    self._limit(len(failures), app.count, policy))
@@ -185,8 +197,9 @@ class RollingUpdate:
         `give_up(failures seen)`. The failures seen meanwhile, in any batch (a ready one may fail later)."""
         failures: list[ReplicaFailure] = []
         deadline = self.clock() + timeout
+        changes = self.cluster.changes
         while True:
-            now = self.clock()
+            now, seen = self.clock(), changes.seen
             watched = [n for n in new if not n.failed and (n.ready_at is None or now < n.ready_at + monitor)]
             views, unknown = self._observe(deployment, {n.replica.host for n in watched if n.replica.host})
             for n in watched:
@@ -205,9 +218,15 @@ class RollingUpdate:
                     return failures
                 if now >= deadline:
                     return failures + [self._failure(n, "not ready", f" (within {timeout:.0f}s)") for n in waiting]
-            elif not any(not n.failed and (n.ready_at is None or now < n.ready_at + monitor) for n in new):
-                return failures
-            time.sleep(self.poll)
+                until = deadline
+            else:
+                ends = [n.ready_at + monitor for n in new if not n.failed and n.ready_at is not None
+                        and now < n.ready_at + monitor]
+                if not ends and all(n.failed or n.ready_at is not None for n in new):
+                    return failures
+                until = min(ends, default=now + self.poll)
+            # woken by the next container event (a health_status, a die), else polled; never past a deadline
+            changes.wait(seen, min(self.poll, until - self.clock()))
 
     def _observe(self, deployment: str, hosts: Iterable[str]) -> tuple[dict[str, ContainerView], set[str]]:
         """The deployment's containers as the engines list them now (not the event-fed cache), and the
