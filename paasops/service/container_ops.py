@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterable, Iterator
 from typing import Protocol
 
@@ -9,11 +11,14 @@ from ..auth.ownership import Who, may_access_labels
 from ..errors import UserInputError
 from ..results import ContainerDetail
 from ..spec import redact_inspect
+from ..store.base import Store
 from .containers import ContainerView, match_managed
 from .engine import EngineHandle, engine_error
 from .engine_pool import EnginePool
 from .event_log import EventLog
 from .log_redaction import SecretScrubber
+
+log = logging.getLogger(__name__)
 
 
 class LogFollow(Protocol):
@@ -53,13 +58,57 @@ class _ScrubbedFollow:
         self.stream.close()
 
 
+class StoppedMarks:
+    """The containers stopped on purpose (`paasops stop`), kept in the store as well, so a restarted service
+    leaves them stopped too (self-healing counts them, untouched); start, restart and destroy clear a mark.
+    A store that fails a write leaves the mark in memory only (logged): the stop itself went through."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self._lock = threading.Lock()
+        try:
+            self._ids = set(store.list_stopped())
+        except Exception as exc:  # a store down at start: the marks come back with the next start of the service
+            log.warning("stopped containers: could not load their marks: %s", exc)
+            self._ids = set()
+
+    def add(self, container_id: str) -> None:
+        with self._lock:
+            self._ids.add(container_id)
+        self._write(container_id, True)
+
+    def discard(self, container_id: str) -> None:
+        with self._lock:
+            if container_id not in self._ids:
+                return
+            self._ids.discard(container_id)
+        self._write(container_id, False)
+
+    def _write(self, container_id: str, stopped: bool) -> None:
+        try:
+            self.store.mark_stopped(container_id, stopped)
+        except Exception as exc:
+            log.warning("stopped container %s: mark not %s in the store: %s", container_id,
+                        "kept" if stopped else "cleared", exc)
+
+    def __contains__(self, container_id: object) -> bool:
+        return container_id in self._ids
+
+    def __iter__(self) -> Iterator[str]:
+        with self._lock:
+            return iter(set(self._ids))
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
 class ContainerOps:
     """Reads the engines' container caches and acts on one container at a time; each action is recorded."""
 
     def __init__(self, pool: EnginePool, events: EventLog):
         self.pool = pool
         self.events = events
-        self.stopped: set[str] = set()  # containers stopped on purpose (`paasops stop`): the supervisor leaves them
+        self.stopped = StoppedMarks(pool.store)  # stopped on purpose (`paasops stop`): the supervisor leaves them
 
     def containers(self, *, all_: bool = True, app: str | None = None, foreign: bool = True,
                    who: Who | None = None) -> list[ContainerView]:

@@ -258,6 +258,16 @@ class Store(ABC):
     def delete_releases(self, app: str) -> int:
         """Drop app `app`'s whole history; returns how many went."""
 
+    # -- containers stopped on purpose (`paasops stop`: self-healing leaves them stopped) ------
+    @abstractmethod
+    def mark_stopped(self, container_id: str, stopped: bool) -> bool:
+        """Remember (True) or forget (False) that container `container_id` was stopped on purpose; whether
+        that changed anything."""
+
+    @abstractmethod
+    def list_stopped(self) -> set[str]:
+        """The ids of the containers marked stopped on purpose."""
+
     # -- lifecycle --------------------------------------------------------------------
     @abstractmethod
     def ping(self) -> float:

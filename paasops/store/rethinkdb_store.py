@@ -54,6 +54,7 @@ TABLES = {
     "events": ("id", ("time", "type", "tag", "app", "host")),
     "releases": ("id", ("app",)),  # id: "APP/DEPLOYMENT_ID" (`release_key`)
     "leases": ("name", ()),  # one serve per state: its lease (owner, token, expiry by the server's clock)
+    "stopped": ("id", ()),  # containers stopped on purpose (`paasops stop`): {id, at}
 }
 PING_WAIT = 2  # seconds a ping waits for the tables to be ready before saying the store is down
 RETRY_AFTER = 1.0  # seconds a failed connection is trusted to stay down before trying again
@@ -387,6 +388,15 @@ class RethinkStore(Store):
 
     def delete_releases(self, app):
         return self._run(self._t("releases").get_all(app, index="app").delete())["deleted"]
+
+    # -- containers stopped on purpose ---------------------------------------------------
+    def mark_stopped(self, container_id, stopped):
+        if stopped:
+            return self._run(self._t("stopped").insert({"id": container_id, "at": clock()}))["inserted"] > 0
+        return self._run(self._t("stopped").get(container_id).delete())["deleted"] > 0
+
+    def list_stopped(self):
+        return {d["id"] for d in self._rows(self._t("stopped").pluck("id"))}
 
     # -- events -----------------------------------------------------------------------
     def add_event(self, event):

@@ -60,6 +60,7 @@ CREATE TABLE IF NOT EXISTS releases (
     app TEXT NOT NULL, deployment_id TEXT NOT NULL, started_at REAL NOT NULL, doc TEXT NOT NULL,
     PRIMARY KEY (app, deployment_id));
 CREATE INDEX IF NOT EXISTS releases_app ON releases(app, started_at);
+CREATE TABLE IF NOT EXISTS stopped (id TEXT PRIMARY KEY, at REAL NOT NULL);
 """
 # Columns added since a state file could have been made: (table, column, its declaration).
 MIGRATIONS = [("accounts", "team", "team TEXT")]
@@ -380,6 +381,15 @@ class SqliteStore(Store):
 
     def delete_releases(self, app):
         return self._w("DELETE FROM releases WHERE app=?", (app,))
+
+    # -- containers stopped on purpose ---------------------------------------------------
+    def mark_stopped(self, container_id, stopped):
+        if stopped:
+            return self._w("INSERT OR IGNORE INTO stopped VALUES (?,?)", (container_id, clock())) > 0
+        return self._w("DELETE FROM stopped WHERE id=?", (container_id,)) > 0
+
+    def list_stopped(self):
+        return {r["id"] for r in self._q("SELECT id FROM stopped")}
 
     # -- events -----------------------------------------------------------------------
     def add_event(self, event):

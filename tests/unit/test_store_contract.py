@@ -487,6 +487,15 @@ def test_data_survives_reopening(opener):
     assert second.list_events() == [e]
 
 
+def test_stopped_marks_are_kept_until_cleared(opener):
+    first = opener()
+    assert first.list_stopped() == set()
+    assert first.mark_stopped("c1", True) and first.mark_stopped("c2", True)
+    assert not first.mark_stopped("c1", True)  # already marked
+    assert first.mark_stopped("c2", False) and not first.mark_stopped("c2", False)
+    assert opener().list_stopped() == {"c1"}  # another connection (a restarted service) sees it
+
+
 # -- open_store -----------------------------------------------------------------------
 
 
