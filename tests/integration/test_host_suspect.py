@@ -28,9 +28,15 @@ def _hello(api) -> dict[str, str]:
     return {c.id: c.engine for c in api.containers(app="hello", all=False)}
 
 
-def test_paused_host_stays_listed_with_its_replicas_and_nothing_moves(service):  # noqa: F811
+PAUSE_S = 30  # the issue's: 3 times the agent's lease TTL (10 s)
+
+
+def test_paused_host_stays_listed_with_its_replicas_and_nothing_moves(service, tmp_path):  # noqa: F811
     api, env, lab = service
-    done = paasops("deploy", str(ROOT / "examples" / "app.yml"), "--count", "8", "-o", "json", env=env)
+    # reschedule_after beyond the pause (the default, 30 s, is not): "nothing moved" is then what must happen
+    app_yml = tmp_path / "app.yml"
+    app_yml.write_text((ROOT / "examples" / "app.yml").read_text() + "reschedule_after: 2m\n")
+    done = paasops("deploy", str(app_yml), "--count", "8", "-o", "json", env=env)
     assert done.returncode == 0, done.stderr
     before = _hello(api)
     frozen = max(set(before.values()), key=lambda h: (list(before.values()).count(h), h))
@@ -40,7 +46,7 @@ def test_paused_host_stays_listed_with_its_replicas_and_nothing_moves(service): 
     subprocess.run(["docker", "pause", container], check=True)
     try:
         start = time.monotonic()
-        while time.monotonic() - start < 15:  # longer than the agent's lease TTL (10 s)
+        while time.monotonic() - start < PAUSE_S:
             engines = {e.id: e.status for e in api.engines()}
             assert frozen in engines, f"{frozen} left `hosts list` {time.monotonic() - start:.1f}s after the pause"
             statuses.append(engines[frozen])
