@@ -25,8 +25,8 @@ from .replicas import replica_labels, request_for
 
 log = logging.getLogger(__name__)
 Progress = Callable[[dict[str, Any]], None]
-# TEST HOOK ONLY: PAASOPS_TEST_PAUSE_AT=after-record|before-commit blocks every deploy at that point for
-# good, so the crash-safety tests SIGKILL `serve` exactly there instead of guessing by timing. Never set.
+# TEST HOOK ONLY: PAASOPS_TEST_PAUSE_AT=after-record|before-commit|drain-moving blocks every deploy (drain) at that
+# point for good, so the crash-safety tests SIGKILL `serve` exactly there instead of guessing by timing. Never set.
 TEST_PAUSE_ENV = "PAASOPS_TEST_PAUSE_AT"
 
 

@@ -10,10 +10,10 @@ from ..errors import PaasopsError, PlacementError
 from ..results import DrainResult, MovedReplica, RemovedReplica, UndrainResult
 from ..spec import AppSpec
 from ..store.records import App
-from ..vocabulary import DRAIN_EVENT, UNDRAIN_EVENT
+from ..vocabulary import DRAIN_EVENT, UNDRAIN_EVENT, UP
 from .apps import AppManager
 from .containers import ContainerView
-from .deploy import Replica
+from .deploy import Replica, pause_for_test
 from .drain_plan import DrainWork, refusal, replacement_indexes, sort_out
 from .replicas import replica_index
 
@@ -22,6 +22,8 @@ Say = Callable[[str], None]
 READY_POLL = 0.25  # seconds between looks at a replacement that is not ready yet
 READY_GRACE = 30.0  # seconds a replacement may take to be ready beyond its health check's own budget
 PASSES = 3  # a deploy that placed on the host just before it was drained is caught by the next pass
+RESUME_WAIT = 60.0  # seconds a drain cut by a crash waits, at start, for its engine to answer
+RESUMED_BY = "paasops (resumed drain)"  # the `user` of a resumed drain's actions
 
 
 def ready_budget(spec: AppSpec) -> float:
@@ -66,10 +68,12 @@ class HostDrain:
         if why:
             raise PlacementError(why, where=f"engine {host}")
         result.already = not self.cluster.pool.set_unschedulable(host, True)
+        self.cluster.pool.set_draining(host, True)  # until the moves end: a crash meanwhile, resumed at start
         self.cluster.record(DRAIN_EVENT, user=user, host=host,
                             message=f"{host} drained by {user or 'an admin'}: no new placements; "
                                     f"{sum(len(v) for v in work.moves.values())} replicas to move")
         say(f"{host} is unschedulable{' (already)' if result.already else ''}: nothing new is placed there")
+        pause_for_test("drain-moving")  # crash tests cut `serve` here: the host marked, nothing moved yet
         for _ in range(PASSES):
             if work.done or not result.ok:
                 break
@@ -79,6 +83,7 @@ class HostDrain:
                 if not result.ok:
                     break
             work = self._work(host)
+        self.cluster.pool.set_draining(host, False)
         result.left = work.left
         result.empty = work.done
         moved = len(result.moved)
@@ -171,8 +176,40 @@ class HostDrain:
     def undrain(self, host: str, *, user: str | None = None) -> UndrainResult:
         """Let engine `host` take placements again; a host that was not drained is left as it is."""
         changed = self.cluster.pool.set_unschedulable(host, False)
+        self.cluster.pool.set_draining(host, False)  # a drain cut by a crash is not resumed once undrained
         if not changed:
             return UndrainResult(host=host, changed=False, message=f"{host} was not drained: nothing to do")
         self.cluster.record(UNDRAIN_EVENT, user=user, host=host,
                             message=f"{host} undrained by {user or 'an admin'}: it takes placements again")
         return UndrainResult(host=host, changed=True, message=f"{host} takes placements again")
+
+
+def resume_drains(apps: AppManager, *, wait: float = RESUME_WAIT, poll: float = 0.5) -> list[DrainResult]:
+    """At start-up: finish each drain a crash cut (its engine still marked draining), once that engine answers
+    (or `wait` passed: it stays marked, for the next start). One that cannot be done now stays marked too."""
+    cluster = apps.cluster
+    pending = [h for h, handle in list(cluster.engines.items()) if handle.record.draining]
+    deadline = time.monotonic() + wait
+    results = []
+    while pending:
+        for host in [h for h in pending if (handle := cluster.engines.get(h)) is None or handle.status == UP]:
+            pending.remove(host)
+            handle = cluster.engines.get(host)
+            if handle is None or not handle.record.unschedulable:  # removed, or undrained meanwhile
+                if handle is not None:
+                    cluster.pool.set_draining(host, False)
+                continue
+            cluster.record(DRAIN_EVENT, user=RESUMED_BY, host=host,
+                           message=f"{host}: its drain was cut before it ended (the service stopped); resuming it")
+            try:
+                handle.sync()  # what runs there now, not what the event stream has caught up with
+                results.append(HostDrain(apps).drain(host, user=RESUMED_BY,
+                                                     progress=lambda line: log.info("resumed drain: %s", line)))
+            except Exception as exc:  # refused, or an engine error mid-way: it stays marked
+                log.warning("resuming the drain of %s: %s (tried again at the next start)", host, exc)
+        if pending and time.monotonic() >= deadline:
+            log.warning("drains not resumed, their engines do not answer: %s", ", ".join(pending))
+            break
+        if pending:
+            time.sleep(poll)
+    return results

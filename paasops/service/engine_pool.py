@@ -47,7 +47,8 @@ class EnginePool:
         with self.lock:
             old = self.engines.get(record.id)
             if old and (old.record.address, old.record.docker_url) == (record.address, record.docker_url):
-                old.record = replace(record, unschedulable=old.record.unschedulable)  # only a drain sets it
+                old.record = replace(record, unschedulable=old.record.unschedulable,  # only a drain sets them
+                                     draining=old.record.draining)
                 return old
             if old:
                 old.reset_client()
@@ -85,21 +86,32 @@ class EnginePool:
         return handle
 
     def _keep_drained(self, record: Engine) -> Engine:
-        """`record` still drained if the engine was: a registration (etcd, by hand) never undrains it."""
-        if record.unschedulable:
-            return record
+        """`record` still drained (and draining) if the engine was: a registration (etcd, by hand) never
+        undrains it."""
         handle = self.engines.get(record.id)
         prior = handle.record if handle else self.store.get_engine(record.id)
-        return replace(record, unschedulable=True) if prior and prior.unschedulable else record
+        if prior is None:
+            return record
+        return replace(record, unschedulable=record.unschedulable or prior.unschedulable,
+                       draining=record.draining or prior.draining)
 
     def set_unschedulable(self, engine_id: str, unschedulable: bool) -> bool:
         """Drain (True) or undrain an engine, in the store first so it survives a restart; whether it changed.
         NotFoundError if the service has no such engine."""
+        return self._set_flag(engine_id, "unschedulable", unschedulable)
+
+    def set_draining(self, engine_id: str, draining: bool) -> bool:
+        """Mark (True) that a drain of the engine moves its replicas, until it ends (False), in the store: a
+        drain cut by a crash is resumed when the service starts again. Whether it changed."""
+        return self._set_flag(engine_id, "draining", draining)
+
+    def _set_flag(self, engine_id: str, flag: str, value: bool) -> bool:
         with self.lock:
             handle = self.engine(engine_id)
-            if handle.record.unschedulable == unschedulable:
+            if getattr(handle.record, flag) == value:
                 return False
-            record = replace(handle.record, unschedulable=unschedulable)
+            record = replace(handle.record, unschedulable=value) if flag == "unschedulable" else \
+                replace(handle.record, draining=value)
             self.store.put_engine(record)
             handle.record = record
         return True

@@ -107,6 +107,8 @@ class Service:
         self._start_app_watcher()
         self.retention.start()
         threading.Thread(target=recover_pending, args=(self.apps,), name="recover", daemon=True).start()
+        from .drain import resume_drains
+        threading.Thread(target=resume_drains, args=(self.apps,), name="resume-drains", daemon=True).start()
         from .supervisor import start_supervisor
         self.supervisor = start_supervisor(self)
 

@@ -71,6 +71,7 @@ class Engine:
     source: str = "manual"  # etcd | manual | local
     status: str = "unknown"  # unknown | up | down | degraded
     unschedulable: bool = False  # drained by an admin: nothing new is placed there (`hosts drain`)
+    draining: bool = False  # its drain's moves were under way (set before, cleared after): resumed at start
     meta: dict[str, Any] = field(default_factory=dict)
     created_at: float = 0.0
     updated_at: float = 0.0

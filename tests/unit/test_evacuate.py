@@ -166,3 +166,24 @@ def test_a_refused_drain_changes_nothing_and_an_empty_host_drains_at_once(cluste
     assert not drain.undrain("lab3").changed
     assert drain.undrain("lab1", user="root").changed and not cluster.engine("lab1").record.unschedulable
     assert cluster.store.list_events(type="undrain-host")[0].message == "lab1 undrained by root: it takes placements again"
+
+
+def test_a_drain_cut_before_its_end_is_marked_draining_and_resumed_at_start(cluster):
+    from paasops.service.apps import AppManager
+    from paasops.service.drain import resume_drains
+    from paasops.service.images import ImageDistributor
+
+    cluster.upsert_engine(Engine("lab3", "10.0.0.3", source="etcd"))
+    cluster.pool.set_unschedulable("lab3", True)
+    assert cluster.pool.set_draining("lab3", True)  # what a drain cut by a crash leaves in the store
+    cluster.upsert_engine(Engine("lab3", "10.0.0.3", source="etcd", meta={"etcd_revision": 8}))  # its agent again
+    assert cluster.store.get_engine("lab3").draining and cluster.engine("lab3").record.draining
+    handle(cluster, "lab1", 4096)
+    cluster.pool.set_draining("lab1", True)  # marked, but undrained since: not drained again, its mark cleared
+    apps = AppManager(cluster, ImageDistributor())
+    (result,) = resume_drains(apps, wait=0)
+    assert (result.host, result.ok, result.empty) == ("lab3", True, True)
+    assert not cluster.store.get_engine("lab3").draining and cluster.store.get_engine("lab3").unschedulable
+    assert not cluster.store.get_engine("lab1").draining and not cluster.engine("lab1").record.unschedulable
+    assert "resuming" in cluster.store.list_events(type="drain-host", host="lab3")[-1].message
+    assert resume_drains(apps, wait=0) == []  # done: nothing marked any more
