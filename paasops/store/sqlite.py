@@ -18,6 +18,7 @@ from .records import (
     ApiToken,
     App,
     AppChange,
+    Certificate,
     Engine,
     Event,
     Release,
@@ -25,6 +26,7 @@ from .records import (
     Token,
     check_password_hash,
     check_sealed,
+    check_sealed_key,
     check_sealed_secrets,
     check_token_hash,
     event_id,
@@ -60,6 +62,7 @@ CREATE TABLE IF NOT EXISTS releases (
     app TEXT NOT NULL, deployment_id TEXT NOT NULL, started_at REAL NOT NULL, doc TEXT NOT NULL,
     PRIMARY KEY (app, deployment_id));
 CREATE INDEX IF NOT EXISTS releases_app ON releases(app, started_at);
+CREATE TABLE IF NOT EXISTS certificates (hostname TEXT PRIMARY KEY, doc TEXT NOT NULL);
 """
 # Columns added since a state file could have been made: (table, column, its declaration).
 MIGRATIONS = [("accounts", "team", "team TEXT")]
@@ -70,7 +73,7 @@ def migrate(db: sqlite3.Connection) -> None:
 
     App records need nothing: they are JSON documents, and a field they lack takes its default
     (an app without `owner` is from before ownership: admins' only). A table SCHEMA adds since
-    (`releases`) is made by its CREATE ... IF NOT EXISTS.
+    (`releases`, `certificates`) is made by its CREATE ... IF NOT EXISTS.
     """
     for table, column, declaration in MIGRATIONS:
         have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
@@ -311,7 +314,7 @@ class SqliteStore(Store):
     def delete_api_token(self, name):
         return self._w("DELETE FROM api_tokens WHERE name=?", (name,)) > 0
 
-    # -- engines and apps: whole records as JSON documents ----------------------------
+    # -- engines, apps and certificates: whole records as JSON documents ----------------
     def _put_doc(self, table, key, record):
         with self._lock:
             old = self._q(f"SELECT doc FROM {table} WHERE {key}=?", (getattr(record, key),))
@@ -380,6 +383,22 @@ class SqliteStore(Store):
 
     def delete_releases(self, app):
         return self._w("DELETE FROM releases WHERE app=?", (app,))
+
+    # -- edge certificates ------------------------------------------------------------
+    def put_certificate(self, cert):
+        check_sealed_key(cert)
+        return from_dict(Certificate, self._put_doc("certificates", "hostname", cert))
+
+    def get_certificate(self, hostname):
+        rows = self._q("SELECT doc FROM certificates WHERE hostname=?", (hostname,))
+        return from_dict(Certificate, json.loads(rows[0]["doc"])) if rows else None
+
+    def list_certificates(self):
+        return [from_dict(Certificate, json.loads(r["doc"]))
+                for r in self._q("SELECT doc FROM certificates ORDER BY hostname")]
+
+    def delete_certificate(self, hostname):
+        return self._w("DELETE FROM certificates WHERE hostname=?", (hostname,)) > 0
 
     # -- events -----------------------------------------------------------------------
     def add_event(self, event):
