@@ -74,9 +74,17 @@ def covers(names: tuple[str, ...] | list[str] | set[str], hostname: str) -> bool
     return False
 
 
+def pem_bytes(pem: str | bytes, where: str) -> bytes:
+    """PEM text as bytes; UserInputError when it is no text at all (a lone surrogate from a JSON body)."""
+    try:
+        return pem.encode() if isinstance(pem, str) else pem
+    except UnicodeEncodeError:
+        raise UserInputError("not PEM text", where=where) from None
+
+
 def read_chain(pem: str | bytes, where: str = "cert") -> list[x509.Certificate]:
     """The certificates of a PEM text, leaf first; UserInputError when there is none or one does not parse."""
-    data = pem.encode() if isinstance(pem, str) else pem
+    data = pem_bytes(pem, where)
     if len(data) > MAX_CERT_PEM:
         raise UserInputError(f"more than {MAX_CERT_PEM // 1024} KiB of PEM", where=where)
     blocks = PEM_CERT_RE.findall(data)
@@ -93,7 +101,7 @@ def read_chain(pem: str | bytes, where: str = "cert") -> list[x509.Certificate]:
 
 def read_key(pem: str | bytes, where: str = "key") -> ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey:
     """An unencrypted EC or RSA private key (what HAProxy serves) from PEM; UserInputError otherwise."""
-    data = pem.encode() if isinstance(pem, str) else pem
+    data = pem_bytes(pem, where)
     if len(data) > MAX_KEY_PEM:
         raise UserInputError(f"more than {MAX_KEY_PEM // 1024} KiB of PEM", where=where)
     if b"-----BEGIN" not in data or b"PRIVATE KEY-----" not in data:

@@ -102,8 +102,11 @@ class Certificates:
         return [view(c) for c in self.store.list_certificates()]
 
     def remove(self, hostname: str, *, by: str | None = None) -> CertificateRemoved:
-        name = hostname.strip().lower().rstrip(".")
-        cert = self.store.get_certificate(name)
+        try:
+            name = edge_tls.check_hostname(hostname)
+        except UserInputError:  # no certificate was ever stored under a name that is not a hostname
+            name = ""
+        cert = self.store.get_certificate(name) if name else None
         if cert is None or not self.store.delete_certificate(name):
             raise NotFoundError(f"no certificate for {hostname!r}", where="certs")
         self._event(CERT_REMOVED_EVENT, cert, by, f"certificate for {name} removed")

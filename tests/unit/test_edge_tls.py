@@ -152,8 +152,13 @@ def test_an_encrypted_or_weak_key_is_refused():
     assert "too weak" in str(_refusal(cert, key_text))
 
 
-def test_oversized_pem_is_refused_before_parsing():
+def test_oversized_pem_or_no_text_is_refused_before_parsing():
     assert "KiB" in str(_refusal("x" * (edge_tls.MAX_CERT_PEM + 1), "k"))
+    cert, key = make_cert(["hello.example.test"])
+    assert str(_refusal("\udcff", key)) == "cert: not PEM text"  # a lone surrogate, as JSON may carry
+    assert str(_refusal(cert, "\udcff")) == "key: not PEM text"
+    with pytest.raises(UserInputError):
+        edge_tls.check_hostname("\udcff.example.test")
 
 
 def test_a_cluster_ca_cert_for_a_hostname(tmp_path):
