@@ -18,13 +18,24 @@ app = typer.Typer(help="TLS certificates the edges serve for app hostnames (admi
                   no_args_is_help=True)
 
 
-def certs_table(rows: list[CertificateView]):
+SOON = 30 * 86400.0  # a certificate with less than this left shows its expiry in yellow (past it: red)
+
+
+def certs_table(rows: list[CertificateView], now: float | None = None):
+    import time
+
     from .. import render
     from ..formats import fmt_time
 
+    now = time.time() if now is None else now
+
+    def expiry(c: CertificateView):
+        if c.not_after <= now:
+            return render.styled(f"{fmt_time(c.not_after)} (expired)", "red")
+        return render.styled(fmt_time(c.not_after), "yellow" if c.not_after - now < SOON else "")
+
     return render.table(["HOSTNAME", "SOURCE", "SUBJECT", "ISSUER", "NOT AFTER", "SHA256"],
-                        [[c.hostname, c.source, c.subject, c.issuer, fmt_time(c.not_after), c.fingerprint]
-                         for c in rows])
+                        [[c.hostname, c.source, c.subject, c.issuer, expiry(c), c.fingerprint] for c in rows])
 
 
 def read_pem(path: Path, option: str) -> str:
