@@ -30,6 +30,8 @@ from .errors import (
 from .results import (
     AppDeleted,
     AppView,
+    CertificateRemoved,
+    CertificateView,
     ClusterInfo,
     ContainerDetail,
     ContainerGone,
@@ -369,3 +371,20 @@ class ApiClient:
 
     def report(self) -> Report:
         return self.call(Report, "GET", "/api/report")
+
+    # -- edge certificates (admins) ------------------------------------------------------
+    def certs(self) -> list[CertificateView]:
+        return self.call(list[CertificateView], "GET", "/api/certs")
+
+    def issue_cert(self, hostname: str, days: int | None = None) -> CertificateView:
+        """A certificate for `hostname` from the cluster CA (days: the service's default when None)."""
+        body: dict[str, Any] = {"hostname": hostname} | ({"days": days} if days is not None else {})
+        return self.call(CertificateView, "POST", "/api/certs/issue", body=body)
+
+    def add_cert(self, hostname: str, cert_pem: str, key_pem: str) -> CertificateView:
+        """A user's certificate chain and private key for `hostname` (checked by the service)."""
+        return self.call(CertificateView, "POST", "/api/certs", body={"hostname": hostname, "cert": cert_pem,
+                                                                       "key": key_pem})
+
+    def remove_cert(self, hostname: str) -> CertificateRemoved:
+        return self.call(CertificateRemoved, "DELETE", f"/api/certs/{_seg(hostname)}")

@@ -96,6 +96,12 @@ def issue_server_cert(ca: CA, name: str, addresses: list[str],
     return _issue(ca, name, sans, ExtendedKeyUsageOID.SERVER_AUTH)
 
 
+def issue_hostname_cert(ca: CA, hostname: str, days: int = LEAF_DAYS) -> tuple[bytes, bytes]:
+    """A fresh (cert_pem, key_pem) for an edge's HTTPS: CN and DNS SAN `hostname`, serverAuth only (so it
+    never opens an engine's API as a client), valid `days` days (never past the CA)."""
+    return _issue(ca, hostname, [x509.DNSName(hostname)], ExtendedKeyUsageOID.SERVER_AUTH, days=days)
+
+
 def ensure_client_cert(pki_dir: Path | str, ca: CA) -> tuple[Path, Path]:
     """Create client-cert.pem/client-key.pem (CN=paasops-service) once; returns their paths."""
     pki_dir = _ensure_dir(Path(pki_dir))
@@ -239,7 +245,7 @@ def cert_sans(cert: x509.Certificate) -> tuple[set[str], set[str]]:
             set(ext.get_values_for_type(x509.DNSName)))
 
 
-def _issue(ca: CA, cn: str, sans: Sequence[x509.GeneralName], *ekus) -> tuple[bytes, bytes]:
+def _issue(ca: CA, cn: str, sans: Sequence[x509.GeneralName], *ekus, days: int = LEAF_DAYS) -> tuple[bytes, bytes]:
     key = ec.generate_private_key(ec.SECP256R1())
     now = _now()
     builder = (
@@ -249,7 +255,7 @@ def _issue(ca: CA, cn: str, sans: Sequence[x509.GeneralName], *ekus) -> tuple[by
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(min(now + dt.timedelta(days=LEAF_DAYS), ca.cert.not_valid_after_utc))
+        .not_valid_after(min(now + dt.timedelta(days=days), ca.cert.not_valid_after_utc))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.KeyUsage(
             digital_signature=True, key_encipherment=False, key_agreement=True,

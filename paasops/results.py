@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_serializer
 from .vocabulary import UNKNOWN
 
 __all__ = [
-    "AccountDeleted", "AccountView", "ActionOutcome", "AppSync", "AppView", "ClusterInfo", "ContainerDetail",
+    "AccountDeleted", "AccountView", "ActionOutcome", "AppSync", "AppView", "CertificateRemoved",
+    "CertificateView", "ClusterInfo", "ContainerDetail",
     "ContainerGone", "ContainerInfo", "DeployResult", "Destroyed", "DryRunPlan", "EngineDeleted", "EngineView",
     "EventView", "Healthz", "HostDown", "HostExplanation", "HostRow", "LoggedOut", "LoginResult",
     "PasswordChanged", "PlannedReplica", "Port", "ReconcileAction", "ReconcileResult", "ReleaseView",
@@ -530,3 +531,24 @@ class AccountDeleted(Result):
 class PasswordChanged(Result):
     account: str
     tokens_revoked: int
+
+
+# -- edge certificates -------------------------------------------------------------------------
+class CertificateView(Result):
+    """An edge certificate as listed: its leaf's facts, never its private key."""
+
+    hostname: str
+    source: str  # cluster-ca (issued by the cluster CA) | user (added with its key)
+    subject: str
+    issuer: str
+    names: list[str] = []  # the leaf's DNS SANs
+    not_before: float
+    not_after: float
+    fingerprint: str  # sha256 hex of the leaf's DER
+    user: str | None = None  # who issued or added it
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+
+class CertificateRemoved(Result):
+    removed: str  # the hostname

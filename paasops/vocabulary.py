@@ -91,6 +91,11 @@ ADMIN_ROLE = "admin"  # the role that may do anything, and alone may allow an en
 REDACTED = "***"  # what every answer shows in place of a secret's value
 SECRETS_KEY_FILE = "secrets.key"  # the key app secrets are encrypted with, 0600 beside the CA in the pki dir
 
+# -- edge certificates (`paasops certs`): where one came from, and the events of their changes ------
+CERT_SOURCE_CLUSTER_CA, CERT_SOURCE_USER = "cluster-ca", "user"
+CERT_SOURCES = (CERT_SOURCE_CLUSTER_CA, CERT_SOURCE_USER)
+CERT_ISSUED_EVENT, CERT_ADDED_EVENT, CERT_REMOVED_EVENT = "cert-issued", "cert-added", "cert-removed"
+
 
 class EngineEndpoint(NamedTuple):
     """Where an engine's Docker API answers and whether it speaks TLS."""

@@ -1,4 +1,4 @@
-"""App secrets encrypted at rest: AES-256-GCM with a key kept 0600 beside the cluster CA."""
+"""App secrets and edge certificates' keys encrypted at rest: AES-256-GCM with a key kept 0600 beside the cluster CA."""
 
 from __future__ import annotations
 
@@ -72,19 +72,46 @@ class SecretVault:
     def _bound(app: str, name: str) -> bytes:
         return f"paasops-secret\0{app}\0{name}".encode()
 
-    def seal(self, app: str, name: str, value: str) -> str:
+    def _seal(self, value: str, bound: bytes) -> str:
         nonce = os.urandom(NONCE_BYTES)
-        sealed = AESGCM(self.key()).encrypt(nonce, value.encode(), self._bound(app, name))
+        sealed = AESGCM(self.key()).encrypt(nonce, value.encode(), bound)
         return SEALED_PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode()
+
+    def _open(self, sealed: str, bound: bytes) -> str | None:
+        """The value, or None when it was not sealed by this key with this binding."""
+        try:
+            raw = base64.urlsafe_b64decode(sealed.removeprefix(SEALED_PREFIX))
+            return AESGCM(self.key()).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], bound).decode()
+        except (InvalidTag, ValueError):
+            return None
+
+    def seal(self, app: str, name: str, value: str) -> str:
+        return self._seal(value, self._bound(app, name))
 
     def open(self, app: str, name: str, sealed: str) -> str:
         """The value of a sealed secret; PaasopsError naming it when it was not sealed by this key for it."""
-        try:
-            raw = base64.urlsafe_b64decode(sealed.removeprefix(SEALED_PREFIX))
-            return AESGCM(self.key()).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], self._bound(app, name)).decode()
-        except (InvalidTag, ValueError):
+        value = self._open(sealed, self._bound(app, name))
+        if value is None:
             raise PaasopsError(f"secret {name} of app {app} does not open with this service's key "
-                               f"({self.path}): deploy the app again with its secrets", where=f"app {app}") from None
+                               f"({self.path}): deploy the app again with its secrets", where=f"app {app}")
+        return value
+
+    @staticmethod
+    def _bound_key(hostname: str) -> bytes:
+        return f"paasops-edge-key\0{hostname}".encode()
+
+    def seal_private_key(self, hostname: str, key_pem: str) -> str:
+        """An edge certificate's private key sealed, bound to its hostname (apart from app secrets: a sealed
+        key moved to an app's secret, or to another hostname, does not open)."""
+        return self._seal(key_pem, self._bound_key(hostname))
+
+    def open_private_key(self, hostname: str, sealed: str) -> str:
+        """The private key of `hostname`'s certificate; PaasopsError naming it when this key did not seal it."""
+        key_pem = self._open(sealed, self._bound_key(hostname))
+        if key_pem is None:
+            raise PaasopsError(f"the private key of the certificate for {hostname} does not open with this "
+                               f"service's key ({self.path}): issue or add it again", where=f"certificate {hostname}")
+        return key_pem
 
     def seal_all(self, app: str, secrets: Mapping[str, str]) -> dict[str, str]:
         return {name: self.seal(app, name, value) for name, value in secrets.items()}

@@ -86,6 +86,9 @@ class Service:
                                    remove_key=self._remove_key, current=self._current_registration)
         self.retention = EventRetention(self.store, RetentionPolicy(
             settings.event_max_age, settings.event_max_count, settings.event_prune_interval))
+        from .certificates import Certificates  # the edges' TLS certificates (`cert_bundles` of the route publisher)
+        self.certificates = Certificates(self.store, self.apps.vault, settings.pki_dir or default_pki_dir(),
+                                         record=self.cluster.record)
 
     # -- life cycle ----------------------------------------------------------------------
     def start(self) -> None:

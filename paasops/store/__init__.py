@@ -7,13 +7,14 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..errors import UserInputError
 from .base import AppFeed, EventFeed, Feed, Store
-from .records import Account, App, AppChange, Engine, Event, Release, Role, Token
+from .records import Account, App, AppChange, Certificate, Engine, Event, Release, Role, Token
 
 __all__ = [
     "Account",
     "App",
     "AppChange",
     "AppFeed",
+    "Certificate",
     "Engine",
     "Event",
     "EventFeed",

@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import Generic, Self, TypeVar
 
-from .records import Account, ApiToken, App, AppChange, Engine, Event, Release, Role, Token
+from .records import Account, ApiToken, App, AppChange, Certificate, Engine, Event, Release, Role, Token
 
 T = TypeVar("T")
 
@@ -81,14 +81,15 @@ AppFeed = Feed[AppChange]
 
 
 class Store(ABC):
-    """Accounts, roles, tokens, engines, events, apps (desired state) and their release history;
+    """Accounts, roles, tokens, engines, events, apps (desired state) and their release history, edge certificates;
     feeds of new events and app changes; a ping for health checks.
 
     Conventions: `get_*` returns None when absent; `delete_*` returns whether something
     was deleted; `create_account` raises ConflictError on an existing name; `update_*`
     raises NotFoundError when absent. Timestamps are epoch seconds (float), set by the store
     when left at 0. Secrets never reach the store: it takes password and token hashes and
-    refuses anything else with ValueError; an app's secrets only sealed (`records.check_sealed`).
+    refuses anything else with ValueError; an app's secrets and a
+    certificate's private key only sealed (`records.check_sealed`, `records.check_sealed_key`).
     Backends are safe to use from several threads.
     """
 
@@ -267,6 +268,22 @@ class Store(ABC):
     @abstractmethod
     def list_stopped(self) -> set[str]:
         """The ids of the containers marked stopped on purpose."""
+
+    # -- edge certificates (one per hostname) --------------------------------------------
+    @abstractmethod
+    def put_certificate(self, cert: Certificate) -> Certificate:
+        """Insert or replace by hostname; keeps the first created_at, sets updated_at. ValueError when its
+        private key is not sealed (`records.check_sealed_key`)."""
+
+    @abstractmethod
+    def get_certificate(self, hostname: str) -> Certificate | None: ...
+
+    @abstractmethod
+    def list_certificates(self) -> list[Certificate]:
+        """Sorted by hostname."""
+
+    @abstractmethod
+    def delete_certificate(self, hostname: str) -> bool: ...
 
     # -- lifecycle --------------------------------------------------------------------
     @abstractmethod

@@ -1,4 +1,4 @@
-"""Plain records the state store keeps: accounts, roles, tokens, API tokens, engines, events, apps."""
+"""Plain records the state store keeps: accounts, roles, tokens, API tokens, engines, events, apps, certificates."""
 
 from __future__ import annotations
 
@@ -140,6 +140,25 @@ class Release:
 
 
 @dataclass
+class Certificate:
+    """An edge's certificate for one hostname: the chain in clear, the private key only sealed by the vault."""
+
+    hostname: str
+    source: str  # vocabulary.CERT_SOURCES: issued by the cluster CA, or given by a user
+    cert_pem: str  # the chain, leaf first
+    key_sealed: str  # the private key, sealed (never the key)
+    subject: str = ""
+    issuer: str = ""
+    names: list[str] = field(default_factory=list)  # the leaf's DNS SANs
+    not_before: float = 0.0
+    not_after: float = 0.0
+    fingerprint: str = ""  # sha256 hex of the leaf's DER
+    user: str | None = None  # who issued or added it
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+
+@dataclass
 class AppChange:
     """An app put (`app` is its new desired state) or deleted (`app` is None)."""
 
@@ -190,6 +209,12 @@ def check_token_hash(value: str) -> None:
 def check_sealed(app: App) -> None:
     """An app's secrets reach the store sealed by the vault, never as values."""
     check_sealed_secrets(app.name, app.secrets)
+
+
+def check_sealed_key(cert: Certificate) -> None:
+    """A certificate's private key reaches the store sealed by the vault, never in clear."""
+    if not isinstance(cert.key_sealed, str) or not cert.key_sealed.startswith(SEALED_PREFIX):
+        raise ValueError(f"the store takes a certificate's private key sealed, never the key ({cert.hostname})")
 
 
 def check_sealed_secrets(app: str, secrets: dict[str, str]) -> None:

@@ -23,6 +23,7 @@ from .records import (
     ApiToken,
     App,
     AppChange,
+    Certificate,
     Engine,
     Event,
     Release,
@@ -30,6 +31,7 @@ from .records import (
     Token,
     check_password_hash,
     check_sealed,
+    check_sealed_key,
     check_sealed_secrets,
     check_token_hash,
     event_id,
@@ -55,6 +57,7 @@ TABLES = {
     "releases": ("id", ("app",)),  # id: "APP/DEPLOYMENT_ID" (`release_key`)
     "leases": ("name", ()),  # one serve per state: its lease (owner, token, expiry by the server's clock)
     "stopped": ("id", ()),  # containers stopped on purpose (`paasops stop`): {id, at}
+    "certificates": ("hostname", ()),  # edge certificates, one per hostname (private keys sealed)
 }
 PING_WAIT = 2  # seconds a ping waits for the tables to be ready before saying the store is down
 RETRY_AFTER = 1.0  # seconds a failed connection is trusted to stay down before trying again
@@ -397,6 +400,21 @@ class RethinkStore(Store):
 
     def list_stopped(self):
         return {d["id"] for d in self._rows(self._t("stopped").pluck("id"))}
+
+    # -- edge certificates ------------------------------------------------------------
+    def put_certificate(self, cert):
+        check_sealed_key(cert)
+        return from_dict(Certificate, self._put_doc("certificates", cert))
+
+    def get_certificate(self, hostname):
+        doc = self._run(self._t("certificates").get(hostname))
+        return from_dict(Certificate, doc) if doc else None
+
+    def list_certificates(self):
+        return [from_dict(Certificate, d) for d in self._rows(self._t("certificates").order_by("hostname"))]
+
+    def delete_certificate(self, hostname):
+        return self._run(self._t("certificates").get(hostname).delete())["deleted"] > 0
 
     # -- events -----------------------------------------------------------------------
     def add_event(self, event):

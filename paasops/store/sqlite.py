@@ -18,6 +18,7 @@ from .records import (
     ApiToken,
     App,
     AppChange,
+    Certificate,
     Engine,
     Event,
     Release,
@@ -25,6 +26,7 @@ from .records import (
     Token,
     check_password_hash,
     check_sealed,
+    check_sealed_key,
     check_sealed_secrets,
     check_token_hash,
     event_id,
@@ -61,6 +63,7 @@ CREATE TABLE IF NOT EXISTS releases (
     PRIMARY KEY (app, deployment_id));
 CREATE INDEX IF NOT EXISTS releases_app ON releases(app, started_at);
 CREATE TABLE IF NOT EXISTS stopped (id TEXT PRIMARY KEY, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS certificates (hostname TEXT PRIMARY KEY, doc TEXT NOT NULL);
 """
 # Columns added since a state file could have been made: (table, column, its declaration).
 MIGRATIONS = [("accounts", "team", "team TEXT")]
@@ -71,7 +74,7 @@ def migrate(db: sqlite3.Connection) -> None:
 
     App records need nothing: they are JSON documents, and a field they lack takes its default
     (an app without `owner` is from before ownership: admins' only). A table SCHEMA adds since
-    (`releases`) is made by its CREATE ... IF NOT EXISTS.
+    (`releases`, `certificates`) is made by its CREATE ... IF NOT EXISTS.
     """
     for table, column, declaration in MIGRATIONS:
         have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
@@ -312,7 +315,7 @@ class SqliteStore(Store):
     def delete_api_token(self, name):
         return self._w("DELETE FROM api_tokens WHERE name=?", (name,)) > 0
 
-    # -- engines and apps: whole records as JSON documents ----------------------------
+    # -- engines, apps and certificates: whole records as JSON documents ----------------
     def _put_doc(self, table, key, record):
         with self._lock:
             old = self._q(f"SELECT doc FROM {table} WHERE {key}=?", (getattr(record, key),))
@@ -390,6 +393,22 @@ class SqliteStore(Store):
 
     def list_stopped(self):
         return {r["id"] for r in self._q("SELECT id FROM stopped")}
+
+    # -- edge certificates ------------------------------------------------------------
+    def put_certificate(self, cert):
+        check_sealed_key(cert)
+        return from_dict(Certificate, self._put_doc("certificates", "hostname", cert))
+
+    def get_certificate(self, hostname):
+        rows = self._q("SELECT doc FROM certificates WHERE hostname=?", (hostname,))
+        return from_dict(Certificate, json.loads(rows[0]["doc"])) if rows else None
+
+    def list_certificates(self):
+        return [from_dict(Certificate, json.loads(r["doc"]))
+                for r in self._q("SELECT doc FROM certificates ORDER BY hostname")]
+
+    def delete_certificate(self, hostname):
+        return self._w("DELETE FROM certificates WHERE hostname=?", (hostname,)) > 0
 
     # -- events -----------------------------------------------------------------------
     def add_event(self, event):

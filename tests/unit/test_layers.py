@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, list[str]]] = [
                    "paasops.service.report", "paasops.service.registration", "paasops.service.container_events",
                    "paasops.service.containers", "paasops.service.replicas", "paasops.service.keyed_lock",
                    "paasops.service.stream_limits", "paasops.service.log_redaction", "paasops.service.drain_plan",
-                   "paasops.service.releases", "paasops.service.heal_plan"]),
+                   "paasops.service.releases", "paasops.service.heal_plan", "paasops.edge_tls"]),
     ("adapters", ["paasops.store", "paasops.engines", "paasops.connectors", "paasops.pki",
                   "paasops.automation", "paasops.auth", "paasops.lab", "paasops.bootstrap", "paasops.verify"]),
     ("service", ["paasops.service"]),

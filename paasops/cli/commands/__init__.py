@@ -58,4 +58,6 @@ COMMANDS: dict[str, Entry] = {
     "accounts": Entry("accounts", "Accounts of the service (admins): list, add, update teams, remove, set passwords.",
                       group=True),
     "tokens": Entry("tokens", "API tokens for jobs (cron, timers, CI): create, list, revoke.", group=True),
+    "certs": Entry("certs", "TLS certificates the edges serve for app hostnames (admins): issue, add, list, remove.",
+                   group=True),
 }
