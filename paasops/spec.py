@@ -27,6 +27,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from .errors import SpecError
+from .expose import Expose
 from .health_check import HealthCheck, docker_healthcheck, format_duration, parse_duration_ms
 from .placement import labels as label_expr
 from .update_policy import UpdatePolicy
@@ -235,6 +236,7 @@ class AppSpec(_Strict):
     pids_limit: int | None = Field(None, ge=1, strict=True)  # lowers the service's pids limit, never raises it
     strategy: Literal["thesis", "spread", "binpack"] = "thesis"
     health: HealthCheck | None = None
+    expose: Expose | None = None  # reached through the edges (no release field: only its published port is)
     update: UpdatePolicy = UpdatePolicy()  # how a new release replaces this one's replicas (no release field)
     # how long a replica's host may be suspect or down before the replica is started elsewhere (self-healing)
     reschedule_after: str = DEFAULT_RESCHEDULE_AFTER
@@ -253,6 +255,11 @@ class AppSpec(_Strict):
         if self.health and self.health.http is not None and not self.health.port and not self.tcp_ports:
             raise _fail("health.http: needs a port to probe: give health.port or a tcp entry in ports")
         return self
+
+    @property
+    def auto_published(self) -> list[int]:
+        """Container ports published (on an ephemeral host port) only because `expose` needs them."""
+        return [self.expose.port] if self.expose and self.expose.port not in self.tcp_ports else []
 
     @field_validator("reschedule_after", mode="before")
     @classmethod
@@ -362,7 +369,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 _NESTED: dict[str, type[BaseModel]] = {"ports": PortSpec, "restart": RestartPolicy, "health": HealthCheck,
-                                       "update": UpdatePolicy}
+                                       "update": UpdatePolicy, "expose": Expose}
 _MESSAGES = {
     "missing": "is required",
     "greater_than_equal": "must be >= {ge}, got {input}",
@@ -475,8 +482,9 @@ def forbidden_host_ports(spec: AppSpec, api_port: int | None = None) -> list[Por
 
 
 # Fields that are not part of a release: how many replicas run is a scale, not a new release; how a
-# release replaces the one before (`update`) and how long a lost host is waited for shape no container.
-NOT_RELEASE_FIELDS = frozenset({"count", "name", "update", "reschedule_after"})  # name: the app itself
+# release replaces the one before (`update`) and how long a lost host is waited for shape no container, nor
+# does where the edges route to it (`expose`; the port it publishes for that is: `auto_published`).
+NOT_RELEASE_FIELDS = frozenset({"count", "name", "update", "reschedule_after", "expose"})  # name: the app itself
 HASH_VERSION = 2  # 1: image, command, memory, cpus and secrets only (`legacy_spec_hash`)
 
 
@@ -486,6 +494,8 @@ def release_identity(spec: AppSpec) -> dict[str, Any]:
     identity = spec.model_dump(mode="json", exclude=set(NOT_RELEASE_FIELDS) | {"secrets"})
     identity.update(command=spec.argv, cpus=float(spec.cpus), constraints=sorted(spec.constraints),
                     hash_version=HASH_VERSION)
+    if spec.auto_published:  # only then: the hash of every spec without it stays what it was
+        identity["auto_published"] = spec.auto_published
     if spec.secrets:
         if not spec.secrets_digest:
             raise ValueError(f"app {spec.name}: the spec hash of secrets needs their digest (AppSpec.with_secrets)")
@@ -544,8 +554,9 @@ def redact_inspect(details: dict[str, Any]) -> dict[str, Any]:
 
 
 def docker_ports(spec: AppSpec) -> dict[str, int | None | list[int | None]]:
-    """docker-py's `ports` mapping; host port 0 becomes None (the engine picks one)."""
-    ports: dict[str, Any] = {}
+    """docker-py's `ports` mapping; host port 0 becomes None (the engine picks one), as for an exposed
+    port not listed in `ports` (`auto_published`)."""
+    ports: dict[str, Any] = {f"{port}/tcp": None for port in spec.auto_published}
     for port in spec.ports:
         key, host = f"{port.container}/{port.protocol}", port.host or None
         if key not in ports:

@@ -35,6 +35,7 @@ from .images import ImageDistributor
 from .keyed_lock import KeyedLocks
 from .replicas import free_indexes, replica_index, scale_down_victims
 from .rollout import RollingUpdate, previous_app
+from .route_table import check_conflicts, exposes
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +182,7 @@ class AppManager:
         if current and not may_access(who, current.owner, current.team):
             raise taken(spec.name)  # as the deploy would: another account's spec is not shown
         new_release, changes = self.release_change(spec, current)
+        self.check_routes(spec)
         the_plan = plan(self.cluster, spec, count)
         if not the_plan.complete:
             raise PlacementError(the_plan.failure_message() or "no placement", where=spec.name)
@@ -206,9 +208,11 @@ class AppManager:
             current = self.cluster.store.get_app(spec.name)
             if current and not may_access(who, current.owner, current.team):
                 raise taken(spec.name)
+            self.check_routes(spec)
             new_release, changes = self.release_change(spec, current)
             if current and not new_release and not (current.previous or {}).get(DEPLOY_PAUSED):
-                current.spec = {**current.spec, "update": spec.stored()["update"]}  # no release field: kept as given
+                stored = spec.stored()  # no release fields: kept as given
+                current.spec = {**current.spec, "update": stored["update"], "expose": stored["expose"]}
                 return self._scale(spec, current, count, user, progress)
             if changes:  # shown before anything starts (the result repeats it)
                 progress({"event": "changes", "changes": [c.model_dump(mode="json") for c in changes]})
@@ -253,6 +257,11 @@ class AppManager:
                                 replicas=[r.result() for r in replicas], ok=ok,
                                 removed=[RemovedReplica(id=c.id, name=c.name, host=c.engine_id) for c in old]
                                 if ok else [], new_release=True, changes=changes)
+
+    def check_routes(self, spec: AppSpec) -> None:
+        """Refuse (UserInputError) a spec whose hostname+path or tcp port another app is routed on."""
+        routed = exposes((a.name, a.spec) for a in self.cluster.store.list_apps() if a.name != spec.name)
+        check_conflicts(spec.name, spec.expose, routed)
 
     @staticmethod
     def _replaced(current: App | None) -> dict | None:
