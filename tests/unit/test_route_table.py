@@ -160,3 +160,17 @@ def test_route_view_shows_each_edge_and_its_lag():
                      edge_addresses={"h1": "10.0.0.1", "h2": "10.0.0.2", "h9": "10.0.0.9"})
     assert tcp.urls == ["tcp://10.0.0.1:15432", "tcp://10.0.0.2:15432"]  # the edges' addresses only
     json.dumps(view.model_dump())
+
+
+def test_before_stop_is_at_once_for_a_replica_no_route_serves():
+    import time
+
+    from paasops.service.route_publisher import RoutePublisher
+
+    publisher = RoutePublisher(["https://127.0.0.1:9"], table=lambda withdrawn: {}, drain_grace=5, drain_timeout=5)
+    started = time.monotonic()
+    publisher.before_stop(replica(1))  # not exposed: no etcd, no wait
+    publisher.exposed = frozenset({"hello"})
+    publisher.before_stop(replica(2))  # exposed, but not published as ready: withdrawn, no wait
+    assert time.monotonic() - started < 0.5
+    assert publisher.withdrawn == {replica(2).id}
