@@ -89,8 +89,9 @@ class Expose(BaseModel):
         if (self.hostnames is None) == (self.tcp is None):
             raise _fail("needs exactly one of 'hostnames' (HTTP) or 'tcp' (plain TCP on the edges)"
                         + (", got both" if self.tcp is not None else ""))
-        if self.tcp is not None:
-            given = sorted({"path", "https_redirect"} & self.model_fields_set)
+        if self.tcp is not None:  # their defaults are allowed: a stored spec holds every field
+            given = [name for name, default in (("https_redirect", False), ("path", "/"))
+                     if getattr(self, name) != default]
             if given:
                 raise _fail(f"{' and '.join(repr(g) for g in given)} {'is' if len(given) == 1 else 'are'} for "
                             "'hostnames' (HTTP) only, not 'tcp'")

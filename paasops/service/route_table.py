@@ -42,11 +42,14 @@ def exposes(apps: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, Expose]:
     return out
 
 
-def published_port(view: ContainerView, port: int) -> int | None:
-    """The host port `view` publishes container tcp port `port` on (the lowest if several), None if not."""
-    found = [p["host_port"] for p in view.ports
+def published_port(view: ContainerView, port: int, *, ipv6: bool = False) -> int | None:
+    """The host port `view` publishes container tcp port `port` on, for an address of the family asked (an
+    engine may give IPv4 and IPv6 different ephemeral ports); another family's only when none is listed for it."""
+    found = [p for p in view.ports
              if p.get("container") == port and p.get("protocol", "tcp") == "tcp" and p.get("host_port")]
-    return min(found) if found else None
+    family = [p for p in found if (":" in (p.get("host_ip") or "")) == ipv6]
+    ports = [p["host_port"] for p in family or found]
+    return min(ports) if ports else None
 
 
 def backends(app: str, expose: Expose, containers: Iterable[ContainerView], hosts: Mapping[str, Host],
@@ -58,7 +61,7 @@ def backends(app: str, expose: Expose, containers: Iterable[ContainerView], host
         host = hosts.get(c.engine_id)
         if c.app != app or not c.ready or host is None or host.status not in ROUTED_STATUSES:
             continue
-        port = published_port(c, expose.port)
+        port = published_port(c, expose.port, ipv6=":" in host.address)
         if port is None:
             continue
         out.append({"id": c.id[:ID_LENGTH], "name": c.name, "address": host.address, "port": port,

@@ -55,6 +55,7 @@ def test_tcp_expose():
     ({"port": 80, "hostnames": ["a.test"], "path": "//x"}, "expose.path: must be a URL path prefix"),
     ({"port": 80, "tcp": 9000, "path": "/x"}, "expose: 'path' is for 'hostnames' (HTTP) only, not 'tcp'"),
     ({"port": 80, "tcp": 9000, "https_redirect": True}, "'https_redirect' is for 'hostnames' (HTTP) only"),
+    ({"port": 80, "tcp": 9000, "https_redirect": True, "path": "/x"}, "'https_redirect' and 'path' are for"),
     ({"port": 80, "hostnames": ["a.test"], "https_redirect": "yes"}, "expose.https_redirect:"),
     ({"port": 80, "hostnames": ["a.test"], "paht": "/"}, "expose: unknown field 'paht' (did you mean 'path'?)"),
     ("web", "expose: must be a mapping, got 'web'"),
@@ -96,10 +97,13 @@ def test_where_an_app_is_routed_is_no_release_but_its_published_ports_are():
     assert spec_hash(spec()) == spec_hash(parse_app_spec({**BASE, "expose": None}))
 
 
-def test_expose_survives_the_store_round_trip():
-    s = spec(expose={"port": 8080, "hostnames": ["a.test"], "https_redirect": True})
-    again = parse_app_spec(s.stored())
-    assert again.expose == s.expose and spec_hash(again) == spec_hash(s)
+@pytest.mark.parametrize("expose", [{"port": 8080, "hostnames": ["a.test"], "https_redirect": True},
+                                    {"port": 5432, "tcp": 15432}])
+def test_expose_survives_the_store_and_wire_round_trips(expose):
+    s = spec(expose=expose)
+    for data in (s.stored(), s.to_dict()):  # every field, defaults included
+        again = parse_app_spec(data)
+        assert again.expose == s.expose and spec_hash(again) == spec_hash(s)
     assert parse_expose(s.stored()["expose"]) == s.expose and parse_expose(None) is None
     with pytest.raises(ValueError, match="expose"):
         parse_expose({"port": 1})

@@ -70,6 +70,12 @@ def test_published_port_takes_the_tcp_port_of_the_exposed_container_port():
                   {"container": 8080, "protocol": "tcp", "host_port": 40001},
                   {"container": 8080, "protocol": "tcp", "host_port": 40000}]
     assert published_port(view, 8080) == 40000 and published_port(view, 80) is None
+    # Docker may publish one ephemeral port per address family: the edges reach IPv4 addresses on IPv4's
+    view.ports = [{"container": 8080, "protocol": "tcp", "host_ip": "::", "host_port": 32824},
+                  {"container": 8080, "protocol": "tcp", "host_ip": "0.0.0.0", "host_port": 32817}]
+    assert published_port(view, 8080) == 32817 and published_port(view, 8080, ipv6=True) == 32824
+    view.ports = view.ports[:1]
+    assert published_port(view, 8080) == 32824  # only IPv6 listed: that one
 
 
 def test_route_table_values_follow_the_contract():

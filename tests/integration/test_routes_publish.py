@@ -1,0 +1,193 @@
+"""Routes in a real etcd from a real `serve --local-engine`: backends are the ready replicas at their published
+ports, a replica leaving is drained before its container goes, conflicts are refused, each account sees its own."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import docker
+import httpx
+import pytest
+from lab_support import api_call, api_login, etcd_call, free_port, hello_engine, local_engine_up, local_service
+
+from paasops.lab.etcd import ensure_etcd, stop_etcd
+
+RUN = uuid.uuid4().hex[:6]
+WEB, TCP, CLASH, ALICE_APP = f"rt-web-{RUN}", f"rt-tcp-{RUN}", f"rt-clash-{RUN}", f"rt-alice-{RUN}"
+ADMIN_PW = "rt-admin-" + uuid.uuid4().hex
+USER_PW = "rt-user-" + uuid.uuid4().hex
+HOST = f"web-{RUN}.example.test"
+TCP_PORT = 20000 + int(RUN, 16) % 20000
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def spec(name: str, expose: dict, **more) -> dict:
+    return {"name": name, "image": "paasops/hello:latest", "command": ["httpd", "-f", "-p", "8080", "-h", "/www"],
+            "memory": "16m", "cpus": 0.05, "expose": expose, **more}
+
+
+@pytest.fixture(scope="module")
+def engine():
+    with hello_engine(WEB, TCP, CLASH, ALICE_APP) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def lab(engine, tmp_path_factory):
+    """A real etcd (TLS, client certs of the service's pki dir) and the service publishing to it."""
+    workdir = tmp_path_factory.mktemp("routes")
+    etcd_url = ensure_etcd(workdir / "etcd", listen_ip="127.0.0.1", client_port=free_port(), peer_port=free_port(),
+                           pki_dir=workdir / "pki")
+    try:
+        with local_service(workdir, ADMIN_PW, local_engine_up(ADMIN_PW),
+                           settings={"PAASOPS_ETCD": json.dumps([etcd_url])}) as url:
+            yield {"url": url, "etcd": etcd_url, "pki": workdir / "pki", "admin": api_login(url, "admin", ADMIN_PW)}
+    finally:
+        stop_etcd(workdir / "etcd")
+
+
+def read_route(lab, app: str, revision: int | None = None) -> tuple[dict | None, int]:
+    """`/paasops/routes/<app>` (None: absent) at `revision` (default: now), and etcd's revision."""
+    body: dict = {"key": base64.b64encode(f"/paasops/routes/{app}".encode()).decode()}
+    if revision is not None:
+        body["revision"] = revision
+    answer = etcd_call(lab["etcd"], lab["pki"], "/kv/range", body)
+    kvs = answer.get("kvs") or []
+    value = json.loads(base64.b64decode(kvs[0]["value"])) if kvs else None
+    return value, int(answer["header"]["revision"])
+
+
+def wait_route(lab, app: str, ok, timeout: float = 10.0) -> dict | None:
+    deadline = time.monotonic() + timeout
+    while True:
+        value, _ = read_route(lab, app)
+        if ok(value):
+            return value
+        assert time.monotonic() < deadline, f"route of {app} is {value}"
+        time.sleep(0.1)
+
+
+def published(client: docker.DockerClient, app: str) -> dict[str, tuple[str, int]]:
+    """The app's running containers, as docker lists them: short id -> (name, IPv4 host port of 8080/tcp)."""
+    out = {}
+    for c in client.containers.list(filters={"label": [f"paasops.app={app}"]}):
+        [port] = [p["HostPort"] for p in c.attrs["NetworkSettings"]["Ports"]["8080/tcp"] if ":" not in p["HostIp"]]
+        out[c.id[:12]] = (c.name, int(port))
+    return out
+
+
+def deploy(lab, body: dict, count: int, token: str | None = None, **extra) -> httpx.Response:
+    return api_call(lab["url"], token or lab["admin"], "POST", "/api/containers",
+                    json={"spec": body, "count": count, **extra}, timeout=120)
+
+
+def test_an_exposed_app_is_routed_to_its_ready_replicas(lab, engine):
+    answer = deploy(lab, spec(WEB, {"port": 8080, "hostnames": [HOST.upper()]}), 3)
+    assert answer.status_code == 200, answer.text
+    value = wait_route(lab, WEB, lambda v: v is not None and len(v["backends"]) == 3)
+    running = published(engine, WEB)
+    assert len(running) == 3  # 8080 was not in `ports`: published on an ephemeral host port all the same
+    assert {b["id"]: (b["name"], b["port"]) for b in value["backends"]} == running
+    assert {(b["address"], b["state"]) for b in value["backends"]} == {("127.0.0.1", "ready")}
+    assert {k: value[k] for k in ("app", "mode", "hostnames", "path", "https_redirect", "tcp_port")} == {
+        "app": WEB, "mode": "http", "hostnames": [HOST], "path": "/", "https_redirect": False, "tcp_port": None}
+    for _, port in running.values():  # each backend answers where the route says
+        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=5).status_code == 200
+    app = api_call(lab["url"], lab["admin"], "GET", f"/api/apps/{WEB}").json()
+    assert app["urls"] == [f"http://{HOST}/"]
+
+
+def test_a_replica_leaving_is_drained_before_its_container_goes(lab, engine):
+    before = published(engine, WEB)
+    _, start = read_route(lab, WEB)
+    seen: list[tuple[str, bool]] = []  # (a drained backend's id, whether its container still existed then)
+    done = threading.Event()
+
+    def watch():
+        while not done.is_set():
+            value, _ = read_route(lab, WEB)
+            for b in (value or {}).get("backends", []):
+                if b["state"] == "drain":
+                    try:
+                        exists = engine.containers.get(b["id"]).status == "running"
+                    except docker.errors.NotFound:
+                        exists = False
+                    seen.append((b["id"], exists))
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        answer = api_call(lab["url"], lab["admin"], "POST", f"/api/apps/{WEB}/scale", json={"count": 1}, timeout=120)
+        assert answer.status_code == 200, answer.text
+        value = wait_route(lab, WEB, lambda v: v is not None and len(v["backends"]) == 1)
+    finally:
+        done.set()
+        watcher.join(5)
+    left = published(engine, WEB)
+    removed = set(before) - set(left)
+    assert len(removed) == 2 and [b["id"] for b in value["backends"]] == list(left)
+    # Every value the key took meanwhile (etcd keeps each revision): ready, then drain, then gone; never back.
+    _, end = read_route(lab, WEB)
+    history = [read_route(lab, WEB, r)[0] for r in range(start, end + 1)]
+    for cid in removed:
+        states = [next((b["state"] for b in v["backends"] if b["id"] == cid), "gone") for v in history if v]
+        collapsed = [s for i, s in enumerate(states) if i == 0 or states[i - 1] != s]
+        assert collapsed == ["ready", "drain", "gone"], (cid, states)
+        assert (cid, True) in seen, f"{cid} was never seen drained while its container ran: {seen}"
+
+
+def test_a_route_another_app_has_is_refused_and_nothing_changes(lab, engine, tmp_path):
+    for dry_run in (True, False):
+        answer = deploy(lab, spec(CLASH, {"port": 8080, "hostnames": [HOST, "other.example.test"]}), 1,
+                        dry_run=dry_run)
+        assert answer.status_code == 400, answer.text
+        assert f"{HOST}/ is already routed to app '{WEB}'" in answer.json()["error"]
+    assert deploy(lab, spec(TCP, {"port": 8080, "tcp": TCP_PORT}), 1).status_code == 200
+    app_yml = tmp_path / "clash.yml"
+    app_yml.write_text(json.dumps(spec(CLASH, {"port": 8080, "tcp": TCP_PORT})))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAASOPS_")}
+    env.update(PAASOPS_SERVER=lab["url"], PAASOPS_TOKEN=lab["admin"])
+    done = subprocess.run([sys.executable, "-m", "paasops", "deploy", str(app_yml)], env=env, capture_output=True,
+                          text=True, timeout=120, cwd=ROOT)
+    assert done.returncode != 0 and f"port {TCP_PORT} is already routed to app '{TCP}'" in done.stderr, done
+    assert api_call(lab["url"], lab["admin"], "GET", f"/api/apps/{CLASH}").status_code == 404
+    assert engine.containers.list(all=True, filters={"label": [f"paasops.app={CLASH}"]}) == []
+    assert read_route(lab, CLASH)[0] is None
+    assert wait_route(lab, TCP, lambda v: v is not None and len(v["backends"]) == 1)["tcp_port"] == TCP_PORT
+
+
+def test_each_account_sees_the_routes_of_its_own_apps(lab):
+    url, admin = lab["url"], lab["admin"]
+    added = api_call(url, admin, "POST", "/api/accounts", json={"name": "alice", "password": USER_PW, "role": "user"})
+    assert added.status_code == 201, added.text
+    alice = api_login(url, "alice", USER_PW)
+    assert deploy(lab, spec(ALICE_APP, {"port": 8080, "hostnames": [f"alice-{RUN}.example.test"]}), 1,
+                  token=alice).status_code == 200
+    wait_route(lab, ALICE_APP, lambda v: v is not None and len(v["backends"]) == 1)
+    mine = api_call(url, alice, "GET", "/api/routes")
+    assert mine.status_code == 200, mine.text
+    assert [r["app"] for r in mine.json()] == [ALICE_APP]
+    assert [b["state"] for b in mine.json()[0]["backends"]] == ["ready"]
+    everyone = {r["app"] for r in api_call(url, admin, "GET", "/api/routes").json()}
+    assert {WEB, TCP, ALICE_APP} <= everyone
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAASOPS_")}
+    env.update(PAASOPS_SERVER=url, PAASOPS_TOKEN=alice)
+    shown = subprocess.run([sys.executable, "-m", "paasops", "routes", "-o", "json"], env=env, capture_output=True,
+                           text=True, timeout=60, cwd=ROOT)
+    assert shown.returncode == 0, shown.stderr
+    assert [r["app"] for r in json.loads(shown.stdout)] == [ALICE_APP]
+
+
+def test_a_deleted_app_loses_its_route(lab):
+    answer = api_call(lab["url"], lab["admin"], "DELETE", f"/api/apps/{TCP}")
+    assert answer.status_code == 200, answer.text
+    wait_route(lab, TCP, lambda v: v is None, timeout=5)
