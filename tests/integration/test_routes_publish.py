@@ -27,6 +27,7 @@ USER_PW = "rt-user-" + uuid.uuid4().hex
 HOST = f"web-{RUN}.example.test"
 TCP_PORT = 20000 + int(RUN, 16) % 20000
 ROOT = Path(__file__).resolve().parents[2]
+DRAIN, GRACE = 3.0, 0.3  # seconds a stop waits at most for the edges' acks, then for requests in flight
 
 
 def spec(name: str, expose: dict, **more) -> dict:
@@ -48,7 +49,8 @@ def lab(engine, tmp_path_factory):
                            pki_dir=workdir / "pki")
     try:
         with local_service(workdir, ADMIN_PW, local_engine_up(ADMIN_PW),
-                           settings={"PAASOPS_ETCD": json.dumps([etcd_url])}) as url:
+                           settings={"PAASOPS_ETCD": json.dumps([etcd_url]), "PAASOPS_ROUTE_DRAIN_TIMEOUT": str(DRAIN),
+                                     "PAASOPS_ROUTE_DRAIN_GRACE": str(GRACE)}) as url:
             yield {"url": url, "etcd": etcd_url, "pki": workdir / "pki", "admin": api_login(url, "admin", ADMIN_PW)}
     finally:
         stop_etcd(workdir / "etcd")
@@ -143,6 +145,59 @@ def test_a_replica_leaving_is_drained_before_its_container_goes(lab, engine):
         collapsed = [s for i, s in enumerate(states) if i == 0 or states[i - 1] != s]
         assert collapsed == ["ready", "drain", "gone"], (cid, states)
         assert (cid, True) in seen, f"{cid} was never seen drained while its container ran: {seen}"
+
+
+def put_edge(lab, value: dict) -> None:
+    """`/paasops/edges/local` as an edge agent on the local engine writes it (the contract's ack)."""
+    etcd_call(lab["etcd"], lab["pki"], "/kv/put", {"key": base64.b64encode(b"/paasops/edges/local").decode(),
+                                                   "value": base64.b64encode(json.dumps(value).encode()).decode()})
+
+
+def test_a_stop_waits_for_the_live_edges_to_apply_the_drain_but_no_longer_than_the_timeout(lab, engine):
+    answer = api_call(lab["url"], lab["admin"], "POST", f"/api/apps/{WEB}/scale", json={"count": 3}, timeout=120)
+    assert answer.status_code == 200, answer.text
+    wait_route(lab, WEB, lambda v: v is not None and len(v["backends"]) == 3)
+
+    def destroy_one() -> float:
+        victim = sorted(published(engine, WEB))[0]
+        started = time.monotonic()
+        gone = api_call(lab["url"], lab["admin"], "DELETE", f"/api/containers/{victim}")
+        assert gone.status_code == 200, gone.text
+        return time.monotonic() - started
+
+    # (the supervisor replaces each destroyed replica: the app wants 3)
+    # An edge on the (up) local engine that never applies anything: the stop waits DRAIN, then GRACE, and goes on.
+    put_edge(lab, {"engine": "local", "revision": 0, "servers": {}, "error": "stuck", "http_port": 80,
+                   "https_port": 443, "applied_at": "2026-01-01T00:00:00+00:00"})
+    lagging = destroy_one()
+    # An edge that applies each revision as it comes (as the agent does): the stop waits only for its ack.
+    done = threading.Event()
+
+    def ack():
+        while not done.is_set():
+            value, revision = read_route(lab, WEB)
+            servers = {f"{WEB}/{b['id']}": b["state"] for b in (value or {}).get("backends", [])}
+            put_edge(lab, {"engine": "local", "revision": revision, "servers": servers, "error": None,
+                           "http_port": 80, "https_port": 443, "applied_at": "2026-01-01T00:00:01+00:00"})
+            time.sleep(0.02)
+
+    acker = threading.Thread(target=ack, daemon=True)
+    acker.start()
+    try:
+        acked = destroy_one()
+        time.sleep(0.3)
+        [route] = [r for r in api_call(lab["url"], lab["admin"], "GET", "/api/routes").json() if r["app"] == WEB]
+    finally:
+        done.set()
+        acker.join(5)
+        etcd_call(lab["etcd"], lab["pki"], "/kv/deleterange",
+                  {"key": base64.b64encode(b"/paasops/edges/local").decode()})
+    print(f"stop with a lagging edge {lagging:.2f}s, with an acking edge {acked:.2f}s")
+    assert lagging >= DRAIN + GRACE and acked < DRAIN
+    [edge] = route["edges"]
+    assert (edge["engine"], edge["status"], edge["error"]) == ("local", "up", None)
+    assert edge["serving"] == {b["id"]: "ready" for b in route["backends"]} and route["backends"]
+    assert edge["lag"] == 0 and edge["current"]
 
 
 def test_a_route_another_app_has_is_refused_and_nothing_changes(lab, engine, tmp_path):
