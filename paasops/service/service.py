@@ -175,6 +175,8 @@ class Service:
             self.container_events.sync_targets()
             if self.heartbeat is not None:
                 self.heartbeat.set_targets({h.id: h.address for h in self.cluster.engines.values()})
+            if self.routes is not None:
+                self.routes.poke()
 
     # -- parts that need etcd / ICMP -------------------------------------------------------
     def _start_registry(self) -> None:
@@ -206,7 +208,7 @@ class Service:
             routes.poke()
 
         self.container_events.on_event = heard
-        routes.sync()
+        routes.poke()  # its first sync on its own thread: an etcd away never holds the start up
         routes.start()
 
     def current_routes(self, withdrawn: frozenset[str] = frozenset()) -> dict[str, dict]:

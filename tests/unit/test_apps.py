@@ -218,3 +218,14 @@ def test_changing_only_where_an_app_is_routed_is_no_new_release_but_is_kept():
     assert (result.new_release, result.deployment) == (False, "d1")
     assert store.apps["web"].spec["expose"] == {"port": 80, "tcp": 18080, "hostnames": None, "path": "/",
                                                "https_redirect": False}
+
+
+def test_a_deploy_under_way_holds_its_routes_against_another_apps():
+    apps = FakeApps(FakeStore())
+    shop = parse_app_spec({"name": "shop", "image": "x", "expose": {"port": 80, "hostnames": ["web.example.test"]}})
+    with apps.claiming(shop):  # shop's record is not written yet
+        with pytest.raises(UserInputError, match="already routed to app 'shop'"):
+            apps.deploy(EXPOSED, 1)
+        with apps.claiming(EXPOSED.model_copy(update={"name": "shop"})):  # its own claim never conflicts
+            pass
+    assert apps.deploy(EXPOSED, 1).ok  # released once shop's deploy ended
