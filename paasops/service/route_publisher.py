@@ -216,6 +216,9 @@ class RoutePublisher:
         requests; at once for a replica no route serves. Never raises: a stop is never held up by etcd."""
         if view.app is None or view.app not in self.exposed:
             return
+        if self.error is not None:  # etcd is away: the edges keep their last routes, no ack can come
+            self._withdrawn.add(view.id)  # published as drain once it answers, if the replica still runs
+            return
         with self._lock:
             served = published_ready(parse_json(self._routes.get(view.app)), view.id)
             self._withdrawn.add(view.id)
@@ -254,7 +257,10 @@ class RoutePublisher:
             if view.id not in self._withdrawn:
                 return
             self._withdrawn.discard(view.id)
-        self.sync()
+        if self.error is None:
+            self.sync()  # its backend goes from the routes before the caller moves on
+        else:
+            self.poke()  # etcd is away: the sweep publishes it when it answers, never holding the stop up
 
 
 # -- what the API shows ------------------------------------------------------------------------

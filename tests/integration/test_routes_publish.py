@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import docker
@@ -45,13 +46,16 @@ def engine():
 def lab(engine, tmp_path_factory):
     """A real etcd (TLS, client certs of the service's pki dir) and the service publishing to it."""
     workdir = tmp_path_factory.mktemp("routes")
-    etcd_url = ensure_etcd(workdir / "etcd", listen_ip="127.0.0.1", client_port=free_port(), peer_port=free_port(),
-                           pki_dir=workdir / "pki")
+    ports = {"client_port": free_port(), "peer_port": free_port()}
+    etcd_url = ensure_etcd(workdir / "etcd", listen_ip="127.0.0.1", pki_dir=workdir / "pki", **ports)
     try:
         with local_service(workdir, ADMIN_PW, local_engine_up(ADMIN_PW),
                            settings={"PAASOPS_ETCD": json.dumps([etcd_url]), "PAASOPS_ROUTE_DRAIN_TIMEOUT": str(DRAIN),
                                      "PAASOPS_ROUTE_DRAIN_GRACE": str(GRACE)}) as url:
-            yield {"url": url, "etcd": etcd_url, "pki": workdir / "pki", "admin": api_login(url, "admin", ADMIN_PW)}
+            yield {"url": url, "etcd": etcd_url, "pki": workdir / "pki", "admin": api_login(url, "admin", ADMIN_PW),
+                   "restart_etcd": lambda: ensure_etcd(workdir / "etcd", listen_ip="127.0.0.1",
+                                                       pki_dir=workdir / "pki", **ports),
+                   "stop_etcd": lambda: stop_etcd(workdir / "etcd")}
     finally:
         stop_etcd(workdir / "etcd")
 
@@ -153,9 +157,41 @@ def put_edge(lab, value: dict) -> None:
                                                    "value": base64.b64encode(json.dumps(value).encode()).decode()})
 
 
+def started_at(engine: docker.DockerClient, cid: str) -> float:
+    """When docker started the container (epoch seconds; its RFC 3339 time has nanoseconds)."""
+    text = engine.containers.get(cid).attrs["State"]["StartedAt"]
+    whole, _, frac = text.rstrip("Z").partition(".")
+    return datetime.fromisoformat(whole).replace(tzinfo=UTC).timestamp() + float("0." + (frac or "0"))
+
+
+def test_a_new_replica_is_routed_within_a_second_of_starting(lab, engine):
+    first_seen: dict[str, float] = {}
+    done = threading.Event()
+
+    def watch():
+        while not done.is_set():
+            value, _ = read_route(lab, WEB)
+            for b in (value or {}).get("backends", []):
+                first_seen.setdefault(b["id"], time.time())
+            time.sleep(0.02)
+
+    before = set(published(engine, WEB))
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        answer = api_call(lab["url"], lab["admin"], "POST", f"/api/apps/{WEB}/scale", json={"count": 3}, timeout=120)
+        assert answer.status_code == 200, answer.text
+        wait_route(lab, WEB, lambda v: v is not None and len(v["backends"]) == 3)
+    finally:
+        done.set()
+        watcher.join(5)
+    new = set(published(engine, WEB)) - before
+    lags = {cid: first_seen[cid] - started_at(engine, cid) for cid in new}
+    print("started -> routed:", ", ".join(f"{lag * 1000:.0f} ms" for lag in lags.values()))
+    assert len(new) == 2 and all(lag < 1.0 for lag in lags.values()), lags
+
+
 def test_a_stop_waits_for_the_live_edges_to_apply_the_drain_but_no_longer_than_the_timeout(lab, engine):
-    answer = api_call(lab["url"], lab["admin"], "POST", f"/api/apps/{WEB}/scale", json={"count": 3}, timeout=120)
-    assert answer.status_code == 200, answer.text
     wait_route(lab, WEB, lambda v: v is not None and len(v["backends"]) == 3)
 
     def destroy_one() -> float:
@@ -240,6 +276,25 @@ def test_each_account_sees_the_routes_of_its_own_apps(lab):
                            text=True, timeout=60, cwd=ROOT)
     assert shown.returncode == 0, shown.stderr
     assert [r["app"] for r in json.loads(shown.stdout)] == [ALICE_APP]
+
+
+def test_with_etcd_away_a_scale_down_goes_on_and_the_routes_catch_up_when_it_is_back(lab, engine):
+    wait_route(lab, WEB, lambda v: v is not None and len(v["backends"]) == 3)
+    lab["stop_etcd"]()
+    try:
+        started = time.monotonic()
+        answer = api_call(lab["url"], lab["admin"], "POST", f"/api/apps/{WEB}/scale", json={"count": 1}, timeout=120)
+        took = time.monotonic() - started
+        assert answer.status_code == 200, answer.text
+        assert len(published(engine, WEB)) == 1
+    finally:
+        lab["restart_etcd"]()
+    print(f"scale 3 -> 1 with etcd away: {took:.2f}s")
+    assert took < DRAIN  # no drain wait: no edge can ack while etcd is away (they keep their last routes)
+    value = wait_route(lab, WEB, lambda v: v is not None and len(v["backends"]) == 1, timeout=15)
+    assert [b["id"] for b in value["backends"]] == list(published(engine, WEB))
+    events = api_call(lab["url"], lab["admin"], "GET", "/api/events", params={"type": "routes-error"}).json()
+    assert events and "the edges keep their last routes" in events[0]["message"]
 
 
 def test_a_deleted_app_loses_its_route(lab):

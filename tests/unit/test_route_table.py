@@ -180,3 +180,17 @@ def test_before_stop_is_at_once_for_a_replica_no_route_serves():
     publisher.before_stop(replica(2))  # exposed, but not published as ready: withdrawn, no wait
     assert time.monotonic() - started < 0.5
     assert publisher.withdrawn == {replica(2).id}
+
+
+def test_with_etcd_away_a_stop_is_neither_held_up_nor_waits():
+    import time
+
+    from paasops.service.route_publisher import RoutePublisher
+
+    publisher = RoutePublisher(["https://127.0.0.1:9"], table=lambda withdrawn: {}, drain_grace=5, drain_timeout=5)
+    publisher.exposed, publisher.error = frozenset({"hello"}), "ConnectionError: refused"
+    started = time.monotonic()
+    publisher.before_stop(replica(1))
+    assert publisher.withdrawn == {replica(1).id}
+    publisher.after_stop(replica(1))  # pokes the sweep instead of calling etcd
+    assert time.monotonic() - started < 0.5 and publisher.withdrawn == frozenset()
