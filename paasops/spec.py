@@ -252,9 +252,14 @@ class AppSpec(_Strict):
 
     @model_validator(mode="after")
     def _health_has_port(self) -> AppSpec:
-        if self.health and self.health.http is not None and not self.health.port and not self.tcp_ports:
-            raise _fail("health.http: needs a port to probe: give health.port or a tcp entry in ports")
+        if self.health and self.health.http is not None and not self.health.port and not self.probe_ports:
+            raise _fail("health.http: needs a port to probe: give health.port, a tcp entry in ports or expose.port")
         return self
+
+    @property
+    def probe_ports(self) -> list[int]:
+        """The ports an http health check may probe by default: the tcp ports, then an exposed one."""
+        return self.tcp_ports + self.auto_published
 
     @property
     def auto_published(self) -> list[int]:
@@ -586,7 +591,7 @@ def docker_run_kwargs(spec: AppSpec, name: str, labels: Mapping[str, str], *,
         "init": True,  # an init as PID 1 reaps zombies and stops the app on SIGTERM (no 10 s kill wait)
         "security_opt": ["no-new-privileges"],  # setuid binaries cannot raise a process's privileges
         "pids_limit": min(spec.pids_limit or pids_limit, pids_limit),  # a fork bomb stays in its container
-        "healthcheck": docker_healthcheck(spec.health, spec.tcp_ports) if spec.health else None,
+        "healthcheck": docker_healthcheck(spec.health, spec.probe_ports) if spec.health else None,
     }
     return {k: v for k, v in kwargs.items() if k in DOCKER_RUN_KWARGS and v is not None}
 

@@ -116,3 +116,12 @@ def test_urls():
                                                                    "https://b.test/api"]
     assert urls(Expose(port=5432, tcp=15432), ["10.0.0.1", "10.0.0.2"]) == ["tcp://10.0.0.1:15432",
                                                                             "tcp://10.0.0.2:15432"]
+
+
+def test_an_http_health_check_probes_the_exposed_port_by_default():
+    s = spec(expose={"port": 8080, "hostnames": ["a.test"]}, health={"http": "/up"})
+    assert docker_run_kwargs(s, "hello-1", {})["healthcheck"]["test"][-1] == "http://127.0.0.1:8080/up"
+    listed = spec(ports=["0:9000"], expose={"port": 8080, "hostnames": ["a.test"]}, health={"http": "/up"})
+    assert docker_run_kwargs(listed, "hello-1", {})["healthcheck"]["test"][-1] == "http://127.0.0.1:9000/up"
+    with pytest.raises(SpecError, match="give health.port, a tcp entry in ports or expose.port"):
+        spec(health={"http": "/up"})
