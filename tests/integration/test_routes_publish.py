@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -23,6 +24,7 @@ from paasops.lab.etcd import ensure_etcd, stop_etcd
 
 RUN = uuid.uuid4().hex[:6]
 WEB, TCP, CLASH, ALICE_APP = f"rt-web-{RUN}", f"rt-tcp-{RUN}", f"rt-clash-{RUN}", f"rt-alice-{RUN}"
+CHECKED = f"rt-checked-{RUN}"
 ADMIN_PW = "rt-admin-" + uuid.uuid4().hex
 USER_PW = "rt-user-" + uuid.uuid4().hex
 HOST = f"web-{RUN}.example.test"
@@ -38,7 +40,7 @@ def spec(name: str, expose: dict, **more) -> dict:
 
 @pytest.fixture(scope="module")
 def engine():
-    with hello_engine(WEB, TCP, CLASH, ALICE_APP) as client:
+    with hello_engine(WEB, TCP, CLASH, ALICE_APP, CHECKED) as client:
         yield client
 
 
@@ -79,6 +81,13 @@ def wait_route(lab, app: str, ok, timeout: float = 10.0) -> dict | None:
             return value
         assert time.monotonic() < deadline, f"route of {app} is {value}"
         time.sleep(0.1)
+
+
+def settled(condition, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the watcher never saw it"
+        time.sleep(0.02)
 
 
 def published(client: docker.DockerClient, app: str) -> dict[str, tuple[str, int]]:
@@ -157,11 +166,15 @@ def put_edge(lab, value: dict) -> None:
                                                    "value": base64.b64encode(json.dumps(value).encode()).decode()})
 
 
+def docker_time(text: str) -> float:
+    """A docker RFC 3339 time (nanoseconds, Z or an offset) in epoch seconds."""
+    text = re.sub(r"(\.\d{6})\d*", r"\1", text.replace("Z", "+00:00"))
+    return datetime.fromisoformat(text).astimezone(UTC).timestamp()
+
+
 def started_at(engine: docker.DockerClient, cid: str) -> float:
-    """When docker started the container (epoch seconds; its RFC 3339 time has nanoseconds)."""
-    text = engine.containers.get(cid).attrs["State"]["StartedAt"]
-    whole, _, frac = text.rstrip("Z").partition(".")
-    return datetime.fromisoformat(whole).replace(tzinfo=UTC).timestamp() + float("0." + (frac or "0"))
+    """When docker started the container."""
+    return docker_time(engine.containers.get(cid).attrs["State"]["StartedAt"])
 
 
 def test_a_new_replica_is_routed_within_a_second_of_starting(lab, engine):
@@ -181,7 +194,8 @@ def test_a_new_replica_is_routed_within_a_second_of_starting(lab, engine):
     try:
         answer = api_call(lab["url"], lab["admin"], "POST", f"/api/apps/{WEB}/scale", json={"count": 3}, timeout=120)
         assert answer.status_code == 200, answer.text
-        wait_route(lab, WEB, lambda v: v is not None and len(v["backends"]) == 3)
+        value = wait_route(lab, WEB, lambda v: v is not None and len(v["backends"]) == 3)
+        settled(lambda: {b["id"] for b in value["backends"]} <= set(first_seen))  # the watcher saw it too
     finally:
         done.set()
         watcher.join(5)
@@ -189,6 +203,37 @@ def test_a_new_replica_is_routed_within_a_second_of_starting(lab, engine):
     lags = {cid: first_seen[cid] - started_at(engine, cid) for cid in new}
     print("started -> routed:", ", ".join(f"{lag * 1000:.0f} ms" for lag in lags.values()))
     assert len(new) == 2 and all(lag < 1.0 for lag in lags.values()), lags
+
+
+def test_a_replica_with_a_health_check_is_routed_only_once_healthy(lab, engine):
+    seen: list[tuple[float, int]] = []  # (when, backends in the route)
+    done = threading.Event()
+
+    def watch():
+        while not done.is_set():
+            value, _ = read_route(lab, CHECKED)
+            seen.append((time.time(), len((value or {}).get("backends", []))))
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        body = spec(CHECKED, {"port": 8080, "hostnames": [f"checked-{RUN}.example.test"]},
+                    health={"http": "/index.html", "interval": "1s", "timeout": "1s", "retries": 1})
+        assert deploy(lab, body, 1).status_code == 200
+        wait_route(lab, CHECKED, lambda v: v is not None and len(v["backends"]) == 1)
+        settled(lambda: any(n == 1 for _, n in seen))  # the watcher saw it too
+    finally:
+        done.set()
+        watcher.join(5)
+    [cid] = published(engine, CHECKED)
+    health = engine.containers.get(cid).attrs["State"]["Health"]
+    assert health["Status"] == "healthy"
+    healthy_at = docker_time(health["Log"][0]["End"])  # its first probe, which passed
+    routed_at = min(t for t, n in seen if n == 1)
+    print(f"healthy -> routed: {(routed_at - healthy_at) * 1000:.0f} ms")
+    assert healthy_at <= routed_at < healthy_at + 1.0
+    assert any(n == 0 and t > started_at(engine, cid) for t, n in seen)  # running but not yet healthy: not routed
 
 
 def test_a_stop_waits_for_the_live_edges_to_apply_the_drain_but_no_longer_than_the_timeout(lab, engine):
