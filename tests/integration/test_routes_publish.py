@@ -266,8 +266,16 @@ def test_a_stop_waits_for_the_live_edges_to_apply_the_drain_but_no_longer_than_t
     acker.start()
     try:
         acked = destroy_one()
-        time.sleep(0.3)
-        [route] = [r for r in api_call(lab["url"], lab["admin"], "GET", "/api/routes").json() if r["app"] == WEB]
+        routes: list[dict] = []
+
+        def caught_up() -> bool:  # the edge serves what the route says (the supervisor replaces the replica)
+            routes[:] = [r for r in api_call(lab["url"], lab["admin"], "GET", "/api/routes").json()
+                         if r["app"] == WEB]
+            edges = routes[0]["edges"]
+            return len(edges) == 1 and edges[0]["serving"] == {b["id"]: "ready" for b in routes[0]["backends"]}
+
+        settled(caught_up)
+        [route] = routes
     finally:
         done.set()
         acker.join(5)
@@ -277,8 +285,7 @@ def test_a_stop_waits_for_the_live_edges_to_apply_the_drain_but_no_longer_than_t
     assert lagging >= DRAIN + GRACE and acked < DRAIN
     [edge] = route["edges"]
     assert (edge["engine"], edge["status"], edge["error"]) == ("local", "up", None)
-    assert edge["serving"] == {b["id"]: "ready" for b in route["backends"]} and route["backends"]
-    assert edge["lag"] == 0 and edge["current"]
+    assert route["backends"] and edge["lag"] == 0 and edge["current"] and edge["revision"] >= route["revision"]
 
 
 def test_a_route_another_app_has_is_refused_and_nothing_changes(lab, engine, tmp_path):
