@@ -47,6 +47,7 @@ from .results import (
     ReconcileResult,
     ReleaseView,
     Report,
+    RouteView,
     UndrainResult,
 )
 
@@ -364,6 +365,10 @@ class ApiClient:
     def rollback(self, name: str, to: str | None = None, on_progress: Progress | None = None) -> DeployResult:
         """Deploy release `to` of app `name` again (None: the one before the current); progress as `deploy`."""
         return self._progress_call(DeployResult, f"/api/apps/{_seg(name)}/rollback", {"to": to}, on_progress)
+
+    def routes(self) -> list[RouteView]:
+        """The routes of the apps this account may see, with each edge's view of them."""
+        return self.call(list[RouteView], "GET", "/api/routes")
 
     # -- cron jobs -----------------------------------------------------------------------
     def reconcile(self, dry_run: bool = False, apps: list[str] | None = None) -> ReconcileResult:

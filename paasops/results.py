@@ -15,6 +15,7 @@ __all__ = [
     "EventView", "Healthz", "HostDown", "HostExplanation", "HostRow", "LoggedOut", "LoginResult",
     "PasswordChanged", "PlannedReplica", "Port", "ReconcileAction", "ReconcileResult", "ReleaseView",
     "RemovedReplica", "ReplicaFailure", "ReplicaResult", "Report", "ReportReconcile", "ReportTotals", "Result",
+    "RouteBackend", "RouteEdge", "RouteView",
     "SpecChange",
     "Totals", "WhoAmI",
 ]
@@ -226,6 +227,7 @@ class AppView(Result):
     owner: str | None = None  # the account it belongs to (None: deployed before ownership, admins' only)
     team: str | None = None
     secrets: list[str] = []  # the names of its secrets: their values are never shown
+    urls: list[str] = []  # where it answers through the edges (app.yml `expose`); none: not exposed
 
 
 class ReleaseView(Result):
@@ -424,6 +426,45 @@ class EventView(Result):
     id: str = ""
 
 
+# -- routes (app.yml `expose`, served by the edges) ---------------------------------------------
+class RouteBackend(Result):
+    """One replica a route sends traffic to: its host's address and published port; ready or drain."""
+
+    id: str
+    name: str
+    address: str
+    port: int
+    state: str
+
+
+class RouteEdge(Result):
+    """What one edge (its agent's `/paasops/edges/<engine>` key) serves of a route."""
+
+    engine: str
+    status: str = UNKNOWN  # the engine's host status
+    revision: int = 0  # the routes revision it has applied
+    lag: int = 0  # revisions it is behind this route's last change (0: current)
+    current: bool = False
+    applied_at: str | None = None
+    error: str | None = None  # its last apply error
+    serving: dict[str, str] = {}  # backend id -> ready | drain, as the edge has it
+
+
+class RouteView(Result):
+    """An exposed app's route: where it answers, its backends, and each edge's view of it."""
+
+    app: str
+    mode: str  # http | tcp
+    hostnames: list[str] = []
+    path: str | None = None
+    https_redirect: bool = False
+    tcp_port: int | None = None
+    revision: int = 0  # the etcd revision of its last change (0: not published)
+    urls: list[str] = []
+    backends: list[RouteBackend] = []
+    edges: list[RouteEdge] = []
+
+
 # -- report ------------------------------------------------------------------------------------
 class ReportTotals(Totals):
     cpu_percent: float = 0.0
@@ -471,6 +512,7 @@ class Report(Result):
     apps_out_of_sync: list[str] = []
     reconcile: ReportReconcile = Field(default_factory=ReportReconcile)
     events: list[EventView] = []
+    routes: list[RouteView] = []
 
 
 # -- accounts and tokens -----------------------------------------------------------------------

@@ -27,6 +27,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from .errors import SpecError
+from .expose import Expose
 from .health_check import HealthCheck, docker_healthcheck, format_duration, parse_duration_ms
 from .placement import labels as label_expr
 from .update_policy import UpdatePolicy
@@ -235,6 +236,7 @@ class AppSpec(_Strict):
     pids_limit: int | None = Field(None, ge=1, strict=True)  # lowers the service's pids limit, never raises it
     strategy: Literal["thesis", "spread", "binpack"] = "thesis"
     health: HealthCheck | None = None
+    expose: Expose | None = None  # reached through the edges (no release field: only its published port is)
     update: UpdatePolicy = UpdatePolicy()  # how a new release replaces this one's replicas (no release field)
     # how long a replica's host may be suspect or down before the replica is started elsewhere (self-healing)
     reschedule_after: str = DEFAULT_RESCHEDULE_AFTER
@@ -250,9 +252,19 @@ class AppSpec(_Strict):
 
     @model_validator(mode="after")
     def _health_has_port(self) -> AppSpec:
-        if self.health and self.health.http is not None and not self.health.port and not self.tcp_ports:
-            raise _fail("health.http: needs a port to probe: give health.port or a tcp entry in ports")
+        if self.health and self.health.http is not None and not self.health.port and not self.probe_ports:
+            raise _fail("health.http: needs a port to probe: give health.port, a tcp entry in ports or expose.port")
         return self
+
+    @property
+    def probe_ports(self) -> list[int]:
+        """The ports an http health check may probe by default: the tcp ports, then an exposed one."""
+        return self.tcp_ports + self.auto_published
+
+    @property
+    def auto_published(self) -> list[int]:
+        """Container ports published (on an ephemeral host port) only because `expose` needs them."""
+        return [self.expose.port] if self.expose and self.expose.port not in self.tcp_ports else []
 
     @field_validator("reschedule_after", mode="before")
     @classmethod
@@ -362,7 +374,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 _NESTED: dict[str, type[BaseModel]] = {"ports": PortSpec, "restart": RestartPolicy, "health": HealthCheck,
-                                       "update": UpdatePolicy}
+                                       "update": UpdatePolicy, "expose": Expose}
 _MESSAGES = {
     "missing": "is required",
     "greater_than_equal": "must be >= {ge}, got {input}",
@@ -475,8 +487,9 @@ def forbidden_host_ports(spec: AppSpec, api_port: int | None = None) -> list[Por
 
 
 # Fields that are not part of a release: how many replicas run is a scale, not a new release; how a
-# release replaces the one before (`update`) and how long a lost host is waited for shape no container.
-NOT_RELEASE_FIELDS = frozenset({"count", "name", "update", "reschedule_after"})  # name: the app itself
+# release replaces the one before (`update`) and how long a lost host is waited for shape no container, nor
+# does where the edges route to it (`expose`; the port it publishes for that is: `auto_published`).
+NOT_RELEASE_FIELDS = frozenset({"count", "name", "update", "reschedule_after", "expose"})  # name: the app itself
 HASH_VERSION = 2  # 1: image, command, memory, cpus and secrets only (`legacy_spec_hash`)
 
 
@@ -486,6 +499,8 @@ def release_identity(spec: AppSpec) -> dict[str, Any]:
     identity = spec.model_dump(mode="json", exclude=set(NOT_RELEASE_FIELDS) | {"secrets"})
     identity.update(command=spec.argv, cpus=float(spec.cpus), constraints=sorted(spec.constraints),
                     hash_version=HASH_VERSION)
+    if spec.auto_published:  # only then: the hash of every spec without it stays what it was
+        identity["auto_published"] = spec.auto_published
     if spec.secrets:
         if not spec.secrets_digest:
             raise ValueError(f"app {spec.name}: the spec hash of secrets needs their digest (AppSpec.with_secrets)")
@@ -544,8 +559,9 @@ def redact_inspect(details: dict[str, Any]) -> dict[str, Any]:
 
 
 def docker_ports(spec: AppSpec) -> dict[str, int | None | list[int | None]]:
-    """docker-py's `ports` mapping; host port 0 becomes None (the engine picks one)."""
-    ports: dict[str, Any] = {}
+    """docker-py's `ports` mapping; host port 0 becomes None (the engine picks one), as for an exposed
+    port not listed in `ports` (`auto_published`)."""
+    ports: dict[str, Any] = {f"{port}/tcp": None for port in spec.auto_published}
     for port in spec.ports:
         key, host = f"{port.container}/{port.protocol}", port.host or None
         if key not in ports:
@@ -575,7 +591,7 @@ def docker_run_kwargs(spec: AppSpec, name: str, labels: Mapping[str, str], *,
         "init": True,  # an init as PID 1 reaps zombies and stops the app on SIGTERM (no 10 s kill wait)
         "security_opt": ["no-new-privileges"],  # setuid binaries cannot raise a process's privileges
         "pids_limit": min(spec.pids_limit or pids_limit, pids_limit),  # a fork bomb stays in its container
-        "healthcheck": docker_healthcheck(spec.health, spec.tcp_ports) if spec.health else None,
+        "healthcheck": docker_healthcheck(spec.health, spec.probe_ports) if spec.health else None,
     }
     return {k: v for k, v in kwargs.items() if k in DOCKER_RUN_KWARGS and v is not None}
 

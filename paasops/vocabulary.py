@@ -83,6 +83,15 @@ LOCAL_DOCKER_URL = "unix:///var/run/docker.sock"
 
 # -- etcd ----------------------------------------------------------------------------------------
 ETCD_ENGINES_PREFIX = "/paasops/engines/"
+# routing (issue 11): the service writes each exposed app's route and the edges' certificates, no lease; each
+# edge's agent writes what it applied under its lease. A backend is ready (served) or drain (leaving).
+ETCD_ROUTES_PREFIX = "/paasops/routes/"
+ETCD_EDGES_PREFIX = "/paasops/edges/"
+ETCD_EDGE_CERTS_PREFIX = "/paasops/edge-certs/"
+BACKEND_READY, BACKEND_DRAIN = "ready", "drain"
+ROUTES_ERROR_EVENT = "routes-error"  # the service could not publish routes (recorded once per outage)
+# ports an app's `expose.tcp` may not take on an edge: ssh, the edge's http/https, Docker's and etcd's
+EDGE_RESERVED_PORTS = frozenset({22, 80, 443, 2376, 2379, 2380})
 
 APP_NAME = "paasops"
 

@@ -8,7 +8,7 @@ from .. import __version__
 from ..results import Healthz
 from . import errors
 from .body_guard import BodyGuard
-from .routes import accounts, apps, certs, cluster, containers, engines, ops, tokens
+from .routes import accounts, apps, certs, cluster, containers, engines, ops, routing, tokens
 
 
 def create_app(service) -> FastAPI:
@@ -17,7 +17,7 @@ def create_app(service) -> FastAPI:
     app.state.service = service
     errors.install(app)
     app.add_middleware(BodyGuard, max_body=service.settings.max_request_body, authenticate=service.authenticator)
-    for module in (accounts, tokens, engines, cluster, containers, apps, certs):
+    for module in (accounts, tokens, engines, cluster, containers, apps, certs, routing):
         app.include_router(module.router)
     app.include_router(ops.router)
 

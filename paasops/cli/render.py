@@ -32,11 +32,15 @@ if TYPE_CHECKING:  # the models are only annotations here: rendering imports no 
         ReleaseView,
         RemovedReplica,
         ReplicaResult,
+        RouteView,
     )
 
 STATE_STYLE = {"running": "green", "up": "green", "fits": "green", "exited": "yellow", "created": "yellow",
                "degraded": "yellow", "suspect": "yellow", "down": "red", "dead": "red", "failed": "red",
                "rejected": "red", "healthy": "green", "starting": "yellow", "unhealthy": "red", "none": "dim"}
+
+
+BACKEND_STYLE = {"ready": "green", "drain": "yellow"}
 
 
 def styled(value: Any, style: str | None = None) -> Text:
@@ -159,12 +163,68 @@ def event_line(e: EventView) -> str:
 
 
 def apps_table(rows: list[AppView]) -> Table:
-    return table(["APP", "IMAGE", "DESIRED", "RUNNING", "READY", "HEALTH CHECK", "HOSTS", "DEPLOYMENT", "UPDATED"],
+    return table(["APP", "IMAGE", "DESIRED", "RUNNING", "READY", "HEALTH CHECK", "HOSTS", "DEPLOYMENT", "UPDATED",
+                  "URLS"],
                   [[a.name, a.spec.get("image", ""), a.count,
                     styled(a.replicas, "green" if a.replicas == a.count else "yellow"),
                     styled(a.ready, "green" if a.ready == a.count else "red" if a.unhealthy else "yellow"),
                     a.health or "-", ",".join(a.hosts),
-                    (a.deployment_id or "")[:12], fmt_time(a.updated_at)] for a in rows])
+                    (a.deployment_id or "")[:12], fmt_time(a.updated_at), " ".join(a.urls) or "-"] for a in rows])
+
+
+def app_pairs(a: AppView) -> list[tuple[str, Any]]:
+    """`apps inspect`: one app's record and replicas, and where it answers."""
+    return [("name", a.name), ("image", a.spec.get("image", "")), ("state", a.state), ("deployment", a.deployment_id),
+            ("spec hash", a.spec_hash), ("desired", a.count), ("running", a.replicas), ("ready", a.ready),
+            ("unhealthy", a.unhealthy), ("health check", a.health or "-"), ("hosts", ",".join(a.hosts) or "-"),
+            ("urls", " ".join(a.urls) or "- (not exposed)"), ("owner", a.owner or "-"), ("team", a.team or "-"),
+            ("secrets", ",".join(a.secrets) or "-"), ("updated", fmt_time(a.updated_at))]
+
+
+def route_where(r: RouteView) -> str:
+    """Where a route listens: `host1,host2/path` (http, `→https` when it redirects) or `tcp :PORT`."""
+    if r.mode == "tcp":
+        return f"tcp :{r.tcp_port}"
+    return ",".join(r.hostnames) + (r.path or "/") + (" →https" if r.https_redirect else "")
+
+
+def routes_table(rows: list[RouteView]) -> Table:
+    """One line per backend of each route, with what every edge serves of it (`-`: not served there)."""
+    lines: list[list[Any]] = []
+    for r in rows:
+        first = [r.app, route_where(r)]
+        if not r.backends:
+            lines.append([*first, "-", "", styled("no backend", "red"), ""])
+        for b in r.backends:
+            edges = ", ".join(f"{e.engine}:{e.serving.get(b.id, '-')}" for e in r.edges)
+            lines.append([*first, b.name, f"{b.address}:{b.port}", styled(b.state, BACKEND_STYLE.get(b.state)),
+                          edges or "-"])
+            first = ["", ""]
+    return table(["APP", "ROUTE", "BACKEND", "ADDRESS", "STATE", "EDGES"], lines)
+
+
+def edges_table(rows: list[RouteView]) -> Table:
+    """Each edge once: the routes revision it applied, how far behind the routes it is, its last error."""
+    edges: dict[str, list[Any]] = {}
+    for r in rows:
+        for e in r.edges:
+            row = edges.setdefault(e.engine, [e.engine, styled(e.status), e.revision, 0, e.error or ""])
+            row[3] = max(row[3], e.lag)
+    return table(["EDGE", "HOST", "REVISION", "BEHIND", "ERROR"],
+                 [[row[0], row[1], row[2], styled(row[3], "green" if row[3] == 0 else "yellow"),
+                   styled(row[4], "red")] for _, row in sorted(edges.items())])
+
+
+def routes_view(rows: list[RouteView]) -> Group:
+    """`paasops routes`: the routes, then the edges (when any reports)."""
+    if not rows:
+        return Group("no app is exposed (app.yml `expose:`)")
+    parts: list[Any] = [routes_table(rows)]
+    if any(r.edges for r in rows):
+        parts += ["", edges_table(rows)]
+    else:
+        parts += ["", "no edge reports in etcd yet (/paasops/edges/)"]
+    return Group(*parts)
 
 
 def history_table(rows: list[ReleaseView]) -> Table:

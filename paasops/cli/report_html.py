@@ -135,6 +135,14 @@ def render(report: Report) -> str:
                  esc(", ".join(f"{k} ({v})" for k, v in a.hosts.items())),
                  _status("in sync" if a.in_sync else "out of sync", a.in_sync)] for a in apps],
                {1, 2, 3, 4, 5, 6}),
+        "<h2>Routes (app.yml expose)</h2>",
+        _table(["app", "route", "urls", "backends", "edges"],
+               [[esc(r.app), esc(f"tcp :{r.tcp_port}" if r.mode == "tcp" else ",".join(r.hostnames) + (r.path or "/")),
+                 esc(" ".join(r.urls)),
+                 esc(", ".join(f"{b.name} {b.address}:{b.port} ({b.state})" for b in r.backends) or "none"),
+                 esc(", ".join(f"{e.engine} r{e.revision}" + (f" {e.lag} behind" if e.lag else "")
+                               + (f" error: {e.error}" if e.error else "") for e in r.edges) or "none")]
+                for r in report.routes]) if report.routes else "<p>No app is exposed.</p>",
         "<h2>Events of the last 24 hours (newest first)</h2>",
         _table(["time", "type", "tag", "app", "host", "user", "message"],
                [[esc(fmt_time(e.time)), esc(e.type), esc(e.tag), esc(e.app),

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from ..auth.ownership import Who, check_app, may_access, no_app, owner_labels, taken
 from ..auth.vault import SecretVault
 from ..errors import NotFoundError, PaasopsError, PlacementError, StoreUnavailable, UserInputError
+from ..expose import Expose
 from ..pki import default_pki_dir
 from ..placement import scale_down_order
 from ..results import (
@@ -35,6 +36,7 @@ from .images import ImageDistributor
 from .keyed_lock import KeyedLocks
 from .replicas import free_indexes, replica_index, scale_down_victims
 from .rollout import RollingUpdate, previous_app
+from .route_table import check_conflicts, exposes
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +83,8 @@ class AppManager:
         self.max_count = max_count
         self._app_locks: KeyedLocks[threading.Lock] = KeyedLocks()
         self._written: dict[str, tuple | None] = {}  # app -> the desired state this process last put
+        self._claims: dict[str, Expose] = {}  # app -> the routes a deploy under way takes (`claiming`)
+        self._claims_lock = threading.Lock()
 
     @property
     def vault(self) -> SecretVault:
@@ -181,6 +185,7 @@ class AppManager:
         if current and not may_access(who, current.owner, current.team):
             raise taken(spec.name)  # as the deploy would: another account's spec is not shown
         new_release, changes = self.release_change(spec, current)
+        self.check_routes(spec)
         the_plan = plan(self.cluster, spec, count)
         if not the_plan.complete:
             raise PlacementError(the_plan.failure_message() or "no placement", where=spec.name)
@@ -201,14 +206,15 @@ class AppManager:
         count = spec.count if count is None else count
         self.check_count(count)
         spec = self._with_digest(spec)
-        with self.locked(spec.name):
+        with self.locked(spec.name), self.claiming(spec):
             new_hash = spec_hash(spec)
             current = self.cluster.store.get_app(spec.name)
             if current and not may_access(who, current.owner, current.team):
                 raise taken(spec.name)
             new_release, changes = self.release_change(spec, current)
             if current and not new_release and not (current.previous or {}).get(DEPLOY_PAUSED):
-                current.spec = {**current.spec, "update": spec.stored()["update"]}  # no release field: kept as given
+                stored = spec.stored()  # no release fields: kept as given
+                current.spec = {**current.spec, "update": stored["update"], "expose": stored["expose"]}
                 return self._scale(spec, current, count, user, progress)
             if changes:  # shown before anything starts (the result repeats it)
                 progress({"event": "changes", "changes": [c.model_dump(mode="json") for c in changes]})
@@ -253,6 +259,31 @@ class AppManager:
                                 replicas=[r.result() for r in replicas], ok=ok,
                                 removed=[RemovedReplica(id=c.id, name=c.name, host=c.engine_id) for c in old]
                                 if ok else [], new_release=True, changes=changes)
+
+    def check_routes(self, spec: AppSpec) -> None:
+        """Refuse (UserInputError) a spec whose hostname+path or tcp port another app is routed on (its
+        record says so, or a deploy of it under way takes them)."""
+        with self._claims_lock:
+            self._check_routes(spec)
+
+    def _check_routes(self, spec: AppSpec) -> None:
+        """`check_routes`; the caller holds the claims' lock."""
+        routed = exposes((a.name, a.spec) for a in self.cluster.store.list_apps() if a.name != spec.name)
+        check_conflicts(spec.name, spec.expose, {**routed, **self._claims})
+
+    @contextmanager
+    def claiming(self, spec: AppSpec) -> Iterator[None]:
+        """`check_routes`, then hold the spec's routes while its deploy runs: two deploys of different apps
+        cannot both take one hostname before either has written its record."""
+        with self._claims_lock:
+            self._check_routes(spec)
+            if spec.expose is not None:
+                self._claims[spec.name] = spec.expose
+        try:
+            yield
+        finally:
+            with self._claims_lock:
+                self._claims.pop(spec.name, None)
 
     @staticmethod
     def _replaced(current: App | None) -> dict | None:

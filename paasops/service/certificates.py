@@ -49,6 +49,7 @@ class Certificates:
         self.pki_dir = Path(pki_dir)
         self.record = record
         self.clock = clock
+        self.on_change: Callable[[], None] | None = None  # the route publisher's: hand the edges the change now
 
     def _check_hostname(self, hostname: str) -> str:
         """A valid hostname that is not an engine's: a cluster-CA cert for an engine's name would let any edge
@@ -91,6 +92,8 @@ class Certificates:
             fingerprint=facts.fingerprint, user=by))
 
     def _event(self, kind: str, cert: Certificate, by: str | None, message: str) -> None:
+        if self.on_change is not None:
+            self.on_change()
         if self.record is not None:
             expires = dt.datetime.fromtimestamp(cert.not_after, dt.UTC)
             self.record(kind, user=by, message=f"{message}, expires {expires:%Y-%m-%d}, sha256 {cert.fingerprint}",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
 
 from ..auth.ownership import Who, may_access_labels
@@ -109,6 +109,10 @@ class ContainerOps:
         self.pool = pool
         self.events = events
         self.stopped = StoppedMarks(pool.store)  # stopped on purpose (`paasops stop`): the supervisor leaves them
+        # routing (service/route_publisher.py): a replica is drained from the edges before it stops, restarts or
+        # is destroyed, and routed as it is again once that is done (or failed)
+        self.before_stop: Callable[[ContainerView], None] | None = None
+        self.after_stop: Callable[[ContainerView], None] | None = None
 
     def containers(self, *, all_: bool = True, app: str | None = None, foreign: bool = True,
                    who: Who | None = None) -> list[ContainerView]:
@@ -144,6 +148,19 @@ class ContainerOps:
                 who: Who | None = None) -> ContainerView | None:
         """start | stop | restart | destroy (kill, then remove) one container; records its event."""
         handle, view = self.find(prefix, who=who)
+        stops = action in ("stop", "restart", "destroy")
+        if stops and self.before_stop is not None:
+            self.before_stop(view)
+        try:
+            self._act(handle, view, action, timeout)
+            self.events.record(f"{action}-container", user=user, app=view.app, host=handle.id, container=view.id,
+                               message=f"{action} {view.name} on {handle.id}")
+            return handle.refresh_container(view.id)
+        finally:
+            if stops and self.after_stop is not None:
+                self.after_stop(view)
+
+    def _act(self, handle: EngineHandle, view: ContainerView, action: str, timeout: int) -> None:
         api = handle.client.api
         if action in ("stop", "restart"):  # before its `die` reaches the supervisor, which leaves it stopped
             self.stopped.add(view.id)
@@ -171,9 +188,6 @@ class ContainerOps:
             raise engine_error(handle.id, exc) from None
         if action != "stop":
             self.stopped.discard(view.id)
-        self.events.record(f"{action}-container", user=user, app=view.app, host=handle.id, container=view.id,
-                           message=f"{action} {view.name} on {handle.id}")
-        return handle.refresh_container(view.id)
 
     def logs(self, prefix: str, *, tail: int | str = "all", stdout: bool = True, stderr: bool = True,
              timestamps: bool = False, hide: Iterable[str] = ()) -> bytes:

@@ -1,4 +1,4 @@
-"""The report of `paasops report`: capacity and use per host, replicas per app, hosts down, recent events."""
+"""The report of `paasops report`: capacity and use per host, replicas per app, hosts down, recent events, routes."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from ..results import (
     Report,
     ReportReconcile,
     ReportTotals,
+    RouteView,
 )
 from ..store.records import Event
 from ..vocabulary import UP
@@ -38,7 +39,8 @@ def host_row(h: EngineView) -> HostRow:
                    containers=h.containers, running=h.running, error=h.error)
 
 
-def build_report(info: ClusterInfo, plan: ReconcilePlan, events: list[Event], *, now: float) -> Report:
+def build_report(info: ClusterInfo, plan: ReconcilePlan, events: list[Event], *, now: float,
+                 routes: list[RouteView] | None = None) -> Report:
     """The report: `info` from Cluster.info(), `plan` from reconcile.diff, events newest first.
 
     Utilisation is what placement counts: CPU and memory reserved by the replicas, against each
@@ -61,6 +63,7 @@ def build_report(info: ClusterInfo, plan: ReconcilePlan, events: list[Event], *,
         apps_out_of_sync=[a.name for a in apps if not a.in_sync],
         reconcile=ReportReconcile(in_sync=plan.in_sync, summary=plan.summary(), pending=len(plan.actions)),
         events=[EventView(**asdict(e)) for e in events if e.time >= now - EVENTS_WINDOW][:EVENTS_LIMIT],
+        routes=routes or [],
     )
 
 
@@ -78,4 +81,4 @@ def service_report(service, now: float, who: Who | None = None) -> Report:
     events = cluster.store.list_events(since=now - EVENTS_WINDOW,
                                        limit=EVENTS_LIMIT if is_admin(who) else EVENTS_SCANNED)
     events = [e for e in events if event_visible(who, e.app, e.user, names)][:EVENTS_LIMIT]
-    return build_report(cluster.info(), plan, events, now=now)
+    return build_report(cluster.info(), plan, events, now=now, routes=service.route_views(who))

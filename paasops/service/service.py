@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..errors import StoreUnavailable, UserInputError
 from ..pki import default_pki_dir
 from ..placement import Weights
+from ..results import RouteView
 from ..store import open_store
 from ..store.exclusive import StateLock
 from ..store.records import Engine
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from .app_watch import AppWatcher
     from .heartbeat import Heartbeat
     from .registry import RegistrySync
+    from .route_publisher import RoutePublisher
     from .supervisor import Supervisor
 
 log = logging.getLogger(__name__)
@@ -80,6 +83,8 @@ class Service:
         self.registry: RegistrySync | None = None
         self.heartbeat: Heartbeat | None = None
         self.supervisor: Supervisor | None = None
+        self.routes: RoutePublisher | None = None  # with etcd only: app.yml `expose` published for the edges
+        self.cert_bundles: Callable[[], dict[str, str]] | None = None  # hostname -> cert+key PEM, for the edges
         self._retarget_lock = threading.Lock()
         self._leaving: set[str] = set()  # engines whose agent said it leaves: their key's delete removes them
         self.admission = Admission(self.cluster, settings.pki_dir or default_pki_dir(),
@@ -89,6 +94,7 @@ class Service:
         from .certificates import Certificates  # the edges' TLS certificates (`cert_bundles` of the route publisher)
         self.certificates = Certificates(self.store, self.apps.vault, settings.pki_dir or default_pki_dir(),
                                          record=self.cluster.record)
+        self.cert_bundles = self.certificates.bundles
 
     # -- life cycle ----------------------------------------------------------------------
     def start(self) -> None:
@@ -114,9 +120,10 @@ class Service:
         threading.Thread(target=resume_drains, args=(self.apps,), name="resume-drains", daemon=True).start()
         from .supervisor import start_supervisor
         self.supervisor = start_supervisor(self)
+        self._start_routes()
 
     def stop(self) -> None:
-        for part in (self.supervisor, self.streams, self.retention, self.app_watcher, self.event_hub,
+        for part in (self.routes, self.supervisor, self.streams, self.retention, self.app_watcher, self.event_hub,
                      self.heartbeat, self.registry, self.admission, self.container_events):
             if part is not None:
                 try:
@@ -174,6 +181,8 @@ class Service:
             self.container_events.sync_targets()
             if self.heartbeat is not None:
                 self.heartbeat.set_targets({h.id: h.address for h in self.cluster.engines.values()})
+            if self.routes is not None:
+                self.routes.poke()
 
     # -- parts that need etcd / ICMP -------------------------------------------------------
     def _start_registry(self) -> None:
@@ -185,6 +194,42 @@ class Service:
                                      on_delete=self._on_unregistered, ca_cert=ca, cert_key=key, cert_cert=cert)
         self.registry.start()
         self.registry.publish([h.record for h in self.cluster.engines.values() if h.record.source != "local"])
+
+    def _start_routes(self) -> None:
+        if not self.settings.etcd:
+            return
+        from .route_publisher import RoutePublisher
+        ca, cert, key = self.settings.etcd_tls()
+        settings = self.settings
+        self.routes = routes = RoutePublisher(
+            settings.etcd, self.current_routes, tls={"ca_cert": ca, "cert_cert": cert, "cert_key": key},
+            edge_status=lambda engine_id: getattr(self.cluster.engines.get(engine_id), "status", DOWN),
+            cert_bundles=self.cert_bundles, record=self.cluster.record, interval=settings.route_sweep_interval,
+            drain_timeout=settings.route_drain_timeout, drain_grace=settings.route_drain_grace)
+        self.cluster.ops.before_stop, self.cluster.ops.after_stop = routes.before_stop, routes.after_stop
+        self.certificates.on_change = routes.certs_changed
+        on_event = self.container_events.on_event  # the supervisor's, if any: both hear every event
+
+        def heard(engine_id: str, raw: dict) -> None:
+            on_event(engine_id, raw)
+            routes.poke()
+
+        self.container_events.on_event = heard
+        routes.poke()  # its first sync on its own thread: an etcd away never holds the start up
+        routes.start()
+
+    def current_routes(self, withdrawn: frozenset[str] = frozenset()) -> dict[str, dict]:
+        """Every exposed app's route now (service/route_table.py): hosts that are leaving are not routed."""
+        from .route_table import Host, route_table
+        hosts = {h.id: Host(h.address, h.status) for h in list(self.cluster.engines.values())
+                 if h.id not in self._leaving}
+        apps = [(a.name, a.spec) for a in self.store.list_apps()]
+        return route_table(apps, self.cluster.containers(), hosts, withdrawn)
+
+    def route_views(self, who=None) -> list[RouteView]:
+        """The routes `who` may see (auth.ownership), with what each edge serves (service/route_publisher.py)."""
+        from .route_publisher import route_views
+        return route_views(self, who)
 
     def _remove_key(self, engine_id: str) -> None:
         if self.registry is not None:
@@ -229,5 +274,7 @@ class Service:
         self.cluster.set_status(engine_id, new, transition.reason)
         if self.supervisor is not None:  # a host lost or back: its apps are looked at now
             self.supervisor.schedule()
+        if self.routes is not None:  # its replicas join or leave the routes now
+            self.routes.poke()
         if new == DOWN and self.registry is not None:
             self.registry.remove(engine_id)

@@ -83,6 +83,12 @@ class ServiceSettings(BaseSettings):
     supervise_interval: float = Field(5.0, gt=0)
     unhealthy_grace: float = Field(10.0, ge=0)
     disruption_budget: int = Field(0, ge=0)
+    # routing (app.yml `expose`, with etcd only): seconds between two sweeps of the route table (it is also
+    # recomputed on every container event and host transition), at most how long a stop waits for the live edges
+    # to apply a replica's drain, then how long it lets requests in flight finish
+    route_sweep_interval: float = Field(1.0, gt=0)
+    route_drain_timeout: float = Field(2.0, ge=0)
+    route_drain_grace: float = Field(0.5, ge=0)
 
     @property
     def images_from_this_machine(self) -> bool:

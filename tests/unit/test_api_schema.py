@@ -56,11 +56,11 @@ def test_answers_keep_their_keys(api):
     assert set(event) == {"type", "tag", "app", "host", "container", "user", "message", "data", "time", "id"}
     [app] = api.get("/api/apps").json()
     assert set(app) == {"name", "spec", "count", "deployment_id", "spec_hash", "state", "created_at", "updated_at",
-                        "replicas", "ready", "unhealthy", "health", "hosts", "owner", "team", "secrets"}
+                        "replicas", "ready", "unhealthy", "health", "hosts", "owner", "team", "secrets", "urls"}
     assert (app["replicas"], app["hosts"]) == (0, [])
     report = api.get("/api/report").json()
     assert set(report) == {"generated_at", "totals", "hosts", "hosts_down", "apps", "apps_out_of_sync",
-                           "reconcile", "events"}
+                           "reconcile", "events", "routes"}
     assert report["apps_out_of_sync"] == ["web"] and set(report["reconcile"]) == {"in_sync", "summary", "pending"}
     plan = api.post("/api/reconcile", json={"dry_run": True}).json()
     assert set(plan) == {"dry_run", "changed", "in_sync", "message", "summary", "actions", "remaining", "apps",

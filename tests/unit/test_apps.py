@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from paasops.auth.vault import SecretVault
-from paasops.errors import PlacementError, StoreUnavailable
+from paasops.errors import PlacementError, StoreUnavailable, UserInputError
 from paasops.service.apps import AppManager, release_of
 from paasops.service.deploy import Replica
 from paasops.spec import parse_app_spec, spec_hash
@@ -33,6 +33,9 @@ class FakeStore:
         self.apps[app.name] = App(**vars(app))
         return app
 
+
+    def list_apps(self):
+        return list(self.apps.values())
 
     def delete_app(self, name):
         self.log.append(("delete", name))
@@ -191,3 +194,38 @@ def test_the_same_spec_is_the_same_release_whatever_rule_hashed_its_record(store
     assert store.apps["web"].spec_hash == hash_ and store.apps["web"].count == 2
     # A legacy record with a changed env is a new release all the same.
     assert apps.release_change(ENV_NEW, store.apps["web"])[0]
+
+
+EXPOSED = parse_app_spec({"name": "web", "image": "hello:1", "ports": ["0:80"],
+                          "expose": {"port": 80, "hostnames": ["web.example.test"]}})
+
+
+def test_a_hostname_another_app_is_routed_on_is_refused_before_anything_is_written():
+    other = App("shop", {"name": "shop", "image": "x", "expose": {"port": 80, "hostnames": ["web.example.test"]}},
+                1, "d9", "h9")
+    store = FakeStore(other)
+    apps = FakeApps(store)
+    for attempt in (lambda: apps.deploy(EXPOSED, 1), lambda: apps.dry_run(EXPOSED, 1)):
+        with pytest.raises(UserInputError, match="web.example.test/ is already routed to app 'shop'"):
+            attempt()
+    assert store.log == [] and sorted(store.apps) == ["shop"]
+
+
+def test_changing_only_where_an_app_is_routed_is_no_new_release_but_is_kept():
+    store = FakeStore(App("web", EXPOSED.stored(), 1, "d1", spec_hash(EXPOSED)))
+    moved = parse_app_spec({**EXPOSED.stored(), "expose": {"port": 80, "tcp": 18080}})
+    result = FakeApps(store).deploy(moved, 1)
+    assert (result.new_release, result.deployment) == (False, "d1")
+    assert store.apps["web"].spec["expose"] == {"port": 80, "tcp": 18080, "hostnames": None, "path": "/",
+                                               "https_redirect": False}
+
+
+def test_a_deploy_under_way_holds_its_routes_against_another_apps():
+    apps = FakeApps(FakeStore())
+    shop = parse_app_spec({"name": "shop", "image": "x", "expose": {"port": 80, "hostnames": ["web.example.test"]}})
+    with apps.claiming(shop):  # shop's record is not written yet
+        with pytest.raises(UserInputError, match="already routed to app 'shop'"):
+            apps.deploy(EXPOSED, 1)
+        with apps.claiming(EXPOSED.model_copy(update={"name": "shop"})):  # its own claim never conflicts
+            pass
+    assert apps.deploy(EXPOSED, 1).ok  # released once shop's deploy ended

@@ -7,6 +7,7 @@ from fastapi.responses import StreamingResponse
 
 from ...health_check import probe_text
 from ...results import AppDeleted, AppView, DeployResult, ReleaseView
+from ...service.route_publisher import app_urls
 from ...store.records import App
 from ..deps import Caller, Service
 from ..models import RollbackIn, ScaleIn
@@ -25,7 +26,7 @@ def _with_replicas(service, app: App) -> AppView:
                    ready=sum(c.ready for c in running), unhealthy=sum(c.unhealthy for c in running),
                    health=probe_text(app.spec.get("health")),
                    hosts=sorted({c.engine_id for c in running}), owner=app.owner, team=app.team,
-                   secrets=sorted(app.secrets))
+                   secrets=sorted(app.secrets), urls=app_urls(service, app.spec))
 
 
 @router.get("", response_model=list[AppView])

@@ -32,6 +32,8 @@ COMMANDS: dict[str, Entry] = {
     "rollback": Entry("apps", "Deploy an earlier release of APP again (default: the one before the current), "
                               "through a normal deploy."),
     "apps": Entry("apps", "Deployed apps: desired versus running replicas."),
+    "routes": Entry("routes", "Hostnames and ports of exposed apps → their backends (ready or drain), and what each "
+                              "edge serves."),
     "ps": Entry("containers", "Containers on every engine (running ones unless --all)."),
     "inspect": Entry("containers", "One container in detail (--output json adds the engine's full inspect)."),
     "logs": Entry("containers", 'A container\'s stdout and stderr (-o json: one {"container", "text"} object '

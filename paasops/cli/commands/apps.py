@@ -83,6 +83,16 @@ def apps_(ctx: typer.Context, output: Output = OUTPUT, server: str = SERVER):
         emit(api.apps(), output, render.apps_table)
 
 
+@apps_group.command("inspect")
+@report_errors
+def apps_inspect(app_name: str = typer.Argument(..., metavar="APP"), output: Output = OUTPUT, server: str = SERVER):
+    """APP in detail: its release, replicas, health check and URLs (app.yml `expose`)."""
+    from .. import render
+
+    with api_client(server) as api:
+        emit(api.app(app_name), output, lambda a: render.kv_table(render.app_pairs(a)))
+
+
 @apps_group.command("history")
 @report_errors
 def apps_history(app_name: str = typer.Argument(..., metavar="APP"), output: Output = OUTPUT,

@@ -127,8 +127,10 @@ def report_view(report: Report) -> Group:
     parts: list[Any] = [head, "", hosts_table(report.hosts), ""]
     if down:
         parts += [escape("hosts down or degraded: " + ", ".join(f"{h.id} ({h.status})" for h in down)), ""]
-    parts += [app_sync_table(report.apps), "", "[bold]events of the last 24 hours[/] (newest first)",
-              render.events_table(report.events)]
+    parts += [app_sync_table(report.apps), ""]
+    if report.routes:
+        parts += ["[bold]routes[/] (app.yml expose)", render.routes_table(report.routes), ""]
+    parts += ["[bold]events of the last 24 hours[/] (newest first)", render.events_table(report.events)]
     return Group(*parts)
 
 
