@@ -1,0 +1,194 @@
+"""The edge on the bootstrapped lab: HAProxy on every host, driven by the agent from routes put into
+the lab etcd by hand (as the service would): served from any edge, servers added and drained through
+the runtime API without a reload, acks, a TCP route, and the time from a put to a served request."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from lab_support import etcd_call, lab_exec
+
+from paasops.engines.client import make_client
+from paasops.lab.hello_image import ensure_hello_image
+
+pytestmark = pytest.mark.integration
+
+APP, TCP_APP = "edgehello", "edgetcp"
+HOSTNAME = "x.example.test"
+TCP_PORT = 15480
+ROUTES, EDGES = "/paasops/routes/", "/paasops/edges/"
+# a page naming the container, so the test sees which replica answered
+SERVE_ID = "echo $HOSTNAME > /www/id; exec httpd -f -p 8080 -h /www"
+DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through an env proxy
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def fetch(address: str, port: int = 80, host: str = HOSTNAME, path: str = "/id") -> tuple[int, str]:
+    request = urllib.request.Request(f"http://{address}:{port}{path}", headers={"Host": host})
+    try:
+        with DIRECT.open(request, timeout=3) as reply:
+            return reply.status, reply.read().decode().strip()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode().strip()
+    except OSError as exc:
+        return 0, str(exc)
+
+
+def wait_until(predicate, timeout: float, what: str):
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        result = predicate()
+        if result:
+            return time.monotonic() - start
+        time.sleep(0.02)
+    raise AssertionError(f"not within {timeout}s: {what}")
+
+
+def converge(edges: list[str], serving, timeout: float, what: str) -> dict[str, float]:
+    """Seconds from now until each edge first passes serving(address); polled round the edges."""
+    start, seen = time.monotonic(), {}
+    while len(seen) < len(edges):
+        assert time.monotonic() - start < timeout, f"not within {timeout}s: {what} (only {sorted(seen)})"
+        for a in edges:
+            if a not in seen and serving(a):
+                seen[a] = time.monotonic() - start
+        time.sleep(0.01)
+    return seen
+
+
+def show_info(lab, host: str) -> dict[str, str]:
+    """HAProxy's `show info` on a lab host's admin socket (its worker's Pid and Uptime)."""
+    script = ("import socket; s = socket.socket(socket.AF_UNIX); s.connect('/run/haproxy/admin.sock'); "
+              "s.sendall(b'show info\\n'); import sys; sys.stdout.write(s.makefile().read())")
+    done = lab_exec(lab, host, f'python3 -c "{script}"')
+    assert done.returncode == 0, done.stderr
+    return dict(line.split(": ", 1) for line in done.stdout.splitlines() if ": " in line)
+
+
+def reloads(lab, host: str) -> int:
+    """How often the agent on `host` has reloaded HAProxy (it logs each one)."""
+    out = lab_exec(lab, host, "journalctl -u paasops-register --no-pager -o cat").stdout
+    return out.count("haproxy reloaded")
+
+
+@pytest.fixture(scope="module")
+def lab_etcd(lab, bootstrapped):
+    endpoint = lab.etcd_endpoint()
+
+    def put(key: str, value: dict | None) -> int:
+        if value is None:
+            answer = etcd_call(endpoint, lab.pki_dir, "/kv/deleterange", {"key": b64(key)})
+        else:
+            answer = etcd_call(endpoint, lab.pki_dir, "/kv/put", {"key": b64(key), "value": b64(json.dumps(value))})
+        return int(answer["header"]["revision"])
+
+    def get(key: str) -> dict | None:
+        kvs = etcd_call(endpoint, lab.pki_dir, "/kv/range", {"key": b64(key)}).get("kvs") or []
+        return {**json.loads(base64.b64decode(kvs[0]["value"])), "_lease": kvs[0].get("lease")} if kvs else None
+
+    put.get = get  # type: ignore[attr-defined]
+    yield put
+    put(ROUTES + APP, None)
+    put(ROUTES + TCP_APP, None)
+
+
+@pytest.fixture(scope="module")
+def replicas(lab, bootstrapped, pki_dir):
+    """One hello container on lab1 and one on lab2, each on an ephemeral host port:
+    {name: (container id[:12], host address, host port, page)}."""
+    hosts = {h.name: h for h in lab.hosts()}
+    made, out = [], {}
+    for name in ("lab1", "lab2"):
+        client = make_client(hosts[name].address, 2376, pki_dir=pki_dir, timeout=60)
+        ensure_hello_image(client)
+        c = client.containers.run("paasops/hello:latest", ["sh", "-c", SERVE_ID], detach=True,
+                                  name=f"edge-test-{name}", ports={"8080/tcp": None}, remove=False)
+        made.append(c)
+        c.reload()
+        port = int(c.attrs["NetworkSettings"]["Ports"]["8080/tcp"][0]["HostPort"])
+        out[name] = (c.id[:12], hosts[name].address, port, c.id[:12])  # busybox: $HOSTNAME = short id
+    for _, address, port, page in out.values():
+        wait_until(lambda a=address, p=port, pg=page: fetch(a, p) == (200, pg), 10, "the replica answering")
+    yield out
+    for c in made:
+        c.remove(force=True)
+
+
+def http_route(*backends: tuple[str, str, int, str, str]) -> dict:
+    return {"app": APP, "mode": "http", "hostnames": [HOSTNAME], "path": "/", "https_redirect": False,
+            "tcp_port": None,
+            "backends": [{"id": i, "name": f"{APP}-{n}", "address": a, "port": p, "state": s}
+                         for n, (i, a, p, _, s) in enumerate(backends, 1)]}
+
+
+def test_edges_route_add_drain_ack_and_tcp(lab, lab_etcd, replicas):
+    edges = [h.address for h in lab.hosts()]
+    names = [h.name for h in lab.hosts()]
+    one, two = replicas["lab1"], replicas["lab2"]
+    assert all(fetch(a)[0] == 503 for a in edges)  # no route yet: every edge answers 503
+
+    # a new app: a structural change (config validated + seamless reload), on every edge
+    revision = lab_etcd(ROUTES + APP, http_route((*one, "ready")))
+    first = converge(edges, lambda a: fetch(a) == (200, one[3]), 10, "every edge serving the new route")
+    print("\nroute convergence, new app (config + seamless reload): put -> served "
+          + ", ".join(f"{a} {t:.3f}s" for a, t in first.items()))
+    acks = {n: wait_until(lambda n=n: (lab_etcd.get(EDGES + n) or {}).get("revision", 0) >= revision, 5,
+                          f"{n}'s ack") for n in names}
+    ack = lab_etcd.get(EDGES + names[0])
+    assert ack["engine"] == names[0] and ack["error"] is None and (ack["http_port"], ack["https_port"]) == (80, 443)
+    assert ack["servers"] == {f"{APP}/{one[0]}": "ready"} and ack["_lease"]  # under the agent's lease
+    assert ack["applied_at"].endswith("+00:00")
+    print(f"acks at revision >= {revision}: " + ", ".join(f"{n} {t:.3f}s" for n, t in acks.items()))
+
+    # a second backend: the runtime API, no reload, served within a second
+    before = {n: (show_info(lab, n)["Pid"], reloads(lab, n)) for n in names}
+    revision = lab_etcd(ROUTES + APP, http_route((*one, "ready"), (*two, "ready")))
+    added = converge(edges, lambda a: two[3] in {fetch(a)[1] for _ in range(2)}, 3, "the second backend served")
+    print("route convergence, added backend (runtime API): put -> served "
+          + ", ".join(f"{a} {t:.3f}s" for a, t in added.items()))
+    assert max(added.values()) <= 1.0
+    for a in edges:
+        assert {fetch(a)[1] for _ in range(6)} == {one[3], two[3]}  # round robin over both, from any edge
+    wait_until(lambda: all((lab_etcd.get(EDGES + n) or {}).get("revision", 0) >= revision for n in names), 5, "acks")
+    assert {n: (show_info(lab, n)["Pid"], reloads(lab, n)) for n in names} == before  # the same worker: no reload
+
+    # drain: no new request reaches it (and still no reload)
+    start = time.monotonic()
+    revision = lab_etcd(ROUTES + APP, http_route((*one, "ready"), (*two, "drain")))
+    wait_until(lambda: all((lab_etcd.get(EDGES + n) or {}).get("revision", 0) >= revision for n in names), 5,
+               "acks of the drain")
+    drained = time.monotonic() - start
+    assert lab_etcd.get(EDGES + names[1])["servers"] == {f"{APP}/{one[0]}": "ready", f"{APP}/{two[0]}": "drain"}
+    for a in edges:
+        assert {fetch(a)[1] for _ in range(10)} == {one[3]}
+    assert {n: (show_info(lab, n)["Pid"], reloads(lab, n)) for n in names} == before
+    print(f"drain acked by every edge {drained:.3f}s after the put")
+
+    # the backend leaves: a request is never sent to it again; the route goes: 503
+    lab_etcd(ROUTES + APP, http_route((*one, "ready")))
+    time.sleep(0.5)
+    assert all({fetch(a)[1] for _ in range(4)} == {one[3]} for a in edges)
+
+    # a TCP route (a new listen: reload) to the replica on lab2, through every edge
+    start = time.monotonic()
+    lab_etcd(ROUTES + TCP_APP, {"app": TCP_APP, "mode": "tcp", "hostnames": [], "path": None,
+                                "https_redirect": False, "tcp_port": TCP_PORT,
+                                "backends": [{"id": two[0], "name": f"{TCP_APP}-1", "address": two[1],
+                                              "port": two[2], "state": "ready"}]})
+    for a in edges:
+        wait_until(lambda a=a: fetch(a, TCP_PORT, host="anything") == (200, two[3]), 10, f"tcp route on {a}")
+    print(f"tcp route served by every edge {time.monotonic() - start:.3f}s after the put")
+
+    lab_etcd(ROUTES + APP, None)
+    for a in edges:
+        wait_until(lambda a=a: fetch(a)[0] == 503, 5, f"{a} forgetting the deleted route")
+    config = lab_exec(lab, names[0], "cat /etc/haproxy/haproxy.cfg").stdout
+    assert f"listen app_{TCP_APP}" in config and f"app_{APP}" not in config  # the file on disk is current
