@@ -5,7 +5,9 @@ the runtime API without a reload, acks, a TCP route, and the time from a put to 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -13,6 +15,7 @@ import urllib.request
 import pytest
 from lab_support import etcd_call, lab_exec
 
+from paasops import pki
 from paasops.engines.client import make_client
 from paasops.lab.hello_image import ensure_hello_image
 
@@ -21,7 +24,7 @@ pytestmark = pytest.mark.integration
 APP, TCP_APP = "edgehello", "edgetcp"
 HOSTNAME = "x.example.test"
 TCP_PORT = 15480
-ROUTES, EDGES = "/paasops/routes/", "/paasops/edges/"
+ROUTES, EDGES, CERTS = "/paasops/routes/", "/paasops/edges/", "/paasops/edge-certs/"
 # a page naming the container, so the test sees which replica answered
 SERVE_ID = "echo $HOSTNAME > /www/id; exec httpd -f -p 8080 -h /www"
 DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through an env proxy
@@ -98,6 +101,7 @@ def lab_etcd(lab, bootstrapped):
     yield put
     put(ROUTES + APP, None)
     put(ROUTES + TCP_APP, None)
+    put(CERTS + HOSTNAME, None)
 
 
 @pytest.fixture(scope="module")
@@ -178,17 +182,61 @@ def test_edges_route_add_drain_ack_and_tcp(lab, lab_etcd, replicas):
     assert all({fetch(a)[1] for _ in range(4)} == {one[3]} for a in edges)
 
     # a TCP route (a new listen: reload) to the replica on lab2, through every edge
-    start = time.monotonic()
     lab_etcd(ROUTES + TCP_APP, {"app": TCP_APP, "mode": "tcp", "hostnames": [], "path": None,
                                 "https_redirect": False, "tcp_port": TCP_PORT,
                                 "backends": [{"id": two[0], "name": f"{TCP_APP}-1", "address": two[1],
                                               "port": two[2], "state": "ready"}]})
-    for a in edges:
-        wait_until(lambda a=a: fetch(a, TCP_PORT, host="anything") == (200, two[3]), 10, f"tcp route on {a}")
-    print(f"tcp route served by every edge {time.monotonic() - start:.3f}s after the put")
+    tcp = converge(edges, lambda a: fetch(a, TCP_PORT, host="anything") == (200, two[3]), 10, "the tcp route")
+    print("tcp route (new listen: reload): put -> served " + ", ".join(f"{a} {t:.3f}s" for a, t in tcp.items()))
 
     lab_etcd(ROUTES + APP, None)
     for a in edges:
         wait_until(lambda a=a: fetch(a)[0] == 503, 5, f"{a} forgetting the deleted route")
+    print(lab_exec(lab, names[0], "journalctl -u paasops-register --no-pager -o short-precise | grep revision").stdout)
     config = lab_exec(lab, names[0], "cat /etc/haproxy/haproxy.cfg").stdout
     assert f"listen app_{TCP_APP}" in config and f"app_{APP}" not in config  # the file on disk is current
+
+
+def curl(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["curl", "-sS", "--max-time", "3", "--noproxy", "*", *args], capture_output=True,
+                          text=True, timeout=10)
+
+
+def test_https_with_a_cluster_ca_certificate_and_the_redirect(lab, lab_etcd, replicas, pki_dir, tmp_path):
+    edges = [h.address for h in lab.hosts()]
+    names = [h.name for h in lab.hosts()]
+    one = replicas["lab1"]
+    ca = pki.ensure_ca(pki_dir)
+    cert_pem, key_pem = pki.issue_server_cert(ca, HOSTNAME, [], [HOSTNAME])
+    (tmp_path / "ca.pem").write_bytes(ca.cert_pem)
+    route = http_route((*one, "ready"))
+    lab_etcd(ROUTES + APP, {**route, "https_redirect": True})
+    revision = lab_etcd(CERTS + HOSTNAME, {"hostname": HOSTNAME, "pem": (cert_pem + key_pem).decode(),
+                                           "fingerprint": hashlib.sha256(cert_pem).hexdigest()})
+
+    def https_ok(address: str) -> bool:
+        done = curl("--cacert", str(tmp_path / "ca.pem"), "--resolve", f"{HOSTNAME}:443:{address}",
+                    f"https://{HOSTNAME}/id")
+        return done.returncode == 0 and done.stdout.strip() == one[3]
+
+    served = converge(edges, https_ok, 10, "HTTPS verified against the cluster CA on every edge")
+    print("\nHTTPS (new cert: reload) served and verified by curl --cacert: "
+          + ", ".join(f"{a} {t:.3f}s" for a, t in served.items()))
+    wait_until(lambda: all((lab_etcd.get(EDGES + n) or {}).get("revision", 0) >= revision for n in names), 5, "acks")
+    assert all(lab_etcd.get(EDGES + n)["error"] is None for n in names)
+    redirect = curl("-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", "-H", f"Host: {HOSTNAME}",
+                    f"http://{edges[0]}/id")
+    assert redirect.stdout == f"301 https://{HOSTNAME}/id"
+    assert lab_exec(lab, names[0], "stat -c '%a %U' /etc/haproxy/paasops-certs "
+                                   f"/etc/haproxy/paasops-certs/{HOSTNAME}.pem").stdout.split("\n")[:2] == [
+        "700 root", "600 root"]
+    journal = lab_exec(lab, names[0], "journalctl -u paasops-register --no-pager -o cat").stdout
+    assert "PRIVATE KEY" not in journal and key_pem.decode().splitlines()[1] not in journal
+
+    # the certificate goes: no HTTPS frontend any more, and no redirect to it
+    lab_etcd(CERTS + HOSTNAME, None)
+    wait_until(lambda: all(curl("-o", "/dev/null", "-w", "%{http_code}", "-H", f"Host: {HOSTNAME}",
+                                f"http://{a}/id").stdout == "200" for a in edges), 10, "no redirect without a cert")
+    assert lab_exec(lab, names[0], f"test -e /etc/haproxy/paasops-certs/{HOSTNAME}.pem").returncode != 0
+    assert curl("--cacert", str(tmp_path / "ca.pem"), "--resolve", f"{HOSTNAME}:443:{edges[0]}",
+                f"https://{HOSTNAME}/id").returncode != 0
