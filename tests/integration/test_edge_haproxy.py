@@ -240,3 +240,20 @@ def test_https_with_a_cluster_ca_certificate_and_the_redirect(lab, lab_etcd, rep
     assert lab_exec(lab, names[0], f"test -e /etc/haproxy/paasops-certs/{HOSTNAME}.pem").returncode != 0
     assert curl("--cacert", str(tmp_path / "ca.pem"), "--resolve", f"{HOSTNAME}:443:{edges[0]}",
                 f"https://{HOSTNAME}/id").returncode != 0
+
+
+def test_restarts_keep_the_routes(lab, lab_etcd, replicas):
+    """HAProxy restarted: it serves the routes from its file on disk. The agent restarted: it trusts
+    the running config (no reload) and puts its ack back under its new lease."""
+    edges = {h.name: h.address for h in lab.hosts()}
+    one = replicas["lab1"]
+    revision = lab_etcd(ROUTES + APP, http_route((*one, "ready")))
+    converge(list(edges.values()), lambda a: fetch(a) == (200, one[3]), 10, "the route served")
+    wait_until(lambda: (lab_etcd.get(EDGES + "lab1") or {}).get("revision", 0) >= revision, 5, "lab1's ack")
+    old_lease, reloaded = lab_etcd.get(EDGES + "lab1")["_lease"], reloads(lab, "lab1")
+    assert lab_exec(lab, "lab1", "systemctl restart paasops-register").returncode == 0
+    wait_until(lambda: (lab_etcd.get(EDGES + "lab1") or {}).get("_lease") not in (None, old_lease), 10,
+               "the ack under the agent's new lease")
+    assert reloads(lab, "lab1") == reloaded and fetch(edges["lab1"]) == (200, one[3])
+    assert lab_exec(lab, "lab2", "systemctl restart haproxy").returncode == 0
+    wait_until(lambda: fetch(edges["lab2"]) == (200, one[3]), 10, "lab2 serving after a restart of HAProxy")

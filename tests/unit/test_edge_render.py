@@ -205,3 +205,14 @@ def test_edge_section_defaults_and_bad_values():
         reg.validate_edge({"http_port": 8080, "https_port": 8080})
     with pytest.raises(reg.ConfigError, match="unknown field"):
         reg.validate_edge({"htp_port": 80})
+
+
+def test_a_tcp_port_taken_by_the_edge_or_another_route_is_left_out_and_named():
+    routes = {"a": reg.parse_route("a", tcp([backend(1)], port=80)),
+              "b": reg.parse_route("b", tcp([backend(2)], port=15432)),
+              "c": reg.parse_route("c", tcp([backend(3)], port=15432)),
+              "hello": reg.parse_route("hello", http([backend(4)]))}
+    kept, errors = reg.port_conflicts(routes, EDGE)
+    assert sorted(kept) == ["b", "hello"]
+    assert errors == ["/paasops/routes/a: tcp_port 80 is already the edge's http_port",
+                      "/paasops/routes/c: tcp_port 15432 is already the tcp_port of b"]
