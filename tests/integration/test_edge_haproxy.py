@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 
 import pytest
-from lab_support import etcd_call, lab_exec
+from lab_support import etcd_call, lab_exec, paasops
 
 from paasops import pki
 from paasops.engines.client import make_client
@@ -257,3 +257,24 @@ def test_restarts_keep_the_routes(lab, lab_etcd, replicas):
     assert reloads(lab, "lab1") == reloaded and fetch(edges["lab1"]) == (200, one[3])
     assert lab_exec(lab, "lab2", "systemctl restart haproxy").returncode == 0
     wait_until(lambda: fetch(edges["lab2"]) == (200, one[3]), 10, "lab2 serving after a restart of HAProxy")
+
+
+def test_a_host_taken_out_of_the_edge_stops_serving_and_comes_back(lab, lab_etcd, replicas, cli_env, tmp_path):
+    """bootstrap with paasops_edge=false on lab3: its HAProxy stopped, no ack, no edge checks in verify;
+    bootstrap as before: it serves the routes again."""
+    one, lab3 = replicas["lab1"], next(h for h in lab.hosts() if h.name == "lab3")
+    lab_etcd(ROUTES + APP, http_route((*one, "ready")))
+    wait_until(lambda: fetch(lab3.address) == (200, one[3]), 10, "lab3 serving")
+    inventory = tmp_path / "no-edge.ini"
+    inventory.write_text(lab.inventory_path.read_text().replace("\nlab3 ", "\nlab3 paasops_edge=false "))
+    done = paasops("bootstrap", "-i", str(inventory), "lab3", "-o", "json", env=cli_env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert not any("edge" in c["name"] for c in json.loads(done.stdout)["verify"]["lab3"])
+    assert lab_exec(lab, "lab3", "systemctl is-active haproxy").stdout.strip() != "active"
+    assert fetch(lab3.address)[0] == 0  # nothing listens on 80 any more
+    assert lab_etcd.get(EDGES + "lab3") is None
+    done = paasops("bootstrap", "-i", str(lab.inventory_path), "lab3", "-o", "json", env=cli_env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert [c["ok"] for c in json.loads(done.stdout)["verify"]["lab3"] if "edge" in c["name"]] == [True, True]
+    wait_until(lambda: fetch(lab3.address) == (200, one[3]), 10, "lab3 serving again")
+    wait_until(lambda: lab_etcd.get(EDGES + "lab3") is not None, 10, "lab3's ack again")

@@ -49,7 +49,8 @@ def test_register_json_has_the_edge_section_only_on_edges():
 
 def test_playbook_installs_and_starts_haproxy_on_edges_only():
     tasks = {t.name: t for play in load_playbook(BOOTSTRAP_PLAYBOOK).plays for t in play.tasks}
-    haproxy = [t for t in tasks.values() if "haproxy" in json.dumps(t.args).lower() and t.module != "fail"]
+    haproxy = [t for t in tasks.values() if "haproxy" in json.dumps(t.args).lower()
+               and t.module != "fail" and t.name != "No edge any more on this host"]
     assert [t.module for t in haproxy] == ["package", "file", "shell", "service"]
     assert all(t.when == ("edge_enabled | default(false)",) for t in haproxy)
     certs = next(t for t in haproxy if t.module == "file")
@@ -59,6 +60,10 @@ def test_playbook_installs_and_starts_haproxy_on_edges_only():
     assert init.args["creates"] == "/etc/haproxy/paasops-state.json" and "--edge-init" in init.args["cmd"]
     started = next(t for t in haproxy if t.module == "service")
     assert (started.args["state"], started.args["enabled"]) == ("started", True)
+    gone = tasks["No edge any more on this host"]
+    # only where paasops wrote the config (a HAProxy of the user's own is left alone), and only once
+    assert gone.when == ("not (edge_enabled | default(false))",)
+    assert gone.args["removes"] == "/etc/haproxy/paasops-state.json" and "disable --now haproxy" in gone.args["cmd"]
     refuse = tasks["Refuse an edge host without systemd"]
     assert refuse.module == "fail" and refuse.when == ("edge_enabled | default(false)", "not facts.systemd")
 
