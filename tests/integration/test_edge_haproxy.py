@@ -7,10 +7,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import shutil
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 from lab_support import etcd_call, lab_exec, paasops
@@ -20,6 +23,7 @@ from paasops.engines.client import make_client
 from paasops.lab.hello_image import ensure_hello_image
 
 pytestmark = pytest.mark.integration
+ROOT_AGENT = Path(__file__).resolve().parents[2] / "bin" / "paasops-register"
 
 APP, TCP_APP = "edgehello", "edgetcp"
 HOSTNAME = "x.example.test"
@@ -278,3 +282,73 @@ def test_a_host_taken_out_of_the_edge_stops_serving_and_comes_back(lab, lab_etcd
     assert [c["ok"] for c in json.loads(done.stdout)["verify"]["lab3"] if "edge" in c["name"]] == [True, True]
     wait_until(lambda: fetch(lab3.address) == (200, one[3]), 10, "lab3 serving again")
     wait_until(lambda: lab_etcd.get(EDGES + "lab3") is not None, 10, "lab3's ack again")
+
+
+@pytest.mark.skipif(shutil.which("haproxy") is None, reason="needs Debian's haproxy on this machine")
+def test_agent_keeps_serving_through_an_etcd_outage_and_catches_up(tmp_path):
+    """The agent with a HAProxy of its own on this machine (high ports, reloaded by USR2 to its master)
+    and an etcd of its own: etcd stopped, the routes stay served; etcd back, the agent watches again
+    and applies what is put."""
+    from test_register_agent import Etcd, free_port
+
+    pki_dir = tmp_path / "pki"
+    etcd = Etcd(tmp_path / "etcd" / "data", pki_dir)
+    (tmp_path / "etcd").mkdir()
+    etcd.start()
+    cert, key = pki.agent_cert_for(pki_dir, "edge-local")
+    (tmp_path / "cert.pem").write_bytes(cert)
+    (tmp_path / "key.pem").write_bytes(key)
+    procs: list[subprocess.Popen] = []
+    pages = {}
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "id").write_text(name)
+        port = free_port()
+        procs.append(subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+                                      cwd=tmp_path / name, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        pages[name] = (f"local-{name}", "127.0.0.1", port, name)
+    http_port = free_port()
+    edge = {"http_port": http_port, "https_port": free_port(), "user": None,
+            "haproxy_cfg": str(tmp_path / "haproxy.cfg"), "admin_socket": str(tmp_path / "admin.sock"),
+            "certs_dir": str(tmp_path / "certs"), "state_file": str(tmp_path / "state.json")}
+    config = {"etcd_endpoints": [etcd.url], "id": "edge-local", "address": "127.0.0.1", "ttl": 3,
+              "etcd_cacert": str(pki.EtcdFiles.in_dir(pki_dir).ca), "etcd_cert": str(tmp_path / "cert.pem"),
+              "etcd_key": str(tmp_path / "key.pem"), "edge": edge}
+    path = tmp_path / "register.json"
+    agent_cmd = ["/usr/bin/python3", "-I", str(ROOT_AGENT), "--config", str(path)]
+    try:
+        path.write_text(json.dumps(config))
+        subprocess.run([*agent_cmd, "--edge-init"], check=True, timeout=30)
+        haproxy = subprocess.Popen(["haproxy", "-Ws", "-f", edge["haproxy_cfg"]], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        procs.append(haproxy)
+        path.write_text(json.dumps({**config, "edge": {**edge, "reload_command": ["kill", "-USR2", str(haproxy.pid)]}}))
+        log = open(tmp_path / "agent.log", "wb")
+        procs.append(subprocess.Popen(agent_cmd, stderr=log))
+        wait_until(lambda: fetch("127.0.0.1", http_port)[0] == 503, 10, "HAProxy answering 503")
+
+        def put(*backends):
+            return etcd.call("/kv/put", {"key": b64(ROUTES + APP),
+                                         "value": b64(json.dumps(http_route(*[(*b, "ready") for b in backends])))})
+
+        put(pages["a"])
+        wait_until(lambda: fetch("127.0.0.1", http_port) == (200, "a"), 10, "the route served")
+        etcd.stop()
+        time.sleep(2.5)  # longer than a watch retry, shorter than anything that could forget routes
+        assert all(fetch("127.0.0.1", http_port) == (200, "a") for _ in range(5))  # served from memory and disk
+        etcd.start()
+        start = time.monotonic()
+        put(pages["a"], pages["b"])
+        wait_until(lambda: {fetch("127.0.0.1", http_port)[1] for _ in range(4)} == {"a", "b"}, 10,
+                   "the change after the outage served")
+        print(f"\nafter an etcd outage: put -> served in {time.monotonic() - start:.3f}s (watch re-established)")
+        text = (tmp_path / "agent.log").read_text()
+        assert "keeping the last routes" in text and "watching /paasops/routes/ again" in text
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        etcd.stop()
