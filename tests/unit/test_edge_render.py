@@ -163,7 +163,7 @@ def test_user_is_optional():
 def test_server_changes_keep_the_structure_and_become_runtime_commands():
     before = layout({"hello": http([backend(1), backend(2)])})
     after = layout({"hello": http([backend(1, "drain"), backend(3), {**backend(2), "port": 40000}])}, before)
-    assert reg.structure(before, {}) == reg.structure(after, {})
+    assert reg.structure(EDGE, before, {}) == reg.structure(EDGE, after, {})
     assert reg.runtime_commands(before, after) == [
         "set server app_hello/s1 state drain",
         "set server app_hello/s2 addr 172.18.0.2 port 40000", "set server app_hello/s2 state ready",
@@ -174,6 +174,9 @@ def test_server_changes_keep_the_structure_and_become_runtime_commands():
     assert reg.runtime_commands(gone, gone) == []
 
 
+CERTS = {"hello.example.test": {"fingerprint": "ab"}}
+
+
 @pytest.mark.parametrize("change", [
     {"hostnames": ["other.example.test"]}, {"path": "/v2"}, {"https_redirect": True},
     {"backends": [backend(i) for i in range(1, 10)]},  # more than 8 slots
@@ -181,13 +184,23 @@ def test_server_changes_keep_the_structure_and_become_runtime_commands():
 def test_structural_changes_need_a_reload(change):
     before = layout({"hello": http([backend(1)])})
     after = layout({"hello": {**http([backend(1)]), **change}}, before)
-    assert reg.structure(before, {}) != reg.structure(after, {})
+    assert reg.structure(EDGE, before, CERTS) != reg.structure(EDGE, after, CERTS)
 
 
-def test_new_app_or_certificate_needs_a_reload():
+def test_what_does_not_change_the_config_needs_no_reload():
     before = layout({"hello": http([backend(1)])})
-    assert reg.structure(before, {}) != reg.structure(layout({"hello": http([backend(1)]), "pg": tcp([])}), {})
-    assert reg.structure(before, {}) != reg.structure(before, {"hello.example.test": {"fingerprint": "ab"}})
+    redirect = layout({"hello": http([backend(1)], https_redirect=True)}, before)
+    assert reg.structure(EDGE, before, {}) == reg.structure(EDGE, redirect, {})  # no cert: nothing to redirect to
+
+
+def test_new_app_certificate_or_port_needs_a_reload():
+    before = layout({"hello": http([backend(1)])})
+    assert reg.structure(EDGE, before, {}) != reg.structure(
+        EDGE, layout({"hello": http([backend(1)]), "pg": tcp([])}), {})
+    assert reg.structure(EDGE, before, {}) != reg.structure(EDGE, before, CERTS)
+    renewed = {"hello.example.test": {"fingerprint": "cd"}}  # same hostname, new certificate
+    assert reg.structure(EDGE, before, CERTS) != reg.structure(EDGE, before, renewed)
+    assert reg.structure(EDGE, before, {}) != reg.structure(reg.validate_edge({"http_port": 8080}), before, {})
 
 
 def test_ack_names_every_server_with_its_state():
