@@ -73,8 +73,8 @@ def converge(edges: list[str], serving, timeout: float, what: str) -> dict[str, 
 
 def unix_ask(lab, host: str, socket_path: str, command: str) -> str:
     """One command on a HAProxy CLI socket of a lab host (python3 there: no socat on the hosts)."""
-    script = (f"import socket, sys; s = socket.socket(socket.AF_UNIX); s.connect('{socket_path}'); "
-              f"s.sendall(b'{command}\\n'); sys.stdout.write(s.makefile().read())")
+    script = (f"import socket, sys; s = socket.socket(socket.AF_UNIX); s.settimeout(5); s.connect('{socket_path}'); "
+              f"s.sendall(b'{command}\\n'); s.shutdown(socket.SHUT_WR); sys.stdout.write(s.makefile().read())")
     done = lab_exec(lab, host, f'python3 -c "{script}"')
     assert done.returncode == 0, done.stderr
     return done.stdout
