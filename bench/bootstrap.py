@@ -243,6 +243,7 @@ def write_ansible_inventory(lab: Lab, hosts: list[LabHost], pki_dir: Path, path:
             "tls_server_key_pem": key_pem.decode(), "etcd_endpoints": [etcd],
             "engine_id": h.name, "engine_address": h.address, "engine_labels": {},
             "engine_cpus": float(h.cpus), "engine_memory_mb": int(h.memory_mb),
+            "edge_enabled": True,  # no group `edge` in the bench lab: every engine is an edge
         }
     inventory = {"all": {"hosts": host_vars, "vars": {
         "ansible_user": LAB_USER,

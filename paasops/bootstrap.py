@@ -8,6 +8,7 @@ from pathlib import Path
 from . import pki
 from .errors import UserInputError
 from .inventory import Host
+from .inventory.values import to_bool
 
 
 def shipped_dir(name: str) -> Path:
@@ -38,11 +39,20 @@ def etcd_endpoints_for(host: Host, override: list[str] | None) -> list[str]:
     return [e.strip() for e in value.split(",")] if isinstance(value, str) else list(value)
 
 
+def is_edge(host: Host, edge_group: bool) -> bool:
+    """The host runs the edge (HAProxy): its `paasops_edge` var if set, else whether it is in group
+    `edge`, else (no target in such a group) yes: every engine is an edge by default."""
+    if "paasops_edge" in host.vars:
+        return to_bool(host.vars["paasops_edge"])
+    return "edge" in host.groups if edge_group else True
+
+
 def prepare_hosts(hosts: list[Host], pki_dir: Path, etcd: list[str] | None) -> None:
     """Issue certificates (CA once) and set the variables bootstrap.yml reads, on each host."""
     ca = pki.ensure_ca(pki_dir)
     pki.ensure_client_cert(pki_dir, ca)
     etcd_ca = pki.etcd_client_files(pki_dir).ca.read_text()  # and the service's own etcd client cert
+    edge_group = any("edge" in host.groups for host in hosts)
     for host in hosts:
         endpoints = etcd_endpoints_for(host, etcd)
         plain = [e for e in endpoints if not e.startswith("https://")]
@@ -62,4 +72,5 @@ def prepare_hosts(hosts: list[Host], pki_dir: Path, etcd: list[str] | None) -> N
             tls_server_key_pem=key_pem.decode(), etcd_endpoints=endpoints,
             engine_id=host.name, engine_address=host.address, etcd_ca_pem=etcd_ca,
             etcd_cert_pem=agent_cert_pem.decode(), etcd_key_pem=agent_key_pem.decode(),
-            engine_labels=host.vars.get("paasops_labels", {}), **declared)
+            engine_labels=host.vars.get("paasops_labels", {}), edge_enabled=is_edge(host, edge_group),
+            **declared)

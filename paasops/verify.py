@@ -6,6 +6,7 @@ import base64
 import json
 import shlex
 import ssl
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,28 @@ def _refused(fn) -> tuple[bool, str]:
     return False, ""
 
 
+def edge_checks(connector: Connector, address: str, *, sudo: bool) -> list[Check]:
+    """On an edge (its agent config has an `edge` section): HAProxy active and answering on the HTTP
+    port from here (any HTTP status: 503 just means no route yet). No checks on other hosts."""
+    out = connector.run("cat /etc/paasops/register.json", sudo=sudo)
+    try:
+        edge = json.loads(out.stdout).get("edge") if out.ok else None
+    except ValueError:
+        edge = None
+    if not isinstance(edge, dict):
+        return []
+    port = edge.get("http_port", 80)
+    running = Check("edge proxy (haproxy) running", service_running(connector, "haproxy", sudo=sudo))
+    try:
+        with urllib.request.urlopen(f"http://{address}:{port}/", timeout=5) as reply:
+            status = reply.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    except OSError as exc:  # refused, reset, timed out: the edge does not answer
+        return [running, Check(f"edge answers HTTP on port {port}", False, str(exc)[:200])]
+    return [running, Check(f"edge answers HTTP on port {port}", True, f"HTTP {status}")]
+
+
 def verify_host(connector: Connector, *, name: str, address: str, become: bool, pki_dir: Path,
                 etcd_endpoints: list[str], docker_port: int = DOCKER_TLS_PORT) -> list[Check]:
     """Every check of one host; never raises for a failed check."""
@@ -90,4 +113,4 @@ def verify_host(connector: Connector, *, name: str, address: str, become: bool, 
                             f"{key} -> {value['address']}:{value['docker_port']}" if value else f"{key} missing"))
     except Exception as exc:  # etcd down is a failed check
         checks.append(Check("registered in etcd", False, str(exc)[:200]))
-    return checks
+    return checks + edge_checks(connector, address, sudo=become)
