@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, list[str]]] = [
                    "paasops.service.stream_limits", "paasops.service.log_redaction", "paasops.service.drain_plan",
                    "paasops.service.releases", "paasops.service.heal_plan"]),
     ("adapters", ["paasops.store", "paasops.engines", "paasops.connectors", "paasops.pki",
-                  "paasops.automation", "paasops.auth", "paasops.lab", "paasops.bootstrap", "paasops.verify"]),
+                  "paasops.automation", "paasops.auth", "paasops.lab", "paasops.lab.http_load", "paasops.bootstrap", "paasops.verify"]),
     ("service", ["paasops.service"]),
     ("api", ["paasops.api"]),
     ("client", ["paasops.client"]),
