@@ -3,7 +3,7 @@
 For the lab and the benches only: it sends GET requests to the one URL it is given, whose host must resolve
 to loopback or private addresses (the lab hosts, this machine), never anywhere else; every run is bounded
 (rate <= 2000 requests/s, duration <= 600 s, <= 256 workers) and stops by itself at its deadline.
-Stdlib only: `http.client` keep-alive connections, one per worker thread.
+Stdlib only: `http.client` keep-alive connections (or one per request), one per worker thread.
 
 Every request is recorded (start offset, latency, status, the replica that answered: a response header or
 the first line of the body) with the reason of each failure (refused, reset, closed, timeout, http NNN). A
@@ -259,7 +259,7 @@ class HttpLoad:
 
     def __init__(self, url: str, *, duration: float, rate: float | None = None, concurrency: int | None = None,
                  workers: int | None = None, host: str | None = None, ssl_context: ssl.SSLContext | None = None,
-                 timeout: float = 2.0, replica_header: str | None = None):
+                 timeout: float = 2.0, replica_header: str | None = None, keep_alive: bool = True):
         if (rate is None) == (concurrency is None):
             raise UserInputError("give exactly one of rate (open loop) or concurrency (closed loop)",
                                  where="http load")
@@ -274,7 +274,7 @@ class HttpLoad:
         self.address, self.tls = parts.hostname, parts.scheme == "https"
         self.port = parts.port or (443 if self.tls else 80)
         self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        self.host, self.replica_header = host, replica_header
+        self.host, self.replica_header, self.keep_alive = host, replica_header, keep_alive
         self.ssl_context = ssl_context or (ssl.create_default_context() if self.tls else None)
         resolve_checked(self.address, self.port)
         self._stop = threading.Event()
@@ -345,10 +345,11 @@ class HttpLoad:
     def _work(self, rec: _Recorder) -> None:
         deadline = self.started_at + self.duration
         conn: http.client.HTTPConnection | None = None
-        used = 0  # answers on this connection: a reused one may have been closed by the server meanwhile
         headers = {"User-Agent": USER_AGENT, "Accept": "*/*"}
         if self.host:
             headers["Host"] = self.host
+        if not self.keep_alive:  # a new connection per request, as to a server that closes each one
+            headers["Connection"] = "close"
         try:
             while not self._stop.is_set():
                 if self.rate is not None:
@@ -362,16 +363,16 @@ class HttpLoad:
                 status, replica, error = 0, None, None
                 for attempt in (1, 2):
                     if conn is None:
-                        conn, used = self._connect(), 0
+                        conn = self._connect()
+                    reused = conn.sock is not None  # else http.client opens a new one (the server closed it)
                     try:
                         status, replica = self._get(conn, headers)
-                        used += 1
                         error = None if 200 <= status < 300 else f"http {status}"
                         break
                     except (http.client.HTTPException, OSError) as exc:
                         conn.close()
-                        stale = used > 0 and isinstance(exc, http.client.RemoteDisconnected | ConnectionResetError
-                                                        | BrokenPipeError)
+                        stale = reused and isinstance(exc, http.client.RemoteDisconnected | ConnectionResetError
+                                                      | BrokenPipeError)
                         conn, error = None, failure_reason(exc)
                         if not (stale and attempt == 1):
                             break

@@ -115,8 +115,10 @@ def test_report_counts_replicas_failures_and_latency():
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the load generator expects
     fail_from = math.inf  # seconds after the server started: answer 503 from then on
+    connections: set[int] = set()  # the client ports seen
 
     def do_GET(self):
+        _Handler.connections.add(self.client_address[1])
         failing = time.monotonic() - self.server.started >= self.fail_from  # type: ignore[attr-defined]
         body = f"{self.headers['Host']}\nrest\n".encode()
         self.send_response(503 if failing else 200)
@@ -174,6 +176,14 @@ def test_closed_loop_stops_early_and_reads_a_header(server):
     assert report.failed == 0 and report.total > 10
     assert report.per_replica() == {"r1": report.total}
     assert 0 < report.p50_ms <= report.p90_ms <= report.p99_ms <= report.max_ms
+
+
+def test_without_keep_alive_each_request_has_its_own_connection(server):
+    _Handler.connections = set()
+    report = HttpLoad(f"http://127.0.0.1:{server.server_address[1]}/", duration=0.3, concurrency=2,
+                      keep_alive=False).run()
+    assert report.failed == 0 and report.total > 5
+    assert len(_Handler.connections) == report.total  # one client port per request
 
 
 def test_refused_connections_are_failures_not_errors():
