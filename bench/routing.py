@@ -16,8 +16,8 @@ Target: edge >= 0.8x the direct requests/s, p99 added <= 2 ms.
                   address, not a port published through docker-proxy) and a plain Debian HAProxy on loopback in
                   front of it, with a generated minimal config
                   (`haproxy -db -f`, stopped at the end). No lab, no paasops service, no convergence part.
-  (default)       on the bench lab of bench/swarm_lab.py (`paasops-swarm`: 3 hosts, its own etcd and CA in a
-                  work dir), bootstrapped (HAProxy on every edge host), `paasops serve` with that etcd, the app
+  (default)       on a bench lab as bench/swarm_lab.py makes it (`paasops-routing`: 3 hosts, its own etcd and
+                  CA in a work dir), bootstrapped (HAProxy on every edge host), `paasops serve` with that etcd, the app
                   deployed with `paasops deploy app.yml` (expose: {port: 8080, hostnames: [bench.example.test]})
                   at 1 replica for the throughput part (direct: its host's published port; edge: port 80 of
                   the first lab host).
@@ -52,7 +52,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from swarm_lab import LAB_NAME, ROOT, BenchError, BenchLab, log, ran
+from swarm_lab import ROOT, BenchError, BenchLab, log, ran
 
 from paasops.lab.hello_image import HELLO_IMAGE, ensure_hello_image
 from paasops.lab.http_load import HttpLoad, LoadReport
@@ -61,6 +61,8 @@ APP = "routebench"
 HOSTNAME = "bench.example.test"
 LABEL = ("bench", "routing")
 COMMAND = ["sh", "-c", "echo $HOSTNAME > /www/id; exec httpd -f -p 8080 -h /www"]
+LAB_NAME = "paasops-routing"  # a bench lab of its own: the swarm benches may run theirs meanwhile
+ETCD_PEER_PORT = 2391  # neither etcd's default (the test lab) nor the swarm benches' 2390
 TARGET_RATIO, TARGET_P99_ADDED_MS, TARGET_CONVERGENCE_S = 0.8, 2.0, 1.0
 CONVERGENCE_RATE = 200
 POLL_S = 0.05
@@ -280,11 +282,12 @@ def app_yml() -> str:
 
 
 class RoutingLab:
-    """The bench lab of bench/swarm_lab.py (3 bootstrapped hosts, their edges included, the hello image loaded),
-    `paasops serve` on its etcd, and a logged-in CLI."""
+    """A bench lab as bench/swarm_lab.py makes it, named `paasops-routing` (3 bootstrapped hosts, their edges
+    included, the hello image loaded), `paasops serve` on its etcd, and a logged-in CLI."""
 
     def __init__(self, args):
-        self.bench = BenchLab(f"{LABEL[0]}={LABEL[1]}", keep=args.keep, workdir=args.workdir)
+        self.bench = BenchLab(f"{LABEL[0]}={LABEL[1]}", keep=args.keep, workdir=args.workdir, name=LAB_NAME,
+                              etcd_peer_port=ETCD_PEER_PORT)
         self.workdir, self.pki_dir = self.bench.workdir, self.bench.pki_dir
         self.server = f"http://127.0.0.1:{args.serve_port}"
         self.port = args.serve_port
