@@ -22,11 +22,14 @@ Target: edge >= 0.8x the direct requests/s, p99 added <= 2 ms.
                   at 1 replica for the throughput part (direct: its host's published port; edge: port 80 of
                   the first lab host).
 
-Convergence (lab only; `--rounds` trials each way) under an open-loop load of 200 requests/s through the edge:
-  up    scale N -> N+1 through the API (what `paasops scale` calls); from the moment the service shows the new
-        replica ready (polled every 50 ms) to the first answer naming it through the edge.
-  down  scale N+1 -> N; from the scale call (the service publishes the leaving replica as drain, then stops it)
-        to the last answer naming it through the edge; the failed requests during the trial are printed.
+Convergence (lab only; `--rounds` trials each way) under an open-loop load of 200 requests/s through the edge,
+the app at 2 replicas (cpus 1 each, no health check: a replica is ready once running):
+  steady  10 s with no change: the failures the load meets without any route change (the baseline).
+  up      scale 2 -> 3 through the API (what `paasops scale` calls); from the new replica's start (the engine's
+          State.StartedAt: the lab hosts share this machine's clock) to the first answer naming it via the edge.
+  down    scale 3 -> 2; from the scale call (the service publishes the leaving replica as drain, then stops it)
+          to the last answer naming it through the edge.
+The failed requests of every trial are printed with their reasons and windows.
 Target: <= 1 s each way.
 
     .venv/bin/python bench/routing.py --haproxy-only [--rounds 3] [--workers 8] [--seconds 10]
@@ -47,9 +50,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from swarm_lab import ROOT, BenchError, BenchLab, log, ran
@@ -280,7 +283,7 @@ def has_expose() -> bool:
 
 
 def app_yml() -> str:
-    return (f"name: {APP}\nimage: {HELLO_IMAGE}\ncommand: {COMMAND!r}\ncpus: 0.1\nmemory: 16m\n"
+    return (f"name: {APP}\nimage: {HELLO_IMAGE}\ncommand: {COMMAND!r}\ncpus: 1\nmemory: 16m\n"
             f"labels: {{{LABEL[0]}: {LABEL[1]}}}\n"
             f"expose: {{port: 8080, hostnames: [{HOSTNAME}]}}\n")
 
@@ -365,80 +368,98 @@ class RoutingLab:
 
 @dataclass
 class Trial:
-    way: str  # up | down
+    way: str  # steady | up | down
     replica: str
-    seconds: float | None  # None: never converged within the trial
-    failed: int
+    seconds: float | None  # None: never converged within the trial (steady: not timed)
+    report: LoadReport
     note: str = ""
-    failures: list = field(default_factory=list)
 
 
-def edge_load(edge_url: str) -> HttpLoad:
-    return HttpLoad(edge_url, duration=30, rate=CONVERGENCE_RATE, host=HOSTNAME, timeout=2).start()
+def edge_load(edge_url: str, seconds: float = 30) -> tuple[HttpLoad, float]:
+    """The load through the edge, started; and the wall-clock time of its offset 0."""
+    load = HttpLoad(edge_url, duration=seconds, rate=CONVERGENCE_RATE, host=HOSTNAME, timeout=5).start()
+    return load, time.time() - (time.monotonic() - load.started_at)
+
+
+def started_at(lab: RoutingLab, replica: str) -> float:
+    """When the engine started the container (wall clock: the lab hosts share this machine's kernel clock)."""
+    text = lab.api.container(replica).inspect["State"]["StartedAt"]  # 2026-12-04T03:28:52.123456789Z
+    stamp, _, fraction = text.rstrip("Z").partition(".")
+    return datetime.fromisoformat(stamp).replace(tzinfo=UTC).timestamp() + float(f"0.{fraction or 0}")
+
+
+def trial_steady(lab: RoutingLab, edge_url: str) -> Trial:
+    """The same load with no change: what fails without any route change (the baseline of the trials)."""
+    load, _ = edge_load(edge_url, 10)
+    load.wait()
+    return Trial("steady", "-", None, load.report(), f"{len(lab.ready())} replicas")
 
 
 def trial_up(lab: RoutingLab, edge_url: str, count: int) -> Trial:
+    """Scale up by one; from the new replica's start (no health check: ready when running) to its first answer."""
     before = set(lab.ready())
-    load = edge_load(edge_url)
+    load, wall0 = edge_load(edge_url)
     try:
         time.sleep(1.0)
-        caller = threading.Thread(target=lab.api.scale_app, args=(APP, count + 1), daemon=True)
-        caller.start()
+        lab.api.scale_app(APP, count + 1)
         deadline = time.monotonic() + 20
-        new: set[str] = set()
-        while not new and time.monotonic() < deadline:
-            new = set(lab.ready()) - before
-            t_ready = time.monotonic()
+        while not (new := set(lab.ready()) - before):
+            if time.monotonic() > deadline:
+                raise BenchError(f"scale up to {count + 1}: no new replica ready within 20 s")
             time.sleep(POLL_S)
-        if not new:
-            raise BenchError(f"scale up to {count + 1}: no new replica ready within 20 s")
         replica = new.pop()
-        while time.monotonic() < t_ready + 10 and replica not in load.report().replicas:
+        deadline = time.monotonic() + 10
+        while replica not in load.report().replicas and time.monotonic() < deadline:
             time.sleep(0.1)
         time.sleep(1.0)
-        caller.join(30)
     finally:
         load.stop()
     report = load.report()
     seen = report.replicas.get(replica)
-    seconds = report.started_at + seen.first - t_ready if seen else None
-    return Trial("up", replica, seconds, report.failed, f"{report.per_replica()}", report.failures[:5])
+    ready = started_at(lab, replica)
+    seconds = wall0 + seen.first - ready if seen else None
+    return Trial("up", replica, seconds, report, f"started {ready - wall0:.2f} s into the load")
 
 
 def trial_down(lab: RoutingLab, edge_url: str, count: int) -> Trial:
+    """Scale down by one; from the scale call (drain first, then stop) to the last answer naming the one removed."""
     before = lab.ready()
-    load = edge_load(edge_url)
+    load, _ = edge_load(edge_url)
     try:
         time.sleep(1.0)
         t_call = time.monotonic()
         lab.api.scale_app(APP, count - 1)
-        gone: set[str] = set()
+        returned = time.monotonic() - t_call
         deadline = time.monotonic() + 20
-        while not gone and time.monotonic() < deadline:
-            gone = set(before) - set(lab.ready())
-            t_gone = time.monotonic()
+        while not (gone := set(before) - set(lab.ready())):
+            if time.monotonic() > deadline:
+                raise BenchError(f"scale down to {count - 1}: no replica left within 20 s")
             time.sleep(POLL_S)
-        if not gone:
-            raise BenchError(f"scale down to {count - 1}: no replica left within 20 s")
         time.sleep(2.0)
     finally:
         load.stop()
     replica = gone.pop()
     report = load.report()
     seen = report.replicas.get(replica)
-    seconds = report.started_at + seen.last - t_call if seen else None
-    note = f"not ready in the service {t_gone - t_call:.2f} s after the call; {report.per_replica()}"
-    return Trial("down", replica, seconds, report.failed, note, report.failures[:5])
+    seconds = load.started_at + seen.last - t_call if seen else None
+    return Trial("down", replica, seconds, report, f"the scale call returned after {returned:.2f} s")
 
 
 def print_trials(trials: list[Trial]) -> None:
     print()
-    print(f"Route convergence through the edge, open loop {CONVERGENCE_RATE} req/s (resolution ~ "
-          f"replicas / {CONVERGENCE_RATE} s), target <= {TARGET_CONVERGENCE_S:g} s")
+    print(f"Route convergence through the edge, open loop {CONVERGENCE_RATE} req/s (resolution ~ replicas / "
+          f"{CONVERGENCE_RATE} s); up: from the new replica's start to its first answer; down: from the scale call "
+          f"to the last answer naming the replica removed; target <= {TARGET_CONVERGENCE_S:g} s")
     for t in trials:
-        shown = "never" if t.seconds is None else f"{t.seconds:.2f} s"
-        print(f"  {t.way:<4} {t.replica}  {shown:>8}  {t.failed} failed  {t.note}"
-              + (f"  failures: {t.failures}" if t.failures else ""))
+        r = t.report
+        shown = "-" if t.way == "steady" else "never" if t.seconds is None else f"{t.seconds:.2f} s"
+        reasons: dict[str, int] = {}
+        for _, reason in r.failures:
+            reasons[reason] = reasons.get(reason, 0) + 1
+        print(f"  {t.way:<6} {t.replica:<12} {shown:>8}  {r.total} requests, {r.failed} failed {reasons or ''} "
+              f"p99 {r.p99_ms:.1f} ms, max {r.max_ms:.0f} ms; {t.note}; {r.per_replica()}")
+        for w in r.windows:
+            print(f"         failed {w.first:.2f}-{w.last:.2f} s into the load: {w.count}")
     for way in ("up", "down"):
         values = [t.seconds for t in trials if t.way == way]
         known = [v for v in values if v is not None]
@@ -447,6 +468,8 @@ def print_trials(trials: list[Trial]) -> None:
             verdict = "ok" if worst is not None and worst <= TARGET_CONVERGENCE_S else "MISSED"
             print(f"{way:<5} median {statistics.median(known) if known else float('nan'):.2f} s, worst "
                   f"{'never' if worst is None else f'{worst:.2f} s'}   target <= {TARGET_CONVERGENCE_S:g} s  {verdict}")
+    failed = {way: sum(t.report.failed for t in trials if t.way == way) for way in ("steady", "up", "down")}
+    print(f"failed requests: {failed} (of {sum(t.report.total for t in trials)})")
 
 
 def run_lab(args) -> int:
@@ -477,13 +500,14 @@ def run_lab(args) -> int:
             where = (f"lab {LAB_NAME} (3 hosts on this machine's dockerd), edge = HAProxy on {edge_host} port 80, "
                      f"direct = the replica's published port on {engine}; client on this machine")
             rounds.extend(compare(direct, edge, HOSTNAME, args))
-            count = 1
+            lab.api.scale_app(APP, 2)  # the trials go 2 -> 3 -> 2: the edge balances between replicas throughout
+            lab.wait(lambda: len(lab.ready()) == 2, 60, "2 replicas ready")
+            wait_answer(edge, HOSTNAME, 30)
             for n in range(args.rounds):
                 log(f"convergence trial {n + 1}/{args.rounds}")
-                trials.append(trial_up(lab, edge, count))
-                log(f"    up   {trials[-1]}")
-                trials.append(trial_down(lab, edge, count + 1))
-                log(f"    down {trials[-1]}")
+                for trial in (trial_steady(lab, edge), trial_up(lab, edge, 2), trial_down(lab, edge, 3)):
+                    trials.append(trial)
+                    log(f"    {trial.way} {trial.replica} {trial.seconds}: {trial.report.summary()}")
     ok = ran(body)
     if rounds:
         print_throughput(rounds, where, args)
