@@ -133,7 +133,7 @@ def print_throughput(rounds: list[Round], where: str, args) -> None:
     print(f"Throughput: GET /id, closed loop, {args.workers} workers x {args.seconds:g} s, {args.rounds} rounds, "
           f"order rotated; {where}")
     print(f"{'path':<12} {'req/s':>7} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'max ms':>8} {'failed':>6}  "
-          f"{'rounds (req/s)':<18} {'client cpu s':>12} {'haproxy cpu s':>13}")
+          f"{'rounds (req/s)':<18} {'client µs/req':>13} {'haproxy µs/req':>14}")
     med: dict[str, dict[str, float]] = {}
     for path in PATHS:
         rs = [r for r in rounds if r.path == path]
@@ -142,12 +142,12 @@ def print_throughput(rounds: list[Round], where: str, args) -> None:
         m = {k: statistics.median(getattr(r.report, k) for r in rs)
              for k in ("requests_per_s", "p50_ms", "p90_ms", "p99_ms", "max_ms")}
         med[path] = m
-        proxy = [r.proxy_cpu for r in rs if r.proxy_cpu is not None]
+        proxy = [r.proxy_cpu / r.report.total * 1e6 for r in rs if r.proxy_cpu is not None and r.report.total]
         print(f"{path:<12} {m['requests_per_s']:>7.0f} {m['p50_ms']:>7.2f} {m['p90_ms']:>7.2f} {m['p99_ms']:>7.2f} "
               f"{m['max_ms']:>8.2f} {sum(r.report.failed for r in rs):>6}  "
               f"{' '.join(f'{r.report.requests_per_s:.0f}' for r in rs):<18} "
-              f"{statistics.median(r.client_cpu for r in rs):>12.1f} "
-              f"{(f'{statistics.median(proxy):.1f}' if proxy else '-'):>13}")
+              f"{statistics.median(r.client_cpu / max(1, r.report.total) * 1e6 for r in rs):>13.0f} "
+              f"{(f'{statistics.median(proxy):.0f}' if proxy else '-'):>14}")
     direct = [r for r in rounds if r.path == "direct"]
     for path in PATHS[1:]:
         edge = [r for r in rounds if r.path == path]
@@ -163,7 +163,8 @@ def print_throughput(rounds: list[Round], where: str, args) -> None:
         print(f"{path + ' / direct':<20} req/s {ratio:.2f}x (of the medians {of_medians:.2f}x) target >= "
               f"{TARGET_RATIO}x {verdicts[0]};  p99 added {added:+.2f} ms (p50 {added50:+.2f}) "
               f"target <= {TARGET_P99_ADDED_MS:g} ms {verdicts[1]}")
-    print("(ratios and added latency: medians over the rounds of edge vs direct in the same round)")
+    print("(ratios and added latency: medians over the rounds of edge vs direct in the same round; µs/req: CPU time "
+          "of the client process and of the local HAProxy per request)")
     loads = [r.load for r in rounds]
     print(f"machine: {os.cpu_count()} CPUs shared by the client, the proxy, the replica and other work; "
           f"1-min load average {min(loads):.1f}-{max(loads):.1f} at the rounds")
@@ -187,6 +188,14 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _listening(address: str, port: int) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def wait_answer(url: str, host: str | None, timeout: float = 20) -> str:
@@ -316,6 +325,8 @@ class RoutingLab:
         self.bench.__enter__()
         try:
             password = secrets.token_urlsafe(18)
+            for old in self.workdir.glob("state.db*"):  # a fresh service (its admin password) with a reused --workdir
+                old.unlink()
             log(f"paasops serve on {self.server}")
             self.serve = subprocess.Popen(
                 [sys.executable, "-m", "paasops", "serve", "--port", str(self.port), "--etcd",
@@ -324,14 +335,11 @@ class RoutingLab:
                 env=dict(self.env, PAASOPS_ADMIN_PASSWORD=password, PAASOPS_IMAGE_COPY_FROM_LOCAL="1"),
                 stdout=subprocess.DEVNULL, stderr=(self.workdir / "serve.log").open("w"), start_new_session=True)
             deadline = time.monotonic() + 60
-            while True:
-                try:
-                    self.cli("login", "-u", "admin", "--password-stdin", stdin=password + "\n", timeout=30)
-                    break
-                except BenchError:
-                    if time.monotonic() > deadline or self.serve.poll() is not None:
-                        raise BenchError(f"paasops serve did not take a login; see {self.workdir}/serve.log") from None
-                    time.sleep(0.5)
+            while not _listening("127.0.0.1", self.port):
+                if time.monotonic() > deadline or self.serve.poll() is not None:
+                    raise BenchError(f"paasops serve did not start; see {self.workdir}/serve.log")
+                time.sleep(0.3)
+            self.cli("login", "-u", "admin", "--password-stdin", stdin=password + "\n", timeout=30)
             token = (self.workdir / "config" / "paasops" / "token").read_text().strip()
             self.api = ApiClient(self.server, token=token, timeout=60)
             self.wait(lambda: sum(e.status == "up" for e in self.api.engines()) == 3, 60, "3 engines up")
