@@ -26,9 +26,11 @@ Convergence (lab only; `--rounds` trials each way) under an open-loop load of 20
 the app at 2 replicas (cpus 1 each, no health check: a replica is ready once running):
   steady  10 s with no change: the failures the load meets without any route change (the baseline).
   up      scale 2 -> 3 through the API (what `paasops scale` calls); from the new replica's start (the engine's
-          State.StartedAt: the lab hosts share this machine's clock) to the first answer naming it via the edge.
+          State.StartedAt: the lab hosts share this machine's clock; dockerd records it once containerd's start
+          returned, late under load) to the arrival of the first answer naming it via the edge; and, an upper
+          bound, from the scale call.
   down    scale 3 -> 2; from the scale call (the service publishes the leaving replica as drain, then stops it)
-          to the last answer naming it through the edge.
+          to the arrival of the last answer naming it through the edge.
 The failed requests of every trial are printed with their reasons and windows.
 Target: <= 1 s each way.
 
@@ -409,6 +411,7 @@ def trial_up(lab: RoutingLab, edge_url: str, count: int) -> Trial:
     load, wall0 = edge_load(edge_url)
     try:
         time.sleep(1.0)
+        t_call = time.monotonic()
         lab.api.scale_app(APP, count + 1)
         deadline = time.monotonic() + 20
         while not (new := set(lab.ready()) - before):
@@ -425,8 +428,11 @@ def trial_up(lab: RoutingLab, edge_url: str, count: int) -> Trial:
     report = load.report()
     seen = report.replicas.get(replica)
     ready = started_at(lab, replica)
-    seconds = wall0 + seen.first - ready if seen else None
-    return Trial("up", replica, seconds, report, f"started {ready - wall0:.2f} s into the load")
+    seconds = wall0 + seen.first_done - ready if seen else None
+    call = load.started_at + seen.first_done - t_call if seen else None
+    return Trial("up", replica, seconds, report, f"started {ready - wall0 - (t_call - load.started_at):.2f} s after "
+                 f"the scale call; first answer {call:.2f} s after the call (an upper bound: create + start + route)"
+                 if call is not None else "never answered through the edge")
 
 
 def trial_down(lab: RoutingLab, edge_url: str, count: int) -> Trial:
@@ -449,15 +455,16 @@ def trial_down(lab: RoutingLab, edge_url: str, count: int) -> Trial:
     replica = gone.pop()
     report = load.report()
     seen = report.replicas.get(replica)
-    seconds = load.started_at + seen.last - t_call if seen else None
+    seconds = load.started_at + seen.last_done - t_call if seen else None
     return Trial("down", replica, seconds, report, f"the scale call returned after {returned:.2f} s")
 
 
 def print_trials(trials: list[Trial]) -> None:
     print()
     print(f"Route convergence through the edge, open loop {CONVERGENCE_RATE} req/s (resolution ~ replicas / "
-          f"{CONVERGENCE_RATE} s); up: from the new replica's start to its first answer; down: from the scale call "
-          f"to the last answer naming the replica removed; target <= {TARGET_CONVERGENCE_S:g} s")
+          f"{CONVERGENCE_RATE} s); up: from the new replica's start to its first answer's arrival; down: from the "
+          f"scale call to the arrival of the last answer naming the replica removed; "
+          f"target <= {TARGET_CONVERGENCE_S:g} s")
     for t in trials:
         r = t.report
         shown = "-" if t.way == "steady" else "never" if t.seconds is None else f"{t.seconds:.2f} s"

@@ -105,6 +105,8 @@ class ReplicaSeen:
     count: int
     first: float  # start offset of its first and last answer
     last: float
+    first_done: float  # when an answer from it first and last arrived (offset + latency)
+    last_done: float
 
 
 @dataclass
@@ -164,11 +166,13 @@ def build_report(samples: Sequence[Sample], *, mode: str, url: str, host: str | 
     replicas: dict[str, ReplicaSeen] = {}
     for s in ordered:
         if s.error is None and s.replica is not None:
+            done = s.offset + s.latency_ms / 1000
             seen = replicas.get(s.replica)
             if seen is None:
-                replicas[s.replica] = ReplicaSeen(1, s.offset, s.offset)
+                replicas[s.replica] = ReplicaSeen(1, s.offset, s.offset, done, done)
             else:
                 seen.count, seen.last = seen.count + 1, s.offset
+                seen.first_done, seen.last_done = min(seen.first_done, done), max(seen.last_done, done)
     failures = [(s.offset, s.error) for s in ordered if s.error is not None]
     return LoadReport(
         mode=mode, url=url, host=host, workers=workers, rate=rate, duration_s=duration, elapsed_s=elapsed,

@@ -105,6 +105,7 @@ def test_report_counts_replicas_failures_and_latency():
     assert (report.total, report.ok, report.failed, report.retried) == (6, 4, 2, 1)
     assert report.per_replica() == {"a": 2, "b": 2}  # the 503 from b is not an answer from it
     assert (report.replicas["b"].first, report.replicas["b"].last) == (0.01, 0.05)
+    assert (report.replicas["b"].first_done, report.replicas["b"].last_done) == pytest.approx((0.012, 0.055))  # + latency
     assert report.failures == [(0.02, "refused"), (0.03, "http 503")]
     assert report.windows == [Window(0.02, 0.03, 2)]
     assert (report.p50_ms, report.p99_ms, report.max_ms) == (2.0, 5.0, 5.0)  # over the 4 answers: 1 2 4 5
