@@ -196,3 +196,32 @@ def test_refused_connections_are_failures_not_errors():
     report = HttpLoad(f"http://127.0.0.1:{port}/", duration=0.2, concurrency=1, timeout=1).run()
     assert report.total > 0 and report.failed == report.total
     assert {reason for _, reason in report.failures} == {"refused"}
+
+
+def test_https_checks_the_certificate_for_the_host_header(tmp_path):
+    import ssl
+
+    from paasops.pki import ensure_ca, issue_server_cert
+
+    ca = ensure_ca(tmp_path)
+    cert, key = issue_server_cert(ca, "bench.example.test", [], ["bench.example.test"])
+    (tmp_path / "server.pem").write_bytes(cert + key)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(tmp_path / "server.pem")
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.daemon_threads = True
+    httpd.started = time.monotonic()  # type: ignore[attr-defined]
+    httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"https://127.0.0.1:{httpd.server_address[1]}/"
+        trust = ssl.create_default_context(cafile=str(ca.path))
+        good = HttpLoad(url, duration=0.3, concurrency=1, host="bench.example.test", ssl_context=trust).run()
+        assert good.failed == 0 and good.per_replica() == {"bench.example.test": good.total}
+        # no Host header: SNI and the check are for 127.0.0.1, which the certificate does not name
+        bad = HttpLoad(url, duration=0.2, concurrency=1, ssl_context=trust).run()
+        assert bad.total > 0 and bad.failed == bad.total
+        assert all(reason.startswith("tls: ") for _, reason in bad.failures)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
