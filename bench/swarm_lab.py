@@ -240,14 +240,16 @@ class BenchLab:
     block leaves the swarm, and takes the lab down (or, with `keep`, puts live-restore back).
     """
 
-    def __init__(self, label: str, *, keep: bool = False, workdir: Path | None = None, per_host: int = 4):
+    def __init__(self, label: str, *, keep: bool = False, workdir: Path | None = None, per_host: int = 4,
+                 name: str = LAB_NAME, etcd_peer_port: int = BENCH_ETCD_PEER_PORT):
         self.label, self.keep, self.given_workdir, self.per_host = label, keep, workdir, per_host
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="paasops-bench-swarm-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.state_dir = self.workdir / "state"
         self.state_dir.mkdir(exist_ok=True)
         self.pki_dir = self.workdir / "pki"
-        self.lab = Lab(name=LAB_NAME, inventory_path=self.workdir / "lab.ini", log=lambda m: log(f"lab: {m}"),
+        self.etcd_peer_port = etcd_peer_port  # another bench lab (another name) needs a port of its own
+        self.lab = Lab(name=name, inventory_path=self.workdir / "lab.ini", log=lambda m: log(f"lab: {m}"),
                        pki_dir=self.pki_dir)
         self.engines: list[EngineRef] = []
         self.swarm: Swarm | None = None
@@ -255,9 +257,9 @@ class BenchLab:
         self.services = 0
 
     def __enter__(self) -> BenchLab:
-        log(f"lab {LAB_NAME}: 3 hosts, bootstrap (not timed); work dir {self.workdir}")
+        log(f"lab {self.lab.name}: 3 hosts, bootstrap (not timed); work dir {self.workdir}")
         try:
-            with own_etcd_peer_port(BENCH_ETCD_PEER_PORT):
+            with own_etcd_peer_port(self.etcd_peer_port):
                 hosts = self.lab.up(3)
             bootstrap(self.lab, self.pki_dir)
             for h in hosts:
@@ -316,9 +318,9 @@ class BenchLab:
                     set_live_restore(self.engines, True, self.pki_dir)  # back to the bootstrapped configuration
             except Exception as error:  # keep going: report it
                 log(f"restoring the lab: {error}")
-            log(f"lab {LAB_NAME} kept; work dir {self.workdir} (pass --workdir to reuse)")
+            log(f"lab {self.lab.name} kept; work dir {self.workdir} (pass --workdir to reuse)")
             return
-        log(f"tearing down lab {LAB_NAME}")
+        log(f"tearing down lab {self.lab.name}")
         try:
             self.lab.down()
         except Exception as error:

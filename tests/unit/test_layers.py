@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, list[str]]] = [
                    "paasops.service.releases", "paasops.service.heal_plan", "paasops.edge_tls", "paasops.expose",
                    "paasops.service.route_table"]),
     ("adapters", ["paasops.store", "paasops.engines", "paasops.connectors", "paasops.pki",
-                  "paasops.automation", "paasops.auth", "paasops.lab", "paasops.bootstrap", "paasops.verify"]),
+                  "paasops.automation", "paasops.auth", "paasops.lab", "paasops.lab.http_load", "paasops.bootstrap", "paasops.verify"]),
     ("service", ["paasops.service"]),
     ("api", ["paasops.api"]),
     ("client", ["paasops.client"]),
