@@ -16,7 +16,7 @@ from paasops.placement.plan import Plan
 if TYPE_CHECKING:
     from paasops.results import WhatIfPlan
 
-LOST = "lost (what-if)"  # the status a lost host shows: the `healthy` filter names it
+LOST = "lost"  # the status a lost host shows in a what-if: the `healthy` filter names it
 MAX_ADDED_CPUS = 4096.0
 MAX_ADDED_MEMORY_MB = 1 << 30  # 1 PB
 

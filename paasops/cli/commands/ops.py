@@ -18,6 +18,7 @@ from ...errors import ConflictError, UserInputError
 from .. import render
 from ..common import OUTPUT, SERVER, Output, api_client, emit, err, out, output_option
 from ..errors import report_errors
+from ..render_plan import headroom_parts
 
 app = typer.Typer()
 
@@ -127,7 +128,8 @@ def report_view(report: Report) -> Group:
     parts: list[Any] = [head, "", hosts_table(report.hosts), ""]
     if down:
         parts += [escape("hosts down or degraded: " + ", ".join(f"{h.id} ({h.status})" for h in down)), ""]
-    parts += [app_sync_table(report.apps), "", "[bold]events of the last 24 hours[/] (newest first)",
+    parts += [app_sync_table(report.apps), ""] + headroom_parts(report.headroom)
+    parts += ["[bold]events of the last 24 hours[/] (newest first)",
               render.events_table(report.events)]
     return Group(*parts)
 
