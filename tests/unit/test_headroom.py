@@ -91,3 +91,31 @@ def test_more_is_what_the_placer_places(snapshot, request_):
 def test_an_app_asking_for_nothing_has_no_limit():
     assert fits_on(EVEN[0], Request("free")) is None
     assert app_room(EVEN, Request("free")).more is None
+
+
+def test_the_html_report_shows_n_minus_1_with_a_chart():
+    from paasops.cli.report_html import render
+    from paasops.results import Report
+
+    page = render(Report(generated_at=0, headroom=as_result(headroom(TIGHT, demands("web", "big")))))
+    assert "not survivable: losing lab1 strands 1 of big" in page
+    assert '<rect class="short"' in page and "1 placed, 1 stranded" in page  # lab1: web placed, big stranded
+    assert "<td class=n>9</td>" in page  # web: 9 more
+    assert "src=" not in page and "href=" not in page  # nothing loaded from elsewhere
+    assert "N-1" not in render(Report(generated_at=0))  # a report without headroom shows no section
+
+
+def test_the_report_table_names_the_loss_that_strands():
+    from io import StringIO
+
+    from rich.console import Console
+
+    from paasops.cli.commands.ops import report_view
+    from paasops.results import Report
+
+    buffer = StringIO()
+    Console(file=buffer, width=200, no_color=True).print(
+        report_view(Report(generated_at=0, headroom=as_result(headroom(TIGHT, demands("web", "big"))))))
+    text = buffer.getvalue()
+    assert "N-1: not survivable" in text and "lab1" in text and "big (1)" in text
+    assert "cpu: 4.5 CPUs free of 10 CPUs; losing lab1 (the worst) leaves 0.5 CPUs spare" in text
