@@ -294,9 +294,10 @@ class ApiClient:
 
     def what_if(self, *, lose: list[str] | None = None, drain: list[str] | None = None,
                 add: list[dict[str, Any]] | None = None, spec: dict[str, Any] | None = None,
-                count: int | None = None) -> WhatIfPlan:
+                count: int | None = None, explain: int | None = 20) -> WhatIfPlan:
         """What losing, draining or adding hosts (and deploying `spec`) would do; nothing changes."""
-        body = {"lose": lose or [], "drain": drain or [], "add": add or [], "spec": spec, "count": count}
+        body = {"lose": lose or [], "drain": drain or [], "add": add or [], "spec": spec, "count": count,
+                "explain": explain}
         return self.call(WhatIfPlan, "POST", "/api/plan", body=body)
 
     def deploy(self, spec: dict[str, Any], count: int | None = None,

@@ -482,6 +482,7 @@ class WhatIfApp(Result):
     why: str | None = None
     strategy: str | None = None
     moves: list[WhatIfMove] = []
+    hosts: int = 0  # hosts placement looked at; `explanation` may show fewer (those placed on first)
     explanation: list[HostExplanation] = []
 
 

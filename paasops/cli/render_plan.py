@@ -38,6 +38,8 @@ def plan_view(plan: WhatIfPlan, explain: bool = True) -> Group:
             parts.append(styled(f"  why: {a.why}", "red"))
         if explain and a.explanation:
             parts.append(explanation_table(a.explanation))
+            if a.hosts > len(a.explanation):
+                parts.append(f"  ({len(a.explanation)} of {a.hosts} hosts shown: --hosts 0 shows all)")
         parts.append("")
     parts.append(styled(plan.message, "green" if plan.complete else "red"))
     return Group(*parts)

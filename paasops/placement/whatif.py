@@ -202,8 +202,25 @@ def lose_each(snapshot: Snapshot, demands: Mapping[str, Demand], weights: Weight
     return {name: what_if(snapshot, demands, Scenario(lose=(name,)), weights) for name in names}
 
 
-def as_result(plan: WhatIf, scenario: Scenario, visible: Callable[[str], bool] = lambda app: True) -> WhatIfPlan:
-    """The typed answer (paasops/results.py), showing only the apps `visible` lets through."""
+def explained(plan: Plan, scenario: Scenario, limit: int | None) -> list[dict]:
+    """Placement's explanation rows worth showing: every host the plan places on or the scenario names, then the
+    best others (rejected ones last) up to `limit` rows in all; None: every host."""
+    rows = plan.explain_table()
+    if limit is None or len(rows) <= limit:
+        return rows
+    named = set(scenario.lose) | set(scenario.drain) | {h.id for h in scenario.add}
+    keep = {i for i, r in enumerate(rows) if r["placed"] or r["host"] in named}
+    for i in range(len(rows)):
+        if len(keep) >= limit:
+            break
+        keep.add(i)
+    return [rows[i] for i in sorted(keep)]
+
+
+def as_result(plan: WhatIf, scenario: Scenario, visible: Callable[[str], bool] = lambda app: True,
+              explain: int | None = None) -> WhatIfPlan:
+    """The typed answer (paasops/results.py), showing only the apps `visible` lets through; each app's hosts as
+    `explained` picks them (`explain` rows; None: every host)."""
     from paasops.results import HostExplanation, WhatIfApp, WhatIfMove, WhatIfPlan
 
     apps = []
@@ -213,11 +230,12 @@ def as_result(plan: WhatIf, scenario: Scenario, visible: Callable[[str], bool] =
         moves = [WhatIfMove(replica=x.replica_index, from_host=a.origins[x.replica_index], host=x.host_id,
                             score=x.score, cpu=x.cpu_term, memory=x.mem_term)
                  for x in (a.plan.assignments if a.plan else ())]
+        rows = explained(a.plan, scenario, explain) if a.plan else []
         apps.append(WhatIfApp(app=a.app, kind="new" if a.origins and a.origins[0] is None else "moved",
                               count=a.count, placed=a.placed, stranded=a.stranded, why=a.why,
                               strategy=a.plan.strategy if a.plan else None, moves=moves,
-                              explanation=[HostExplanation(**row) for row in a.plan.explain_table()]
-                              if a.plan else []))
+                              hosts=len(a.plan.explanation) if a.plan else 0,
+                              explanation=[HostExplanation(**row) for row in rows]))
     stranded = sum(a.stranded for a in apps)
     moved = sum(a.placed for a in apps)
     if not apps:

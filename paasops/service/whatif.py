@@ -24,7 +24,8 @@ class NewHost:
 
 
 def plan(apps: AppManager, *, lose: Sequence[str] = (), drain: Sequence[str] = (), add: Sequence[NewHost] = (),
-         spec: AppSpec | None = None, count: int | None = None, who: Who | None = None) -> WhatIfPlan:
+         spec: AppSpec | None = None, count: int | None = None, explain: int | None = None,
+         who: Who | None = None) -> WhatIfPlan:
     """Where the replicas of the hosts lost or drained would go (and `count` new ones of `spec`), on the live
     snapshot; the caller sees the apps it may see (the placement counts everyone's: they compete for room)."""
     records = apps.cluster.store.list_apps()
@@ -40,7 +41,7 @@ def plan(apps: AppManager, *, lose: Sequence[str] = (), drain: Sequence[str] = (
     scenario = Scenario(lose=tuple(lose), drain=tuple(drain), add=added, app=scenario_app, count=n)
     result = what_if(apps.cluster.snapshot(), demands(records), scenario, apps.cluster.weights)
     mine = {a.name for a in records if may_access(who, a.owner, a.team)} | ({spec.name} if spec else set())
-    return as_result(result, scenario, visible=mine.__contains__)
+    return as_result(result, scenario, visible=mine.__contains__, explain=explain)
 
 
 def headroom(apps: AppManager, who: Who | None = None) -> Headroom:

@@ -119,3 +119,29 @@ def test_the_report_table_names_the_loss_that_strands():
     text = buffer.getvalue()
     assert "N-1: not survivable" in text and "lab1" in text and "big (1)" in text
     assert "cpu: 4.5 CPUs free of 10 CPUs; losing lab1 (the worst) leaves 0.5 CPUs spare" in text
+
+
+def brute_force(snapshot, demands_):
+    """N-1 by placing every single loss in full (what headroom() skips when a loss surely survives)."""
+    from paasops.placement.whatif import lose_each
+
+    return {host: {a.app: a.stranded for a in plan.apps if a.plan is not None and a.stranded}
+            for host, plan in lose_each(snapshot, demands_).items()}
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_shortcut_agrees_with_placing_every_loss(seed):
+    import random
+
+    from paasops.placement.evacuate import with_plan
+
+    rng = random.Random(seed)
+    reqs = [Request(f"a{i}", cpus=rng.choice((0, 0.1, 0.25, 0.5, 1, 2)), memory_mb=rng.choice((0, 64, 256, 1000)),
+                    ports=(8000 + i,) if rng.random() < 0.2 else ()) for i in range(rng.randint(1, 5))]
+    hosts = [HostSnapshot(id=f"h{i}", total_cpu=rng.choice((1, 2, 4)), total_mem_mb=rng.choice((1024, 2048, 4096)),
+                          healthy=rng.random() > 0.1) for i in range(rng.randint(2, 7))]
+    ds = {r.app: Demand(r, rng.choice(("thesis", "spread", "binpack"))) for r in reqs}
+    for r in reqs:
+        hosts = with_plan(hosts, r, place(hosts, r, rng.randint(1, 12), ds[r.app].strategy))
+    room = headroom(hosts, ds)
+    assert {x.host: dict(x.stranded) for x in room.losses} == brute_force(hosts, ds)

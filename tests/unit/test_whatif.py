@@ -149,3 +149,14 @@ def test_bad_added_hosts_are_refused(text, words):
 def test_added_host_sizes():
     assert (added_host("n=2.5:2048").total_cpu, added_host("n=2.5:2048").total_mem_mb) == (2.5, 2048)
     assert added_host("n=1:1.5g").total_mem_mb == 1536
+
+
+def test_the_answer_explains_the_hosts_that_matter_first():
+    hosts = [host(f"h{i:02d}", 4, 4096) for i in range(30)] + [host("gone", 4, 4096, web=3)]
+    scenario = Scenario(lose=("gone",))
+    result = as_result(what_if(hosts, DEMANDS, scenario), scenario, explain=5)
+    web = result.apps[0]
+    shown = [e.host for e in web.explanation]
+    assert web.hosts == 31 and len(shown) == 5
+    assert {m.host for m in web.moves} <= set(shown) and "gone" in shown
+    assert len(as_result(what_if(hosts, DEMANDS, scenario), scenario).apps[0].explanation) == 31

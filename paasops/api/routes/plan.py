@@ -14,6 +14,7 @@ from ..deps import Caller, Service
 
 router = APIRouter(prefix="/api", tags=["ops"])
 HOST_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
+EXPLAIN = 20
 
 
 class AddedHostIn(BaseModel):
@@ -33,6 +34,8 @@ class PlanIn(BaseModel):
     spec: dict[str, Any] | None = Field(None, description="An app spec (app.yml as JSON): where `count` new "
                                                           "replicas of it would go.")
     count: int | None = Field(None, ge=0, strict=True, description="Replicas of `spec` (default: its count).")
+    explain: int | None = Field(EXPLAIN, ge=0, description="Hosts explained per app: those placed on or named, then "
+                                                           "the best others up to this many; null: every host.")
 
 
 @router.post("/plan", response_model=WhatIfPlan)
@@ -42,4 +45,4 @@ def plan(body: PlanIn, service: Service, caller: Caller) -> WhatIfPlan:
     spec = parse_app_spec(body.spec, source="spec") if body.spec is not None else None
     return whatif.plan(service.apps, lose=body.lose, drain=body.drain,
                        add=[whatif.NewHost(h.id, h.cpus, h.memory_mb) for h in body.add],
-                       spec=spec, count=body.count, who=caller)
+                       spec=spec, count=body.count, explain=body.explain, who=caller)

@@ -31,6 +31,9 @@ def plan(lose: list[str] = typer.Option(None, "--lose", metavar="HOST", help="A 
          count: int = typer.Option(None, "--count", "-n", min=0, help="Replicas of --app (default: its count)."),
          explain: bool = typer.Option(True, "--explain/--no-explain", help="Show each host's score terms, or the "
                                       "filter that rejected it, per app (default: shown)."),
+         hosts_shown: int = typer.Option(20, "--hosts", metavar="N", min=0, help="Hosts explained per app: every "
+                                         "host a replica goes to or the scenario names, then the best others up to "
+                                         "N rows (0: every host)."),
          output: Output = OUTPUT, server: str = SERVER):
     """Show where replicas would go if hosts were lost, drained or added; nothing is changed.
 
@@ -51,7 +54,8 @@ def plan(lose: list[str] = typer.Option(None, "--lose", metavar="HOST", help="A 
     with api_client(server) as api:
         result = api.what_if(lose=names(lose), drain=names(drain),
                              add=[{"id": h.id, "cpus": h.total_cpu, "memory_mb": h.total_mem_mb} for h in hosts],
-                             spec=spec.to_dict() if spec else None, count=count)
+                             spec=spec.to_dict() if spec else None, count=count,
+                             explain=hosts_shown or None)
     emit(result, output, lambda r: plan_view(r, explain))
     if not result.complete:
         raise typer.Exit(STRANDED)
