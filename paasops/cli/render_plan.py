@@ -26,7 +26,8 @@ def moves_table(a: WhatIfApp) -> Any:
     rows = [[m.replica + 1, m.from_host or "(new)", m.host, fmt_num(m.score), fmt_num(m.cpu), fmt_num(m.memory)]
             for m in a.moves]
     rows += [[n + 1, "", styled("would not fit", "red"), "", "", ""] for n in range(a.placed, a.count)]
-    return table(["REPLICA", "FROM", "TO", "SCORE", "CPU TERM", "MEMORY TERM"], rows, escape(title))
+    columns = ["REPLICA", "FROM", "TO", "SCORE", "CPU TERM", "MEMORY TERM"]
+    return Group(f"[bold]{escape(title)}[/]", table(columns, rows))
 
 
 def plan_view(plan: WhatIfPlan, explain: bool = True) -> Group:
