@@ -99,7 +99,7 @@ def main() -> int:
     print(f"  what-if vs naive full:        {naive_full_t / answer_t:8,.0f}x faster; vs heap full: "
           f"{heap_full_t / answer_t:,.0f}x")
     print(f"report headroom (N-1 over {len(room.losses):,} hosts, {len(room.apps)} apps): {room_t * 1e3:.0f} ms, "
-          f"{'survives' if room.survives else 'NOT survivable'}")
+          f"{'survives' if room.survives else 'NOT survivable'} ({room.placed} losses placed in full)")
     ok = same and answer_t * 1e3 <= TARGET_MS
     print(f"target: plan --lose <= {TARGET_MS:.0f} ms at {HOSTS:,} hosts / {replicas:,} replicas: "
           f"{'met' if ok else 'MISSED'}")

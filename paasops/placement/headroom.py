@@ -64,6 +64,7 @@ class Headroom:
     losses: tuple[HostLoss, ...]
     cpu: ResourceRoom
     memory: ResourceRoom
+    placed: int = 0  # losses placed in full (the others surely survive)
 
     @property
     def survives(self) -> bool:
@@ -176,7 +177,7 @@ def headroom(snapshot: Snapshot, demands: Mapping[str, Demand], weights: Weights
         counts = list(fits[name].values())
         room[name] = None if any(c is None for c in counts) else sum(c or 0 for c in counts)
     apps = tuple(app_room(snapshot, demands[name].request) for name in names)
-    losses = []
+    losses, placed = [], 0
     for h in snapshot:
         if not any(h.replicas.values()):
             continue
@@ -184,10 +185,11 @@ def headroom(snapshot: Snapshot, demands: Mapping[str, Demand], weights: Weights
             losses.append(HostLoss(h.id, sum(h.replicas.values()), {}, {}))
             continue
         plan = lose_each(snapshot, demands, weights, hosts=[h.id])[h.id]
+        placed += 1
         stranded = {a.app: a.stranded for a in plan.apps if a.plan is not None and a.stranded}
         why = {a.app: a.why or "" for a in plan.apps if a.app in stranded}
         losses.append(HostLoss(h.id, sum(a.count for a in plan.apps), stranded, why))
-    return Headroom(apps, tuple(losses), resource_room(snapshot, "cpu"), resource_room(snapshot, "memory"))
+    return Headroom(apps, tuple(losses), resource_room(snapshot, "cpu"), resource_room(snapshot, "memory"), placed)
 
 
 def as_result(room: Headroom, visible: Callable[[str], bool] = lambda app: True) -> HeadroomResult:

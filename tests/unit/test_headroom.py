@@ -145,3 +145,8 @@ def test_the_shortcut_agrees_with_placing_every_loss(seed):
         hosts = with_plan(hosts, r, place(hosts, r, rng.randint(1, 12), ds[r.app].strategy))
     room = headroom(hosts, ds)
     assert {x.host: dict(x.stranded) for x in room.losses} == brute_force(hosts, ds)
+
+
+def test_only_doubtful_losses_are_placed():
+    assert headroom(EVEN, demands("web")).placed == 0  # room everywhere: no loss placed
+    assert headroom(TIGHT, demands("web", "big")).placed >= 1  # lab1's loss strands big: it was placed
