@@ -120,9 +120,9 @@ def headroom_html(room: Headroom | None) -> list[str]:
     verdict = ("the loss of any one host strands no replica" if room.survives else
                "not survivable: " + "; ".join(f"losing {x.host} strands " + ", ".join(
                    f"{n} of {app}" for app, n in x.stranded.items()) for x in room.losses if not x.survives))
-    spare = [f"{r.resource}: {r.free:g} free of {r.total:g}" + (
-        f"; losing {r.worst_host} leaves {r.spare_after_worst:g} " + ("spare" if r.survives else "(short)")
-        if r.worst_host else "") for r in (room.cpu, room.memory)]
+    spare = [f"{r.resource}: {r.free:g} {unit} free of {r.total:g}" + (
+        f"; losing {r.worst_host} leaves {r.spare_after_worst:g} {unit} " + ("spare" if r.survives else "(short)")
+        if r.worst_host else "") for r, unit in ((room.cpu, "CPUs"), (room.memory, "MB"))]
     return [
         "<h2>Headroom: N-1 and room left</h2>",
         f'<p><span class="badge {"ok" if room.survives else "bad"}">N-1</span> {esc(verdict)}</p>',
@@ -131,7 +131,7 @@ def headroom_html(room: Headroom | None) -> list[str]:
         _table(["app", "more replicas fit now", "on hosts", "limit"],
                [[esc(a.app), esc("no limit" if a.more is None else a.more), esc(a.hosts), esc(a.limit)]
                 for a in room.apps], {1, 2}),
-        f'<p class="meta">{esc(spare[0])} CPUs · {esc(spare[1])} MB</p>',
+        f'<p class="meta">{esc(spare[0])} · {esc(spare[1])}</p>',
     ]
 
 

@@ -12,6 +12,7 @@ from paasops.placement.evacuate import with_plan
 from paasops.placement.model import HostSnapshot, Request, Snapshot, WeightsLike
 from paasops.placement.placer import place
 from paasops.placement.plan import Plan
+from paasops.spec import MEMORY_RE, MEMORY_UNITS_MB
 
 if TYPE_CHECKING:
     from paasops.results import WhatIfPlan
@@ -94,8 +95,6 @@ class WhatIf:
 
 def added_host(text: str) -> HostSnapshot:
     """An empty host from `HOST=CPUS:MEM` (MEM in MB, or a size like 8g); a bad one is a UserInputError naming it."""
-    from paasops.spec import MEMORY_RE, MEMORY_UNITS_MB
-
     name, sep, size = text.partition("=")
     cpus, sep2, mem = size.partition(":")
     where = f"--add {text}"

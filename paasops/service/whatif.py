@@ -1,4 +1,4 @@
-"""What-if and headroom of the running service: its live snapshot and the deployed apps' requests; nothing changed."""
+"""What-if of the running service: its live snapshot and the deployed apps' requests; nothing is changed."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..auth.ownership import Who, may_access, taken
-from ..placement import headroom as room
 from ..placement.whatif import Scenario, as_result, new_host, what_if
-from ..results import Headroom, WhatIfPlan
+from ..results import WhatIfPlan
 from ..spec import AppSpec
 from .apps import AppManager
 from .demands import demand_of, demands
@@ -43,11 +42,3 @@ def plan(apps: AppManager, *, lose: Sequence[str] = (), drain: Sequence[str] = (
     mine = {a.name for a in records if may_access(who, a.owner, a.team)} | ({spec.name} if spec else set())
     return as_result(result, scenario, visible=mine.__contains__, explain=explain)
 
-
-def headroom(apps: AppManager, who: Who | None = None) -> Headroom:
-    """Room left on the live snapshot: per app, N-1 per host, CPU and memory (the apps `who` may see)."""
-    records = apps.cluster.store.list_apps()
-    mine = {a.name for a in records if may_access(who, a.owner, a.team)}
-    cluster = apps.cluster
-    return room.as_result(room.headroom(cluster.snapshot(), demands(records), cluster.weights),
-                          visible=mine.__contains__)

@@ -150,3 +150,12 @@ def test_the_shortcut_agrees_with_placing_every_loss(seed):
 def test_only_doubtful_losses_are_placed():
     assert headroom(EVEN, demands("web")).placed == 0  # room everywhere: no loss placed
     assert headroom(TIGHT, demands("web", "big")).placed >= 1  # lab1's loss strands big: it was placed
+
+
+def test_the_html_names_units():
+    from paasops.cli.report_html import render
+    from paasops.results import Report
+
+    page = render(Report(generated_at=0, headroom=as_result(headroom(EVEN, demands("web")))))
+    assert "cpu: 9 CPUs free of 12; losing lab1 leaves 5 CPUs spare" in page
+    assert "memory: 9216 MB free of 12288; losing lab1 leaves 5120 MB spare" in page

@@ -160,3 +160,9 @@ def test_the_answer_explains_the_hosts_that_matter_first():
     assert web.hosts == 31 and len(shown) == 5
     assert {m.host for m in web.moves} <= set(shown) and "gone" in shown
     assert len(as_result(what_if(hosts, DEMANDS, scenario), scenario).apps[0].explanation) == 31
+
+
+def test_the_cli_takes_hosts_repeated_or_comma_separated():
+    from paasops.cli.commands.plan import names
+
+    assert names(["lab1", "lab2, lab3", " ", "lab4,"]) == ["lab1", "lab2", "lab3", "lab4"] and names(None) == []
