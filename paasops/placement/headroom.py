@@ -137,7 +137,7 @@ def reduction(before: Request, request: Request) -> int:
         return 1
     worst = 0
     if request.cpus > 0 and before.cpus > 0:
-        worst = math.ceil(before.cpus / request.cpus - EPSILON)
+        worst = math.ceil(before.cpus / request.cpus)  # rounding up only ever places a loss that was safe
     if request.memory_mb > 0 and before.memory_mb > 0:
         worst = max(worst, -(-before.memory_mb // request.memory_mb))
     return worst
