@@ -49,6 +49,7 @@ from .results import (
     Report,
     RouteView,
     UndrainResult,
+    WhatIfPlan,
 )
 
 DEFAULT_SERVER = "http://127.0.0.1:5002"
@@ -293,6 +294,14 @@ class ApiClient:
         """Where a deploy would put the replicas, and why (a dry run: nothing starts)."""
         body = {"spec": spec, "count": count, "dry_run": True}
         return self.call(DryRunPlan, "POST", "/api/containers", body=body)
+
+    def what_if(self, *, lose: list[str] | None = None, drain: list[str] | None = None,
+                add: list[dict[str, Any]] | None = None, spec: dict[str, Any] | None = None,
+                count: int | None = None, explain: int | None = 20) -> WhatIfPlan:
+        """What losing, draining or adding hosts (and deploying `spec`) would do; nothing changes."""
+        body = {"lose": lose or [], "drain": drain or [], "add": add or [], "spec": spec, "count": count,
+                "explain": explain}
+        return self.call(WhatIfPlan, "POST", "/api/plan", body=body)
 
     def deploy(self, spec: dict[str, Any], count: int | None = None,
                on_progress: Progress | None = None) -> DeployResult:

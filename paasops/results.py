@@ -501,6 +501,82 @@ class ReportReconcile(Result):
     pending: int = 0
 
 
+# -- what-if and headroom (paasops plan; the report's N-1) -------------------------------------------
+class WhatIfMove(Result):
+    """One replica: the host it leaves (None: a new one of --app) and where it would go, with its score terms."""
+
+    replica: int  # 0-based within the app's batch
+    from_host: str | None = None
+    host: str
+    score: float
+    cpu: float
+    memory: float
+
+
+class WhatIfApp(Result):
+    """One app's replicas in a what-if: where each would go, how many would not fit and why, each host's terms."""
+
+    app: str
+    kind: str  # moved (off a lost or drained host) | new (--app)
+    count: int
+    placed: int
+    stranded: int = 0
+    why: str | None = None
+    strategy: str | None = None
+    moves: list[WhatIfMove] = []
+    hosts: int = 0  # hosts placement looked at; `explanation` may show fewer (those placed on first)
+    explanation: list[HostExplanation] = []
+
+
+class WhatIfPlan(Result):
+    """`paasops plan`: what losing, draining or adding hosts (and deploying an app) would do; nothing is changed."""
+
+    lose: list[str] = []
+    drain: list[str] = []
+    add: list[str] = []
+    apps: list[WhatIfApp] = []
+    complete: bool = True
+    stranded: int = 0
+    message: str = ""
+
+
+class AppHeadroom(Result):
+    app: str
+    more: int | None = None  # None: no limit (it asks for no CPU, memory or host port)
+    hosts: int = 0  # hosts that take at least one more
+    limit: str | None = None  # when none fits: the filter that rejects the most hosts
+
+
+class HostLossView(Result):
+    """What the loss of one host alone strands: app -> replicas, and why."""
+
+    host: str
+    replicas: int = 0
+    survives: bool = True
+    stranded: dict[str, int] = {}
+    why: dict[str, str] = {}
+
+
+class ResourceHeadroom(Result):
+    resource: str  # cpu | memory
+    total: float = 0.0
+    reserved: float = 0.0
+    free: float = 0.0
+    worst_host: str | None = None  # the host whose loss leaves the least spare
+    spare_after_worst: float = 0.0  # free on the others minus what it reserves (< 0: short)
+    survives: bool = True
+
+
+class Headroom(Result):
+    """Room left: more replicas per app, N-1 (does the loss of any one host strand replicas?), CPU and memory."""
+
+    survives: bool = True
+    apps: list[AppHeadroom] = []
+    losses: list[HostLossView] = []
+    cpu: ResourceHeadroom = Field(default_factory=lambda: ResourceHeadroom(resource="cpu"))
+    memory: ResourceHeadroom = Field(default_factory=lambda: ResourceHeadroom(resource="memory"))
+
+
 class Report(Result):
     """`paasops report`: capacity and use per host, replicas per app, hosts down, the last day's events."""
 
@@ -510,6 +586,7 @@ class Report(Result):
     hosts_down: list[HostDown] = []
     apps: list[AppSync] = []
     apps_out_of_sync: list[str] = []
+    headroom: Headroom | None = None
     reconcile: ReportReconcile = Field(default_factory=ReportReconcile)
     events: list[EventView] = []
     routes: list[RouteView] = []

@@ -9,6 +9,7 @@ from ..results import Healthz
 from . import errors
 from .body_guard import BodyGuard
 from .routes import accounts, apps, certs, cluster, containers, engines, ops, routing, tokens
+from .routes import plan as what_if
 
 
 def create_app(service) -> FastAPI:
@@ -20,6 +21,7 @@ def create_app(service) -> FastAPI:
     for module in (accounts, tokens, engines, cluster, containers, apps, certs, routing):
         app.include_router(module.router)
     app.include_router(ops.router)
+    app.include_router(what_if.router)
 
     @app.get("/healthz", tags=["service"], response_model=Healthz)
     def healthz() -> Healthz:

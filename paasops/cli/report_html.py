@@ -7,7 +7,7 @@ from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..results import AppSync, HostRow, Report
+    from ..results import AppSync, Headroom, HostRow, Report
 
 from .formats import fmt_mb, fmt_time
 
@@ -96,6 +96,45 @@ def _legend(items: list[tuple[str, str]]) -> str:
         f'height="12"/></svg>{esc(text)}</span>' for css, text in items) + "</p>"
 
 
+def losses_chart(room: Headroom) -> str:
+    """One bar per host holding replicas: those its loss would move, the stranded part in red."""
+    scale = max([x.replicas for x in room.losses] + [1])
+    rows, y = [], 4.0
+    for x in room.losses:
+        stranded = sum(x.stranded.values())
+        rows.append(f'<text x="0" y="{y + BAR_H - 3:.1f}">{esc(clip(x.host))}</text>')
+        rows.append(_bar(y, x.replicas / scale, "run", f"{x.replicas - stranded} placed, {stranded} stranded"
+                         if stranded else f"{x.replicas} placed"))
+        if stranded:
+            start = LABEL_W + (x.replicas - stranded) / scale * BAR_W
+            rows.append(f'<rect class="short" x="{start:.1f}" y="{y:.1f}" width="{stranded / scale * BAR_W:.1f}" '
+                        f'height="{BAR_H}"/>')
+        y += BAR_H + GAP
+    return _svg("Replicas each host's loss would move, and those stranded", rows, int(y) + 2)
+
+
+def headroom_html(room: Headroom | None) -> list[str]:
+    """Headroom: more replicas per app, N-1 per host (a chart), CPU and memory after the worst loss."""
+    if room is None:
+        return []
+    verdict = ("the loss of any one host strands no replica" if room.survives else
+               "not survivable: " + "; ".join(f"losing {x.host} strands " + ", ".join(
+                   f"{n} of {app}" for app, n in x.stranded.items()) for x in room.losses if not x.survives))
+    spare = [f"{r.resource}: {r.free:g} {unit} free of {r.total:g}" + (
+        f"; losing {r.worst_host} leaves {r.spare_after_worst:g} {unit} " + ("spare" if r.survives else "(short)")
+        if r.worst_host else "") for r, unit in ((room.cpu, "CPUs"), (room.memory, "MB"))]
+    return [
+        "<h2>Headroom: N-1 and room left</h2>",
+        f'<p><span class="badge {"ok" if room.survives else "bad"}">N-1</span> {esc(verdict)}</p>',
+        _legend([("run", "placed on the other hosts"), ("short", "stranded")]),
+        losses_chart(room) if room.losses else "<p>No host holds replicas.</p>",
+        _table(["app", "more replicas fit now", "on hosts", "limit"],
+               [[esc(a.app), esc("no limit" if a.more is None else a.more), esc(a.hosts), esc(a.limit)]
+                for a in room.apps], {1, 2}),
+        f'<p class="meta">{esc(spare[0])} · {esc(spare[1])}</p>',
+    ]
+
+
 def render(report: Report) -> str:
     """The whole page; nothing in it is loaded from elsewhere."""
     t, hosts, apps, rec = report.totals, report.hosts, report.apps, report.reconcile
@@ -143,6 +182,7 @@ def render(report: Report) -> str:
                  esc(", ".join(f"{e.engine} r{e.revision}" + (f" {e.lag} behind" if e.lag else "")
                                + (f" error: {e.error}" if e.error else "") for e in r.edges) or "none")]
                 for r in report.routes]) if report.routes else "<p>No app is exposed.</p>",
+        *headroom_html(report.headroom),
         "<h2>Events of the last 24 hours (newest first)</h2>",
         _table(["time", "type", "tag", "app", "host", "user", "message"],
                [[esc(fmt_time(e.time)), esc(e.type), esc(e.tag), esc(e.app),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from ..auth.ownership import Who, event_visible, is_admin, may_access
+from ..placement import headroom
 from ..results import (
     AppSync,
     ClusterInfo,
@@ -19,6 +20,7 @@ from ..results import (
 )
 from ..store.records import Event
 from ..vocabulary import UP
+from .demands import demands
 from .reconcile import ReconcilePlan, diff
 
 EVENTS_WINDOW = 24 * 3600.0
@@ -81,4 +83,7 @@ def service_report(service, now: float, who: Who | None = None) -> Report:
     events = cluster.store.list_events(since=now - EVENTS_WINDOW,
                                        limit=EVENTS_LIMIT if is_admin(who) else EVENTS_SCANNED)
     events = [e for e in events if event_visible(who, e.app, e.user, names)][:EVENTS_LIMIT]
-    return build_report(cluster.info(), plan, events, now=now, routes=service.route_views(who))
+    report = build_report(cluster.info(), plan, events, now=now, routes=service.route_views(who))
+    room = headroom.headroom(cluster.snapshot(), demands(cluster.store.list_apps()), cluster.weights)
+    report.headroom = headroom.as_result(room, visible=names.__contains__)
+    return report

@@ -59,7 +59,7 @@ def test_answers_keep_their_keys(api):
                         "replicas", "ready", "unhealthy", "health", "hosts", "owner", "team", "secrets", "urls"}
     assert (app["replicas"], app["hosts"]) == (0, [])
     report = api.get("/api/report").json()
-    assert set(report) == {"generated_at", "totals", "hosts", "hosts_down", "apps", "apps_out_of_sync",
+    assert set(report) == {"generated_at", "totals", "hosts", "hosts_down", "apps", "apps_out_of_sync", "headroom",
                            "reconcile", "events", "routes"}
     assert report["apps_out_of_sync"] == ["web"] and set(report["reconcile"]) == {"in_sync", "summary", "pending"}
     plan = api.post("/api/reconcile", json={"dry_run": True}).json()

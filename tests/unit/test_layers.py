@@ -21,6 +21,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("model", ["paasops.results", "paasops.store.records"]),
     ("pure core", ["paasops.placement", "paasops.spec", "paasops.spec_diff", "paasops.health_check",
                    "paasops.update_policy", "paasops.rollout_plan",
+                   "paasops.service.demands",
                    "paasops.inventory", "paasops.auth.acl", "paasops.auth.ownership",
                    "paasops.auth.passwords", "paasops.auth.limiter", "paasops.service.reconcile", "paasops.service.health",
                    "paasops.service.report", "paasops.service.registration", "paasops.service.container_events",

@@ -44,6 +44,7 @@ COMMANDS: dict[str, Entry] = {
     "rm": Entry("containers", "Destroy containers (kill, then remove); every id is tried, failures are listed "
                               "at the end."),
     "events": Entry("events", "What happened, newest first: API operations, Docker events, host health."),
+    "plan": Entry("plan", "Show where replicas would go if hosts were lost, drained or added; nothing is changed."),
     "reconcile": Entry("ops", "Converge the engines on the desired state: re-create missing replicas, remove "
                               "duplicates (most\nloaded hosts first), orphans (unknown app or old spec) and dead "
                               "containers. Only containers\nlabelled paasops.app are touched. The service runs "

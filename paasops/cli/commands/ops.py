@@ -18,6 +18,7 @@ from ...errors import ConflictError, UserInputError
 from .. import render
 from ..common import OUTPUT, SERVER, Output, api_client, emit, err, out, output_option
 from ..errors import report_errors
+from ..render_plan import headroom_parts
 
 app = typer.Typer()
 
@@ -130,6 +131,7 @@ def report_view(report: Report) -> Group:
     parts += [app_sync_table(report.apps), ""]
     if report.routes:
         parts += ["[bold]routes[/] (app.yml expose)", render.routes_table(report.routes), ""]
+    parts += headroom_parts(report.headroom)
     parts += ["[bold]events of the last 24 hours[/] (newest first)", render.events_table(report.events)]
     return Group(*parts)
 
