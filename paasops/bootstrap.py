@@ -47,12 +47,14 @@ def is_edge(host: Host, edge_group: bool) -> bool:
     return "edge" in host.groups if edge_group else True
 
 
-def prepare_hosts(hosts: list[Host], pki_dir: Path, etcd: list[str] | None) -> None:
-    """Issue certificates (CA once) and set the variables bootstrap.yml reads, on each host."""
+def prepare_hosts(hosts: list[Host], pki_dir: Path, etcd: list[str] | None, *, edge_group: bool | None = None) -> None:
+    """Issue certificates (CA once) and set the variables bootstrap.yml reads, on each host. `edge_group`:
+    whether the inventory has a group `edge` (then only its hosts are edges), else told by the hosts given."""
     ca = pki.ensure_ca(pki_dir)
     pki.ensure_client_cert(pki_dir, ca)
     etcd_ca = pki.etcd_client_files(pki_dir).ca.read_text()  # and the service's own etcd client cert
-    edge_group = any("edge" in host.groups for host in hosts)
+    if edge_group is None:
+        edge_group = any("edge" in host.groups for host in hosts)
     for host in hosts:
         endpoints = etcd_endpoints_for(host, etcd)
         plain = [e for e in endpoints if not e.startswith("https://")]

@@ -92,3 +92,23 @@ def test_verify_has_no_edge_checks_on_a_host_without_an_edge_section():
         conn = Scripted(out)
         assert edge_checks(conn, "10.0.0.1", sudo=True) == []
         assert conn.ran == ["cat /etc/paasops/register.json"]
+
+
+def test_an_inventory_edge_group_decides_even_when_its_hosts_are_not_bootstrapped(tmp_path):
+    """`bootstrap web` with an inventory whose edge group holds other hosts: the web hosts are not edges."""
+    from paasops.bootstrap import prepare_hosts
+    from paasops.cli.commands.automation import _has_edge_group
+    from paasops.inventory import load_inventory
+
+    ini = tmp_path / "hosts.ini"
+    ini.write_text("[web]\nweb1 ansible_host=10.0.0.1\n\n[edge]\nlb1 ansible_host=10.0.0.2\n")
+    assert _has_edge_group(ini) is True
+    web = load_inventory(ini).resolve(["web"])
+    prepare_hosts(web, tmp_path / "pki", ["https://10.0.0.9:2379"], edge_group=_has_edge_group(ini))
+    assert web[0].vars["edge_enabled"] is False
+    plain = tmp_path / "plain.ini"
+    plain.write_text("[web]\nweb1 ansible_host=10.0.0.1\n")
+    assert _has_edge_group(plain) is False and _has_edge_group(None) is False
+    web = load_inventory(plain).resolve(["web"])
+    prepare_hosts(web, tmp_path / "pki", ["https://10.0.0.9:2379"], edge_group=_has_edge_group(plain))
+    assert web[0].vars["edge_enabled"] is True

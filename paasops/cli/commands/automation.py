@@ -40,6 +40,14 @@ def _hosts(inventory: Path | None, patterns: list[str]):
     return hosts
 
 
+def _has_edge_group(inventory: Path | None) -> bool:
+    """Whether the inventory has a group `edge` with hosts in it (then only those run the edge proxy)."""
+    from ...inventory import load_inventory
+
+    group = load_inventory(inventory).groups.get("edge") if inventory else None
+    return bool(group and (group.hosts or group.children))
+
+
 def _connect(known_hosts: Path | None, accept_new: bool):
     from ...connectors.ssh import connector_for
 
@@ -103,7 +111,7 @@ def bootstrap(hosts: list[str] = HOSTS,
 
     targets = _hosts(inventory, hosts)
     pki_dir = pki_dir or default_pki_dir()
-    boot.prepare_hosts(targets, pki_dir, etcd)
+    boot.prepare_hosts(targets, pki_dir, etcd, edge_group=_has_edge_group(inventory))
     connect = _connect(known_hosts, accept_new)
     report = _run(boot.BOOTSTRAP_PLAYBOOK, targets, connect, check=check, diff=diff, forks=forks,
                   verbose=verbose, output=output)
