@@ -1,0 +1,153 @@
+"""Budgeted rebalance: the replica moves that bring a cluster closest to what placement would choose today (pure).
+
+A replica is worth moving when placement, asked today where that one replica goes (its own copy taken off its
+host), would choose another host by more than a threshold. Each step takes the best such move over every app,
+applies it to the snapshot and looks again, so the moves come best first and each sees those before it; the
+reverse of a move scores the opposite of the move, so a plan applied and planned again has no moves left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from paasops.errors import UserInputError
+from paasops.placement.filters import constraints, first_rejection, healthy, schedulable
+from paasops.placement.model import HostSnapshot, Request, Snapshot, Weights, WeightsLike
+from paasops.placement.scorers import get_strategy
+from paasops.placement.whatif import Demand
+
+THRESHOLD = 1.0  # score points (out of cpu + memory weights, 65 + 35): a smaller gain is not worth a restart
+MAX_MOVES = 1000  # the most moves one plan holds (and one run carries out)
+SOURCE_FILTERS = (schedulable, healthy, constraints)  # a host these reject is drain's or reconcile's business
+
+Indexes = Mapping[tuple[str, str], Sequence[int]]  # (app, host) -> the replica indexes of the app running there
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """Replica `replica` of `app` (0: unnumbered) from `from_host` to `to_host`; `from_score` is what placement
+    scores its own host with the replica taken off, `to_score` the target's; `improvement` is their gap (spread:
+    plus twice the weights per replica of the app's imbalance between the two)."""
+
+    app: str
+    replica: int
+    from_host: str
+    to_host: str
+    improvement: float
+    from_score: float
+    to_score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Rebalance:
+    """The moves, best first (each planned on the cluster the moves before it leave), and that cluster after all."""
+
+    moves: tuple[Move, ...]
+    hosts: tuple[HostSnapshot, ...]
+    cut: bool = False  # `max_moves` stopped it with moves still worth making
+
+
+def check_budget(max_moves: int | None, where: str = "max_moves") -> int:
+    """A move budget between 1 and MAX_MOVES (None: MAX_MOVES); anything else is a UserInputError."""
+    if max_moves is None:
+        return MAX_MOVES
+    if isinstance(max_moves, bool) or not isinstance(max_moves, int) or not 1 <= max_moves <= MAX_MOVES:
+        raise UserInputError(f"the move budget must be 1 to {MAX_MOVES}, not {max_moves!r}", where=where)
+    return max_moves
+
+
+def _score(scorer, host: HostSnapshot, reserved_cpu: float, reserved_mem: float, request: Request,
+           weights: Weights) -> float:
+    c, m = scorer.terms(reserved_cpu, request.cpus, host.total_cpu, reserved_mem, request.memory_mb,
+                        host.total_mem_mb, weights.cpu, weights.memory)
+    return c + m
+
+
+def without_one(host: HostSnapshot, request: Request) -> HostSnapshot:
+    """`host` with one replica of `request`'s app taken off (its reservation, and its host ports once none is left)."""
+    left = host.replicas.get(request.app, 0) - 1
+    return replace(host, reserved_cpu=max(host.reserved_cpu - request.cpus, 0.0),
+                   reserved_mem_mb=max(host.reserved_mem_mb - request.memory_mb, 0),
+                   used_ports=host.used_ports.difference(request.ports) if left <= 0 else host.used_ports,
+                   replicas={**host.replicas, request.app: max(left, 0)})
+
+
+def with_one(host: HostSnapshot, request: Request) -> HostSnapshot:
+    """`host` with one more replica of `request`'s app on it."""
+    return replace(host, reserved_cpu=host.reserved_cpu + request.cpus,
+                   reserved_mem_mb=host.reserved_mem_mb + request.memory_mb,
+                   used_ports=host.used_ports.union(request.ports),
+                   replicas={**host.replicas, request.app: host.replicas.get(request.app, 0) + 1})
+
+
+def best_move(hosts: Sequence[HostSnapshot], app: str, demand: Demand, weights: Weights,
+              threshold: float, indexes: dict[tuple[str, str], list[int]] | None) -> Move | None:
+    """The app's one move that gains the most (more than `threshold`), or None: no replica would be placed
+    elsewhere by that much. Targets pass every filter as they are now; sources keep passing the schedulable,
+    healthy and constraints filters (a host those reject is drained, down or no longer the app's to hold)."""
+    request, scorer = demand.request, get_strategy(demand.strategy)
+    spread = demand.strategy == "spread"
+    targets = []
+    for h in hosts:
+        if first_rejection(h, request) is None:
+            score = _score(scorer, h, h.reserved_cpu, h.reserved_mem_mb, request, weights)
+            targets.append((scorer.rank_key(score, h.replicas.get(app, 0), h.id, 0), score, h))
+    targets.sort(key=lambda t: t[0])
+    best: Move | None = None
+    for s in hosts:
+        count = s.replicas.get(app, 0)
+        if count <= 0 or (indexes is not None and not indexes.get((app, s.id))):
+            continue
+        alone = without_one(s, request)
+        if any(f.check(alone, request) is not None for f in SOURCE_FILTERS):
+            continue
+        here = _score(scorer, s, alone.reserved_cpu, alone.reserved_mem_mb, request, weights)
+        target = next((t for t in targets[:2] if t[2].id != s.id), None)
+        if target is None:
+            continue
+        _, there, t = target
+        gain = there - here
+        worth = gain > threshold
+        if spread:
+            gap = (count - 1) - t.replicas.get(app, 0)  # placement takes the host with fewer replicas first
+            worth = gap > 0 or (gap == 0 and gain > threshold)
+            gain += gap * 2 * (weights.cpu + weights.memory)  # a replica of imbalance outweighs any score gap
+        if not worth or (best is not None and (-gain, s.id) >= (-best.improvement, best.from_host)):
+            continue
+        replica = max(indexes[(app, s.id)]) if indexes is not None else 0
+        best = Move(app, replica, s.id, t.id, gain, here, there)
+    return best
+
+
+def rebalance(snapshot: Snapshot, demands: Mapping[str, Demand], *, apps: Callable[[str], bool] = lambda app: True,
+              max_moves: int | None = None, threshold: float = THRESHOLD, weights: WeightsLike = None,
+              indexes: Indexes | None = None) -> Rebalance:
+    """Up to `max_moves` moves (1 to MAX_MOVES; None: MAX_MOVES) of the replicas of the apps `apps` lets through,
+    each the best one left: the most improvement over every app, ties by app then source host name.
+
+    `demands` says what each app's replica asks for (an app without one is never moved). With `indexes`, only the
+    replicas it lists move, each move naming the highest index on its host; without, a move names replica 0.
+    Pure: the snapshot is not changed."""
+    budget = check_budget(max_moves)
+    weights = Weights.of(weights)
+    hosts = list(snapshot)
+    if len({h.id for h in hosts}) != len(hosts):
+        raise UserInputError("duplicate host id", where="snapshot")
+    left = None if indexes is None else {key: sorted(v) for key, v in indexes.items()}
+    names = sorted(name for name in demands if apps(name))
+    moves: list[Move] = []
+    while True:
+        found = [m for name in names if (m := best_move(hosts, name, demands[name], weights, threshold, left))]
+        if not found:
+            return Rebalance(tuple(moves), tuple(hosts))
+        if len(moves) >= budget:
+            return Rebalance(tuple(moves), tuple(hosts), cut=True)
+        move = min(found, key=lambda m: (-m.improvement, m.app))
+        request = demands[move.app].request
+        hosts = [without_one(h, request) if h.id == move.from_host else
+                 with_one(h, request) if h.id == move.to_host else h for h in hosts]
+        if left is not None:
+            left[(move.app, move.from_host)].remove(move.replica)
+            left.setdefault((move.app, move.to_host), []).append(move.replica)
+        moves.append(move)
