@@ -16,9 +16,10 @@ from paasops.placement.filters import constraints, first_rejection, healthy, sch
 from paasops.placement.model import HostSnapshot, Request, Snapshot, Weights, WeightsLike
 from paasops.placement.scorers import get_strategy
 from paasops.placement.whatif import Demand
+from paasops.vocabulary import MAX_REBALANCE_MOVES
 
 THRESHOLD = 1.0  # score points (out of cpu + memory weights, 65 + 35): a smaller gain is not worth a restart
-MAX_MOVES = 1000  # the most moves one plan holds (and one run carries out)
+MAX_MOVES = MAX_REBALANCE_MOVES  # the most moves one plan holds (and one run carries out)
 SOURCE_FILTERS = (schedulable, healthy, constraints)  # a host these reject is drain's or reconcile's business
 
 Indexes = Mapping[tuple[str, str], Sequence[int]]  # (app, host) -> the replica indexes of the app running there
