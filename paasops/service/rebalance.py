@@ -4,6 +4,7 @@ time, start-first behind the health gate, each under its app's lock, stopping at
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 
@@ -24,6 +25,7 @@ from .replicas import replica_index, request_for
 
 log = logging.getLogger(__name__)
 Say = Callable[[str], None]
+SCHEDULED_BY = "paasops (scheduled rebalance)"  # the `user` of a scheduled run's moves and events
 
 
 def replica_indexes(containers: Iterable[ContainerView], apps: Mapping[str, App]) -> dict[tuple[str, str], list[int]]:
@@ -181,3 +183,43 @@ class Rebalancer:
             if time.monotonic() >= deadline:
                 return False
             time.sleep(READY_POLL)
+
+
+class RebalanceSchedule:
+    """Every `every` seconds (0: off, the default), make at most `budget` moves when the plan has any; a run with
+    nothing to move records nothing. A daemon thread, stopped with the service."""
+
+    def __init__(self, apps: AppManager, every: float, budget: int):
+        self.apps, self.every = apps, every
+        self.budget = check_budget(budget, where="rebalance_budget")
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self.every <= 0 or self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="paasops-rebalance", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self._thread is None:
+            return
+        self._stop.set()
+        self._thread.join(timeout)
+        self._thread = None
+
+    def run_once(self) -> RebalanceResult | None:
+        """One run: None when no move is worth making, else what `apply` did."""
+        rebalancer = Rebalancer(self.apps)
+        if not rebalancer.plan(max_moves=self.budget).moves:
+            return None
+        return rebalancer.apply(max_moves=self.budget, user=SCHEDULED_BY,
+                                progress=lambda line: log.info("scheduled rebalance: %s", line))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                self.run_once()
+            except Exception as exc:  # a store or engine hiccup: the next run tries again
+                log.warning("scheduled rebalance: %s", exc)

@@ -145,3 +145,21 @@ def test_the_table_shows_each_move_and_what_became_of_it():
 def test_the_cli_refuses_a_bad_budget_before_calling_the_service(args, words):
     done = CliRunner().invoke(cli, ["rebalance", *args, "--server", "http://127.0.0.1:9"])
     assert done.exit_code == 2 and words in " ".join(done.output.replace("│", " ").split()), done.output
+
+
+def test_the_schedule_is_off_by_default_and_a_run_makes_at_most_its_budget(api):
+    from paasops.errors import UserInputError
+    from paasops.service.rebalance import SCHEDULED_BY, RebalanceSchedule
+
+    _, service = api
+    assert ServiceSettings().rebalance_every == 0 and service.rebalance.every == 0
+    off = RebalanceSchedule(service.apps, 0, 1)
+    off.start()
+    assert off._thread is None
+    with pytest.raises(UserInputError, match="rebalance_budget: the move budget must be 1 to 1000, not 0"):
+        RebalanceSchedule(service.apps, 60, 0)
+    before = len(service.store.list_events(type="rebalance"))
+    result = RebalanceSchedule(service.apps, 60, 1).run_once()
+    assert result is not None and result.max_moves == 1 and len(result.moves) == 1  # it fails here: no engine
+    last = service.store.list_events(type="rebalance")
+    assert len(last) == before + 1 and last[0].user == SCHEDULED_BY
