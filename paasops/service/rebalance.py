@@ -43,6 +43,10 @@ def replica_indexes(containers: Iterable[ContainerView], apps: Mapping[str, App]
     return out
 
 
+class NotMoved(Exception):
+    """Why a move was not made (its replica still runs where it was)."""
+
+
 def as_view(move: Move) -> RebalanceMove:
     return RebalanceMove(app=move.app, replica=move.replica, from_host=move.from_host, to_host=move.to_host,
                          improvement=round(move.improvement, 6), from_score=round(move.from_score, 6),
@@ -117,22 +121,34 @@ class Rebalancer:
         return result
 
     def _move(self, move: RebalanceMove, user: str | None, say: Say, step: str) -> None:
-        """One move, its app's lock held: checked again on what runs now, then start-first."""
+        """One move, its app's lock held; a failure is said and kept in `move.error`."""
+        try:
+            self._start_first(move, user, say, step)
+        except NotMoved as exc:
+            move.error = str(exc)
+            say(f"{step} {move.app} replica {move.replica}: {move.error}")
+            return
+        move.done = True
+        say(f"{step} {move.app}: replica {move.replica} moved {move.from_host} -> {move.to_host} (ready; "
+            f"+{move.improvement:.1f})")
+
+    def _start_first(self, move: RebalanceMove, user: str | None, say: Say, step: str) -> None:
+        """Checked again on what runs now, then the replica started on the target under its index, ready, and its
+        old copy removed; NotMoved says why not (the old copy then still runs)."""
         app = self.cluster.store.get_app(move.app)
         old = next((c for c in self.cluster.containers(app=move.app)
                     if app is not None and c.engine_id == move.from_host and c.reserving
                     and c.spec_hash == app.spec_hash and replica_index(c) == move.replica), None)
         if app is None or app.state == DEPLOY_PENDING or old is None:
-            move.error = "it changed since the plan (deployed, scaled or moved meanwhile): plan again"
-            say(f"{step} {move.app} replica {move.replica}: {move.error}")
-            return
-        spec = self.apps.spec_for(app)
+            raise NotMoved("it changed since the plan (deployed, scaled or moved meanwhile): plan again")
+        try:
+            spec = self.apps.spec_for(app)
+        except PaasopsError as exc:  # its spec or its secrets cannot be read now
+            raise NotMoved(f"its spec cannot be read: {exc}") from None
         target = next((h for h in self.cluster.snapshot() if h.id == move.to_host), None)
         rejection = first_rejection(target, request_for(spec)) if target is not None else ("engines", "it is gone")
         if rejection is not None:
-            move.error = f"{move.to_host} no longer takes it ({rejection[0]}: {rejection[1]})"
-            say(f"{step} {move.app} replica {move.replica}: {move.error}")
-            return
+            raise NotMoved(f"{move.to_host} no longer takes it ({rejection[0]}: {rejection[1]})")
         say(f"{step} {move.app}: starting replica {move.replica} on {move.to_host} (it runs on {move.from_host} "
             "until the new one is ready)")
         if app.spec_hash and app.spec_hash != spec.release:  # a version-1 hash: keep it (as start_replicas does)
@@ -144,28 +160,19 @@ class Rebalancer:
                      pids_limit=self.apps.pids_limit, labels=owner_labels(app.owner, app.team)).start_replica(
                 spec, app.deployment_id, replica, move.to_host)
         except PaasopsError as exc:
-            move.error = f"not started on {move.to_host}: {exc}"
-            say(f"{step} {move.app} replica {move.replica}: {move.error}")
-            return
+            raise NotMoved(f"not started on {move.to_host}: {exc}") from None
         move.new_id, move.old_id = replica.container_id, old.id
         if not self._ready(move.to_host, replica.container_id or "", ready_budget(spec)):
-            move.error = f"not ready on {move.to_host} in time; it still runs on {move.from_host}"
             try:
                 self.cluster.operate("destroy", replica.container_id or "", user=user)
             except PaasopsError as exc:  # reconcile removes the copy: one per index, the ready old one kept
                 log.warning("rebalance: removing the replica that did not get ready: %s", exc)
-            say(f"{step} {move.app} replica {move.replica}: {move.error}")
-            return
+            raise NotMoved(f"not ready on {move.to_host} in time; it still runs on {move.from_host}")
         try:
             self.cluster.operate("destroy", old.id, user=user)
         except PaasopsError as exc:
-            move.error = (f"ready on {move.to_host}, but its old copy on {move.from_host} could not be removed "
-                          f"({exc}); reconcile keeps one of the two")
-            say(f"{step} {move.app} replica {move.replica}: {move.error}")
-            return
-        move.done = True
-        say(f"{step} {move.app}: replica {move.replica} moved {move.from_host} -> {move.to_host} (ready; "
-            f"+{move.improvement:.1f})")
+            raise NotMoved(f"ready on {move.to_host}, but its old copy on {move.from_host} could not be removed "
+                           f"({exc}); reconcile keeps one of the two") from None
 
     def _ready(self, host: str, container_id: str, budget: float) -> bool:
         """Whether the container is ready (read from its engine) within `budget` seconds; False once it is gone."""

@@ -163,3 +163,28 @@ def test_the_schedule_is_off_by_default_and_a_run_makes_at_most_its_budget(api):
     assert result is not None and result.max_moves == 1 and len(result.moves) == 1  # it fails here: no engine
     last = service.store.list_events(type="rebalance")
     assert len(last) == before + 1 and last[0].user == SCHEDULED_BY
+
+
+def test_a_move_made_stale_since_the_plan_is_not_made(api):
+    from paasops.service.rebalance import Rebalancer
+
+    _, service = api
+    before = containers(service)
+    rebalancer, said = Rebalancer(service.apps), []
+
+    def move(replica: int, from_host: str) -> RebalanceMove:
+        m = RebalanceMove(app="web", replica=replica, from_host=from_host, to_host="lab3", improvement=30,
+                          from_score=60, to_score=90)
+        rebalancer._move(m, "root", said.append, "[1/1]")
+        return m
+
+    assert "changed since the plan" in move(99, "lab2").error  # no replica 99 there
+    assert "changed since the plan" in move(8, "lab1").error  # replica 8 runs on lab2
+    lab3 = service.cluster.engines["lab3"].record
+    lab3.unschedulable = True  # drained since the plan
+    try:
+        assert move(8, "lab2").error == ("lab3 no longer takes it (schedulable: drained (unschedulable until "
+                                         "`paasops hosts undrain`))")
+    finally:
+        lab3.unschedulable = False
+    assert containers(service) == before and len(said) == 3 and not any("starting" in line for line in said)
