@@ -78,6 +78,12 @@ def test_a_host_back_empty_gets_moves_and_apply_makes_exactly_the_budget(service
     assert len(events) == 2 and all("moved" in e.message for e in events)
     assert api.events(type="rebalance")[0].data["moved"] == 2
 
+    code, rest, err = rebalance(env, "--apply", "--max-moves", "10", "--app", "rb-*")  # the rest of the plan
+    assert code == 0 and rest["ok"] and rest["moved"] == len(moves) - 2, err
+    code, again, err = rebalance(env, "--plan")
+    assert code == 0 and again["moves"] == [] and "balanced" in again["message"], again  # no ping-pong
+    assert ready_count(engines, "rb-web") == COUNT
+
     bad = paasops("rebalance", "--plan", "--app", "nomatch*", env=env)
     assert bad.returncode != 0 and "no app matches 'nomatch*'" in bad.stderr, bad.stderr
     assert paasops("apps", "rm", "rb-web", env=env).returncode == 0
