@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from heapq import heappop, heappush
 
 from paasops.errors import UserInputError
 from paasops.placement.filters import constraints, first_rejection, healthy, schedulable
@@ -86,7 +87,8 @@ def best_move(hosts: Sequence[HostSnapshot], app: str, demand: Demand, weights: 
               threshold: float, indexes: dict[tuple[str, str], list[int]] | None) -> Move | None:
     """The app's one move that gains the most (more than `threshold`), or None: no replica would be placed
     elsewhere by that much. Targets pass every filter as they are now; sources keep passing the schedulable,
-    healthy and constraints filters (a host those reject is drained, down or no longer the app's to hold)."""
+    healthy and constraints filters (a host those reject is drained, down or no longer the app's to hold).
+    The naive reference of `Candidates.best` (every host scored again at every step), for the tests."""
     request, scorer = demand.request, get_strategy(demand.strategy)
     spread = demand.strategy == "spread"
     targets = []
@@ -121,6 +123,66 @@ def best_move(hosts: Sequence[HostSnapshot], app: str, demand: Demand, weights: 
     return best
 
 
+class Candidates:
+    """One app's moves to choose from, kept as two lazy heaps so a move updates two hosts, not the whole cluster:
+    targets by what placement ranks them (`there`; spread: minus twice the weights per replica of the app there)
+    and sources by what their replica gains by leaving (spread: plus twice the weights per replica). An entry whose
+    host changed since (its version) is dropped when it comes to the top."""
+
+    def __init__(self, app: str, demand: Demand, weights: Weights):
+        self.app, self.request, self.weights = app, demand.request, weights
+        self.scorer = get_strategy(demand.strategy)
+        self.spread = demand.strategy == "spread"
+        self.per_replica = 2 * (weights.cpu + weights.memory) if self.spread else 0.0
+        self.targets: list[tuple[float, str, int, float, int]] = []  # (-value, host, version, score, replicas)
+        self.sources: list[tuple[float, str, int, float, int]] = []
+
+    def update(self, h: HostSnapshot, version: int, indexes: Mapping[tuple[str, str], Sequence[int]] | None) -> None:
+        """Enter host `h` as it is now (`version`): as a target if every filter takes a replica, as a source if
+        it holds one that may move (listed in `indexes`) and the source filters still take it."""
+        request, count = self.request, h.replicas.get(self.app, 0)
+        if first_rejection(h, request) is None:
+            there = _score(self.scorer, h, h.reserved_cpu, h.reserved_mem_mb, request, self.weights)
+            heappush(self.targets, (self.per_replica * count - there, h.id, version, there, count))
+        if count > 0 and (indexes is None or indexes.get((self.app, h.id))):
+            alone = without_one(h, request)
+            if all(f.check(alone, request) is None for f in SOURCE_FILTERS):
+                here = _score(self.scorer, h, alone.reserved_cpu, alone.reserved_mem_mb, request, self.weights)
+                heappush(self.sources, (here - self.per_replica * count, h.id, version, here, count))
+
+    @staticmethod
+    def _top2(heap: list, versions: Mapping[str, int]) -> list:
+        """The two best entries still current (fewer when there are not two)."""
+        out: list = []
+        while heap and len(out) < 2:
+            entry = heappop(heap)
+            if entry[2] == versions[entry[1]]:
+                out.append(entry)
+        for entry in out:
+            heappush(heap, entry)
+        return out
+
+    def best(self, versions: Mapping[str, int], threshold: float,
+             indexes: Mapping[tuple[str, str], Sequence[int]] | None) -> Move | None:
+        """The app's move that gains the most, if it gains more than `threshold` (spread: or evens out the
+        replica counts): the best target and the best source, or the second of one when both are the same host."""
+        targets, sources = self._top2(self.targets, versions), self._top2(self.sources, versions)
+        pairs = [(t, s) for t in targets[:2] for s in sources[:2] if t[1] != s[1]]
+        if not pairs:
+            return None
+        t, s = min(pairs, key=lambda p: (p[0][0] + p[1][0], p[1][1], p[0][1]))
+        there, here = t[3], s[3]
+        gain, worth = there - here, there - here > threshold
+        if self.spread:
+            gap = (s[4] - 1) - t[4]  # placement takes the host with fewer replicas first
+            worth = gap > 0 or (gap == 0 and gain > threshold)
+            gain += gap * self.per_replica  # a replica of imbalance outweighs any score gap
+        if not worth:
+            return None
+        replica = max(indexes[(self.app, s[1])]) if indexes is not None else 0
+        return Move(self.app, replica, s[1], t[1], gain, here, there)
+
+
 def rebalance(snapshot: Snapshot, demands: Mapping[str, Demand], *, apps: Callable[[str], bool] = lambda app: True,
               max_moves: int | None = None, threshold: float = THRESHOLD, weights: WeightsLike = None,
               indexes: Indexes | None = None) -> Rebalance:
@@ -129,26 +191,35 @@ def rebalance(snapshot: Snapshot, demands: Mapping[str, Demand], *, apps: Callab
 
     `demands` says what each app's replica asks for (an app without one is never moved). With `indexes`, only the
     replicas it lists move, each move naming the highest index on its host; without, a move names replica 0.
-    Pure: the snapshot is not changed."""
+    Each app's candidates are scored once per host, then again for the two hosts of each move only: O(apps x
+    hosts) to start, O(apps x log hosts) a move. Pure: the snapshot is not changed."""
     budget = check_budget(max_moves)
     weights = Weights.of(weights)
-    hosts = list(snapshot)
-    if len({h.id for h in hosts}) != len(hosts):
+    hosts = {h.id: h for h in snapshot}
+    if len(hosts) != len(snapshot):
         raise UserInputError("duplicate host id", where="snapshot")
     left = None if indexes is None else {key: sorted(v) for key, v in indexes.items()}
-    names = sorted(name for name in demands if apps(name))
+    versions = dict.fromkeys(hosts, 0)
+    candidates = [Candidates(name, demands[name], weights) for name in sorted(demands) if apps(name)]
+    for c in candidates:
+        for h in hosts.values():
+            c.update(h, 0, left)
     moves: list[Move] = []
     while True:
-        found = [m for name in names if (m := best_move(hosts, name, demands[name], weights, threshold, left))]
+        found = [m for c in candidates if (m := c.best(versions, threshold, left))]
         if not found:
-            return Rebalance(tuple(moves), tuple(hosts))
+            return Rebalance(tuple(moves), tuple(hosts.values()))
         if len(moves) >= budget:
-            return Rebalance(tuple(moves), tuple(hosts), cut=True)
+            return Rebalance(tuple(moves), tuple(hosts.values()), cut=True)
         move = min(found, key=lambda m: (-m.improvement, m.app))
         request = demands[move.app].request
-        hosts = [without_one(h, request) if h.id == move.from_host else
-                 with_one(h, request) if h.id == move.to_host else h for h in hosts]
+        hosts[move.from_host] = without_one(hosts[move.from_host], request)
+        hosts[move.to_host] = with_one(hosts[move.to_host], request)
         if left is not None:
             left[(move.app, move.from_host)].remove(move.replica)
             left.setdefault((move.app, move.to_host), []).append(move.replica)
+        for name in (move.from_host, move.to_host):
+            versions[name] += 1
+            for c in candidates:
+                c.update(hosts[name], versions[name], left)
         moves.append(move)

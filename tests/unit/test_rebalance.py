@@ -132,3 +132,42 @@ def test_a_plan_applied_then_planned_again_has_no_moves_and_holds_every_replica(
         after.update(h.replicas)
         assert h.reserved_cpu <= h.total_cpu + 1e-9 and h.reserved_mem_mb <= h.total_mem_mb
     assert +after == +total
+
+
+def naive(hosts: list[HostSnapshot], demands: dict, max_moves: int) -> list:
+    """The plan as the naive reference makes it: every host scored again for every app at every step."""
+    from paasops.placement.model import Weights
+    from paasops.placement.rebalance import best_move, with_one, without_one
+
+    moves = []
+    while len(moves) < max_moves:
+        found = [m for name in sorted(demands) if (m := best_move(hosts, name, demands[name], Weights(), THRESHOLD,
+                                                                  None))]
+        if not found:
+            break
+        move = min(found, key=lambda m: (-m.improvement, m.app))
+        request = demands[move.app].request
+        hosts = [without_one(h, request) if h.id == move.from_host else
+                 with_one(h, request) if h.id == move.to_host else h for h in hosts]
+        moves.append(move)
+    return moves
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_planner_makes_the_moves_the_naive_reference_makes(seed):
+    import random
+
+    rng = random.Random(seed)
+    sizes = [(4, 4096), (2, 2048), (8, 8192), (16, 32768)]
+    layout = []
+    for i in range(rng.randint(2, 9)):
+        cpu, mem = rng.choice(sizes)
+        apps = {a: rng.randint(0, 1 if a == "db" else 4) for a in ("web", "lb", "zoned", "db") if rng.random() < 0.6}
+        while sum(REQUESTS[a].cpus * n for a, n in apps.items()) > cpu:
+            apps = {a: n // 2 for a, n in apps.items()}
+        h = host(f"h{i}", cpu, mem, labels={"zone": rng.choice("ab")}, **apps)
+        layout.append(replace(h, schedulable=rng.random() > 0.1))
+    plan = rebalance(layout, DEMANDS, max_moves=40)
+    assert [(m.app, m.from_host, m.to_host) for m in plan.moves] == [
+        (m.app, m.from_host, m.to_host) for m in naive(layout, DEMANDS, 40)]
+    assert [m.improvement for m in plan.moves] == pytest.approx([m.improvement for m in naive(layout, DEMANDS, 40)])
