@@ -44,6 +44,7 @@ from .results import (
     EngineDeleted,
     EngineView,
     EventView,
+    RebalanceResult,
     ReconcileResult,
     ReleaseView,
     Report,
@@ -302,6 +303,15 @@ class ApiClient:
         body = {"lose": lose or [], "drain": drain or [], "add": add or [], "spec": spec, "count": count,
                 "explain": explain}
         return self.call(WhatIfPlan, "POST", "/api/plan", body=body)
+
+    def rebalance(self, *, plan: bool = True, max_moves: int | None = None, app: str | None = None,
+                  on_progress: Progress | None = None) -> RebalanceResult:
+        """The moves that bring the cluster closest to what placement chooses today (`plan`), or make at most
+        `max_moves` of them, each progress line (`{"event": "step", "line": ...}`) to `on_progress`."""
+        body = {"plan": plan, "max_moves": max_moves, "app": app}
+        if plan:
+            return self.call(RebalanceResult, "POST", "/api/rebalance", body=body)
+        return self._progress_call(RebalanceResult, "/api/rebalance", body, on_progress)
 
     def deploy(self, spec: dict[str, Any], count: int | None = None,
                on_progress: Progress | None = None) -> DeployResult:

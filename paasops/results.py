@@ -540,6 +540,40 @@ class WhatIfPlan(Result):
     message: str = ""
 
 
+class RebalanceMove(Result):
+    """A move of `rebalance`: replica `replica` of `app` from `from_host` to `to_host`, gaining `improvement` score
+    points (placement's score of the target, `to_score`, minus its own host's without it, `from_score`); applied:
+    `done` once started there, ready and its old copy removed, else `error` says why not."""
+
+    app: str
+    replica: int
+    from_host: str
+    to_host: str
+    improvement: float
+    from_score: float
+    to_score: float
+    done: bool = False
+    old_id: str | None = None
+    new_id: str | None = None
+    error: str | None = None
+
+
+class RebalanceResult(Result):
+    """`rebalance`: the moves planned, best first (`applied` False), or those carried out then the one that failed;
+    `more`: the budget left moves still worth making; `skipped`: apps not considered, and why."""
+
+    applied: bool
+    app: str | None = None
+    max_moves: int
+    moves: list[RebalanceMove] = []
+    more: bool = False
+    skipped: dict[str, str] = {}
+    moved: int = 0
+    ok: bool = True
+    message: str = ""
+    steps: list[str] = []
+
+
 class AppHeadroom(Result):
     app: str
     more: int | None = None  # None: no limit (it asks for no CPU, memory or host port)

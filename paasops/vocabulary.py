@@ -32,6 +32,9 @@ HOST_STATUSES = (UNKNOWN, UP, DOWN, DEGRADED, SUSPECT)
 HOST_EVENT_TYPES = {UP: "host-up", DOWN: "host-down", DEGRADED: "host-degraded", SUSPECT: "host-suspect"}
 # an admin drained a host (no new placements; its replicas moved away) or let it take placements again
 DRAIN_EVENT, UNDRAIN_EVENT = "drain-host", "undrain-host"
+# `rebalance --apply` moved one replica (or failed to), and what a whole run did
+REBALANCE_MOVE_EVENT, REBALANCE_EVENT = "rebalance-move", "rebalance"
+MAX_REBALANCE_MOVES = 1000  # the most moves one rebalance plans or makes
 # the registration value's key an agent sets (then revokes its lease) when it leaves on purpose
 LEAVING = "leaving"
 

@@ -8,7 +8,7 @@ from .. import __version__
 from ..results import Healthz
 from . import errors
 from .body_guard import BodyGuard
-from .routes import accounts, apps, certs, cluster, containers, engines, ops, routing, tokens
+from .routes import accounts, apps, certs, cluster, containers, engines, ops, rebalance, routing, tokens
 from .routes import plan as what_if
 
 
@@ -22,6 +22,7 @@ def create_app(service) -> FastAPI:
         app.include_router(module.router)
     app.include_router(ops.router)
     app.include_router(what_if.router)
+    app.include_router(rebalance.router)
 
     @app.get("/healthz", tags=["service"], response_model=Healthz)
     def healthz() -> Healthz:

@@ -21,6 +21,7 @@ from .cluster import Cluster
 from .docker_events import ContainerEventCollector
 from .event_stream import EventHub
 from .images import ImageDistributor
+from .rebalance import RebalanceSchedule
 from .registration import etcd_transport_refusal
 from .retention import EventRetention, RetentionPolicy
 from .settings import ServiceSettings
@@ -84,6 +85,7 @@ class Service:
         self.heartbeat: Heartbeat | None = None
         self.supervisor: Supervisor | None = None
         self.routes: RoutePublisher | None = None  # with etcd only: app.yml `expose` published for the edges
+        self.rebalance = RebalanceSchedule(self.apps, settings.rebalance_every, settings.rebalance_budget)
         self.cert_bundles: Callable[[], dict[str, str]] | None = None  # hostname -> cert+key PEM, for the edges
         self._retarget_lock = threading.Lock()
         self._leaving: set[str] = set()  # engines whose agent said it leaves: their key's delete removes them
@@ -120,11 +122,12 @@ class Service:
         threading.Thread(target=resume_drains, args=(self.apps,), name="resume-drains", daemon=True).start()
         from .supervisor import start_supervisor
         self.supervisor = start_supervisor(self)
+        self.rebalance.start()  # off unless rebalance_every is set
         self._start_routes()
 
     def stop(self) -> None:
         for part in (self.routes, self.supervisor, self.streams, self.retention, self.app_watcher, self.event_hub,
-                     self.heartbeat, self.registry, self.admission, self.container_events):
+                     self.heartbeat, self.registry, self.admission, self.container_events, self.rebalance):
             if part is not None:
                 try:
                     part.stop()

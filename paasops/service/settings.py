@@ -89,6 +89,9 @@ class ServiceSettings(BaseSettings):
     route_sweep_interval: float = Field(1.0, gt=0)
     route_drain_timeout: float = Field(2.0, ge=0)
     route_drain_grace: float = Field(0.5, ge=0)
+    # budgeted rebalance on a schedule (docs/rebalance.md): seconds between two runs (0: off) and their move budget
+    rebalance_every: float = Field(0.0, ge=0)
+    rebalance_budget: int = Field(1, ge=1)  # up to MAX_REBALANCE_MOVES
 
     @property
     def images_from_this_machine(self) -> bool:

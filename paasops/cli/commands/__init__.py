@@ -45,6 +45,8 @@ COMMANDS: dict[str, Entry] = {
                               "at the end."),
     "events": Entry("events", "What happened, newest first: API operations, Docker events, host health."),
     "plan": Entry("plan", "Show where replicas would go if hosts were lost, drained or added; nothing is changed."),
+    "rebalance": Entry("rebalance", "Move replicas where placement would put them today (e.g. after a host came "
+                                    "back empty or joined)."),
     "reconcile": Entry("ops", "Converge the engines on the desired state: re-create missing replicas, remove "
                               "duplicates (most\nloaded hosts first), orphans (unknown app or old spec) and dead "
                               "containers. Only containers\nlabelled paasops.app are touched. The service runs "
