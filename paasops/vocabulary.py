@@ -32,6 +32,12 @@ HOST_STATUSES = (UNKNOWN, UP, DOWN, DEGRADED, SUSPECT)
 HOST_EVENT_TYPES = {UP: "host-up", DOWN: "host-down", DEGRADED: "host-degraded", SUSPECT: "host-suspect"}
 # an admin drained a host (no new placements; its replicas moved away) or let it take placements again
 DRAIN_EVENT, UNDRAIN_EVENT = "drain-host", "undrain-host"
+# `paasops patch` (rolling host maintenance), recorded by the CLI through POST /api/events (admins): the only
+# event types a client may record, so none can pass for the service's own (host-down, drain-host …)
+PATCH_DRAIN_EVENT, PATCH_PLAY_EVENT, PATCH_WAIT_EVENT = "patch-drain", "patch-play", "patch-wait"
+PATCH_UNDRAIN_EVENT, PATCH_FAILED_EVENT, PATCH_DONE_EVENT = "patch-undrain", "patch-failed", "patch-done"
+CLIENT_EVENT_TYPES = (PATCH_DRAIN_EVENT, PATCH_PLAY_EVENT, PATCH_WAIT_EVENT, PATCH_UNDRAIN_EVENT,
+                      PATCH_FAILED_EVENT, PATCH_DONE_EVENT)
 # the registration value's key an agent sets (then revokes its lease) when it leaves on purpose
 LEAVING = "leaving"
 
