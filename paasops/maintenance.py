@@ -112,7 +112,7 @@ class Patcher:
                 recap = run.recap.get(host)
                 passed.append(host)
                 self._end(report, host, "play", starts[host], f"{host}: playbook done",
-                          changed=recap.changed if recap else 0, ok=recap.ok if recap else 0)
+                          changed=recap.changed if recap else 0, tasks_ok=recap.ok if recap else 0)
         return passed
 
     def _wait(self, host: str, report: PatchReport) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -136,7 +137,7 @@ def patch(hosts: list[str] = typer.Argument(..., metavar="GROUP...", help="Inven
                 raise typer.Exit(3)
             return
         patcher.check_service()  # an unknown host: said before the progress display starts
-        with progress:
+        with progress if output != Output.json else contextlib.nullcontext():
             report = patcher.run()
     emit(report, output, report_view)
     if not report.ok:
