@@ -98,8 +98,8 @@ def patchme(service, engines, tmp_path_factory):  # noqa: F811
     """The app deployed (4 replicas, health-checked) and version 1.0 of the marker package on every lab host."""
     api, env, lab = service
     for host in HOSTS:
-        setup = lab_exec(lab, host, f"{BUILD.format(version='1.0')} && {INSTALL.format(version='1.0')} "
-                                    f"&& apt-mark unhold {PACKAGE}")
+        setup = lab_exec(lab, host, f"apt-mark unhold {PACKAGE}; dpkg -r {PACKAGE} >/dev/null 2>&1; "
+                                    f"{BUILD.format(version='1.0')} && {INSTALL.format(version='1.0')}")
         assert setup.returncode == 0, setup.stderr
         assert package_version(lab, host) == "1.0"
     deploy(env, tmp_path_factory.mktemp("patch"), APP, "--count", str(COUNT))
@@ -119,6 +119,7 @@ def test_patch_goes_host_by_host_and_the_app_never_loses_ready_capacity(patchme,
           + "; ".join(f"{h['host']} {h['seconds']}" for h in report["hosts"]))
     assert [(h["host"], h["status"], h["drained"]) for h in report["hosts"]] == [(h, "done", False) for h in HOSTS]
     assert report["message"] == "3 of 3 host(s) patched" and not report["stopped"]
+    assert "lab1: drain" in done.stderr and "lab3: undrain" in done.stderr  # progress, on stderr
     assert len(samples) >= 10 and min(samples) >= COUNT, samples
     for host in HOSTS:  # each host upgraded, and its dockerd restarted
         assert package_version(lab, host) == "2.0"
@@ -176,6 +177,9 @@ def test_check_shows_the_plan_and_bad_input_changes_nothing(patchme, tmp_path):
     on_engines = {h: len(listed) for h, listed in replicas(clients, "patchme").items()}
     assert moves == on_engines, (moves, on_engines)  # each drain would move what runs there
     assert all(any(c["task"] == "Upgrade the marker package" for c in h["changes"]) for h in plan["hosts"])
+    shown = paasops("patch", "-i", str(lab.inventory_path), "lab", "--playbook", book, "--check", env=env)
+    assert shown.returncode == 0 and "nothing is changed" in shown.stdout and "patchme -> lab" in shown.stdout, \
+        shown.stdout
     bad = [
         (["--serial", "0"], "--serial must be 1 or more"),
         (["--playbook", str(tmp_path / "nosuch.yml")], "cannot read playbook"),

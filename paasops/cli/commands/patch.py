@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -129,7 +128,7 @@ def patch(hosts: list[str] = typer.Argument(..., metavar="GROUP...", help="Inven
         progress = PatchProgress([h.name for h in targets], console)
         patcher = Patcher(api, book, targets, ssh_connect(known_hosts, accept_new), serial=serial,
                           max_fail=max_fail, wait_timeout=wait_timeout,
-                          on_step=None if output == Output.json else progress.on_step)
+                          on_step=progress.on_step)
         if check:
             plan = patcher.plan()
             emit(plan, output, plan_view)
@@ -137,7 +136,7 @@ def patch(hosts: list[str] = typer.Argument(..., metavar="GROUP...", help="Inven
                 raise typer.Exit(3)
             return
         patcher.check_service()  # an unknown host: said before the progress display starts
-        with progress if output != Output.json else contextlib.nullcontext():
+        with progress:
             report = patcher.run()
     emit(report, output, report_view)
     if not report.ok:
