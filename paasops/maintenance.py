@@ -69,7 +69,14 @@ class Patcher:
         self.check_service()
         report = PatchReport.start(str(self.playbook.path), self.groups, self.serial, self.max_fail)
         for group in self.groups:
-            self._batch(group, report)
+            try:
+                self._batch(group, report)
+            except Exception as exc:  # a bug must not hide where the run stopped: the hosts at a step fail there
+                for host in report.hosts:
+                    if host.status == "running" and host.step is not None:
+                        self._fail(report, host.host, host.step, f"internal error: {type(exc).__name__}: {exc}")
+                report.stop()
+                break
             if report.should_stop():
                 report.stop()
                 break
