@@ -272,6 +272,12 @@ class ApiClient:
         return self.call(list[EventView], "GET", "/api/events",
                          params=dict(type=type, tag=tag, app=app, host=host, since=since, until=until, limit=limit))
 
+    def record_event(self, type: str, *, host: str | None = None, message: str = "",
+                     data: dict[str, Any] | None = None) -> EventView:
+        """Record a client's event (admins; the types of vocabulary.CLIENT_EVENT_TYPES)."""
+        body = {"type": type, "host": host, "message": message, "data": data or {}}
+        return self.call(EventView, "POST", "/api/events", body=body)
+
     def event_stream(self, *, type: str | None = None, tag: str | None = None, app: str | None = None,
                      host: str | None = None, since: float | None = None) -> Iterator[EventView]:
         """New events as the service stores them (after those since `since`, when given), until the

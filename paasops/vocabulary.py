@@ -35,6 +35,12 @@ DRAIN_EVENT, UNDRAIN_EVENT = "drain-host", "undrain-host"
 # `rebalance --apply` moved one replica (or failed to), and what a whole run did
 REBALANCE_MOVE_EVENT, REBALANCE_EVENT = "rebalance-move", "rebalance"
 MAX_REBALANCE_MOVES = 1000  # the most moves one rebalance plans or makes
+# `paasops patch` (rolling host maintenance), recorded by the CLI through POST /api/events (admins): the only
+# event types a client may record, so none can pass for the service's own (host-down, drain-host …)
+PATCH_DRAIN_EVENT, PATCH_PLAY_EVENT, PATCH_WAIT_EVENT = "patch-drain", "patch-play", "patch-wait"
+PATCH_UNDRAIN_EVENT, PATCH_FAILED_EVENT, PATCH_DONE_EVENT = "patch-undrain", "patch-failed", "patch-done"
+CLIENT_EVENT_TYPES = (PATCH_DRAIN_EVENT, PATCH_PLAY_EVENT, PATCH_WAIT_EVENT, PATCH_UNDRAIN_EVENT,
+                      PATCH_FAILED_EVENT, PATCH_DONE_EVENT)
 # the registration value's key an agent sets (then revokes its lease) when it leaves on purpose
 LEAVING = "leaving"
 

@@ -34,3 +34,12 @@ class ScaleIn(_Body):
 
 class RollbackIn(_Body):
     to: str | None = Field(None, min_length=1, max_length=64)  # a release id or unique prefix; None: the one before
+
+
+class EventIn(_Body):
+    """An event a client records (admins): only the types in vocabulary.CLIENT_EVENT_TYPES (`paasops patch`)."""
+
+    type: str = Field(min_length=1, max_length=64)
+    host: str | None = Field(None, max_length=253)
+    message: str = Field("", max_length=4000)
+    data: dict[str, Any] = {}

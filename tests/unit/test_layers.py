@@ -22,6 +22,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("pure core", ["paasops.placement", "paasops.spec", "paasops.spec_diff", "paasops.health_check",
                    "paasops.update_policy", "paasops.rollout_plan",
                    "paasops.service.demands",
+                   "paasops.maintenance_plan",  # `paasops patch`: batches, stop rule, report (I/O: paasops.maintenance)
                    "paasops.inventory", "paasops.auth.acl", "paasops.auth.ownership",
                    "paasops.auth.passwords", "paasops.auth.limiter", "paasops.service.reconcile", "paasops.service.health",
                    "paasops.service.report", "paasops.service.registration", "paasops.service.container_events",
@@ -33,7 +34,7 @@ LAYERS: list[tuple[str, list[str]]] = [
                   "paasops.automation", "paasops.auth", "paasops.lab", "paasops.lab.http_load", "paasops.bootstrap", "paasops.verify"]),
     ("service", ["paasops.service"]),
     ("api", ["paasops.api"]),
-    ("client", ["paasops.client"]),
+    ("client", ["paasops.client", "paasops.maintenance"]),
     ("cli", ["paasops.cli", "paasops.__main__"]),
 ]
 

@@ -1,4 +1,4 @@
-"""/api/cluster/info, /api/events and /api/events/stream."""
+"""/api/cluster/info, /api/events (and POST: an admin client's own events) and /api/events/stream."""
 
 from __future__ import annotations
 
@@ -10,12 +10,15 @@ from dataclasses import asdict
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
+from ...errors import ForbiddenError, UserInputError
 from ...results import ClusterInfo, EventView
 from ...service.event_log import event_filter, events_for
 from ...service.event_stream import EventHub, Subscriber
 from ...service.streams import Follow
 from ...store.records import Event
+from ...vocabulary import ADMIN_ROLE, CLIENT_EVENT_TYPES
 from ..deps import Caller, Service
+from ..models import EventIn
 from ..streams import FollowResponse, on_pool, open_on_pool
 
 router = APIRouter(prefix="/api", tags=["cluster"])
@@ -38,6 +41,19 @@ def events(service: Service, caller: Caller, type: str | None = None, tag: str |
     found = events_for(service.store, caller, type=type, tag=tag, app=app, host=host, since=since, until=until,
                        limit=limit)  # a `user` sees the events of its apps and its own doings (auth.ownership)
     return [EventView(**asdict(e)) for e in found]
+
+
+@router.post("/events", status_code=201, response_model=EventView)
+def record_event(body: EventIn, service: Service, caller: Caller) -> EventView:
+    """Record what a client did (admins only, whatever a role's ACL says; types: `paasops patch`'s steps)."""
+    if caller.role != ADMIN_ROLE:
+        raise ForbiddenError("only admins record events", where="POST /api/events")
+    if body.type not in CLIENT_EVENT_TYPES:
+        raise UserInputError(f"a client may not record {body.type!r} events (only: {', '.join(CLIENT_EVENT_TYPES)})",
+                             where="type")
+    event = service.cluster.record(body.type, tag="cli", user=caller.name, host=body.host, message=body.message,
+                                   data=body.data)
+    return EventView(**asdict(event))
 
 
 @router.get("/events/stream", response_class=StreamingResponse,

@@ -10,6 +10,7 @@ from paasops.automation.modules import (
     fail,
     file,
     package,
+    reboot,
     service,
     set_fact,
     template,
@@ -20,7 +21,7 @@ from paasops.automation.modules.base import Arg, ArgError, Module, ModuleContext
 MODULES: dict[str, Module] = {m.name: m for m in (
     package.MODULE, file.MODULE, copy.MODULE, template.MODULE, service.MODULE,
     command.COMMAND, command.SHELL, wait_for.MODULE, fail.MODULE, assert_.MODULE,
-    set_fact.MODULE, debug.MODULE,
+    set_fact.MODULE, debug.MODULE, reboot.MODULE,
 )}
 
 # Playbooks written for Ansible name modules by their full name or by the apt-specific name.

@@ -22,6 +22,8 @@ COMMANDS: dict[str, Entry] = {
                                   "without a\nclient cert or without TLS), registration agent running, engine key "
                                   "present in etcd."),
     "play": Entry("automation", "Run any playbook on hosts (what bootstrap does with playbooks/bootstrap.yml)."),
+    "patch": Entry("patch", "Patch hosts one batch at a time: drain (start-first), run the playbook, wait until "
+                            "healthy, undrain."),
     "inventory": Entry("inventory", "Show what an Ansible-style inventory resolves to (like ansible-inventory).",
                        group=True),
     "serve": Entry("serve", "Run the scheduler/monitor service and its HTTP API (logs go to stderr)."),

@@ -28,7 +28,8 @@ DIFF = typer.Option(False, "--diff", help="Show file differences.")
 VERBOSE = typer.Option(False, "--verbose", "-v", help="A line per task and host.")
 
 
-def _hosts(inventory: Path | None, patterns: list[str]):
+def inventory_hosts(inventory: Path | None, patterns: list[str]):
+    """The inventory's hosts matching `patterns` (warnings for unknown names on stderr); none: UserInputError."""
     from ...inventory import Inventory, load_inventory
 
     inv = load_inventory(inventory) if inventory else Inventory()
@@ -48,7 +49,8 @@ def _has_edge_group(inventory: Path | None) -> bool:
     return bool(group and (group.hosts or group.children))
 
 
-def _connect(known_hosts: Path | None, accept_new: bool):
+def ssh_connect(known_hosts: Path | None, accept_new: bool):
+    """A host → its SSH connector, host keys checked against `known_hosts` (or the host's var, or ~/.ssh)."""
     from ...connectors.ssh import connector_for
 
     def connect(host):
@@ -109,10 +111,10 @@ def bootstrap(hosts: list[str] = HOSTS,
     from ... import bootstrap as boot
     from ...pki import default_pki_dir
 
-    targets = _hosts(inventory, hosts)
+    targets = inventory_hosts(inventory, hosts)
     pki_dir = pki_dir or default_pki_dir()
     boot.prepare_hosts(targets, pki_dir, etcd, edge_group=_has_edge_group(inventory))
-    connect = _connect(known_hosts, accept_new)
+    connect = ssh_connect(known_hosts, accept_new)
     report = _run(boot.BOOTSTRAP_PLAYBOOK, targets, connect, check=check, diff=diff, forks=forks,
                   verbose=verbose, output=output)
     failed = set(report.failed_hosts)
@@ -140,8 +142,8 @@ def verify(hosts: list[str] = HOSTS,
     client cert or without TLS), registration agent running, engine key present in etcd."""
     from ...pki import default_pki_dir
 
-    targets = _hosts(inventory, hosts)
-    failed, _ = _verify(targets, _connect(known_hosts, accept_new), pki_dir or default_pki_dir(), etcd,
+    targets = inventory_hosts(inventory, hosts)
+    failed, _ = _verify(targets, ssh_connect(known_hosts, accept_new), pki_dir or default_pki_dir(), etcd,
                         forks, output=output)
     if failed:
         raise typer.Exit(2)
@@ -187,8 +189,8 @@ def play(playbook: Path = typer.Argument(..., exists=True, dir_okay=False, help=
          verbose: bool = VERBOSE,
          output: str = RECAP_OUTPUT):
     """Run any playbook on hosts (what bootstrap does with playbooks/bootstrap.yml)."""
-    targets = _hosts(inventory, hosts)
-    report = _run(playbook, targets, _connect(known_hosts, accept_new), check=check, diff=diff,
+    targets = inventory_hosts(inventory, hosts)
+    report = _run(playbook, targets, ssh_connect(known_hosts, accept_new), check=check, diff=diff,
                   forks=forks, verbose=verbose, output=output)
     if output == "json":
         _report_json(report)
