@@ -71,10 +71,13 @@ class Patcher:
         for group in self.groups:
             try:
                 self._batch(group, report)
-            except Exception as exc:  # a bug must not hide where the run stopped: the hosts at a step fail there
+            except (Exception, KeyboardInterrupt) as exc:  # a bug or a Ctrl-C must not hide where the run
+                # stopped: the hosts at a step fail there (left drained, as after any failure), and the run says so
+                why = ("interrupted (Ctrl-C): the host is left as it is, drained"
+                       if isinstance(exc, KeyboardInterrupt) else f"internal error: {type(exc).__name__}: {exc}")
                 for host in report.hosts:
                     if host.status == "running" and host.step is not None:
-                        self._fail(report, host.host, host.step, f"internal error: {type(exc).__name__}: {exc}")
+                        self._fail(report, host.host, host.step, why)
                 report.stop()
                 break
             if report.should_stop():
