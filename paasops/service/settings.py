@@ -8,7 +8,15 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ..auth.limiter import LoginPolicy
-from ..vocabulary import API_HOST, API_PORT, DEFAULT_HISTORY_KEEP, DEFAULT_MAX_COUNT, DEFAULT_PIDS_LIMIT, data_dir
+from ..vocabulary import (
+    API_HOST,
+    API_PORT,
+    DEFAULT_HISTORY_KEEP,
+    DEFAULT_MAX_COUNT,
+    DEFAULT_PIDS_LIMIT,
+    MAX_REBALANCE_MOVES,
+    data_dir,
+)
 from .stream_limits import StreamPolicy
 
 
@@ -91,7 +99,7 @@ class ServiceSettings(BaseSettings):
     route_drain_grace: float = Field(0.5, ge=0)
     # budgeted rebalance on a schedule (docs/rebalance.md): seconds between two runs (0: off) and their move budget
     rebalance_every: float = Field(0.0, ge=0)
-    rebalance_budget: int = Field(1, ge=1)  # up to MAX_REBALANCE_MOVES
+    rebalance_budget: int = Field(1, ge=1, le=MAX_REBALANCE_MOVES)
 
     @property
     def images_from_this_machine(self) -> bool:

@@ -87,13 +87,19 @@ def serve(host: str = typer.Option(None, "--host", help="Address to listen on (d
                                              "non-loopback address."),
           supervise: bool = typer.Option(None, "--supervise/--no-supervise", help="Heal apps continuously "
                                          "(default on; docs/self-healing.md)."),
+          rebalance_every: float = typer.Option(None, "--rebalance-every", metavar="SECONDS",
+                                                help="Rebalance on a schedule every SECONDS (default 0: off; "
+                                                "docs/rebalance.md)."),
+          rebalance_budget: int = typer.Option(None, "--rebalance-budget", metavar="MOVES",
+                                               help="The most moves one scheduled rebalance makes (default 1)."),
           log_level: LogLevel = typer.Option(LogLevel.info, "--log-level")):
     """Run the scheduler/monitor service and its HTTP API (logs go to stderr)."""
     settings = serve_settings(host=host, port=port, state=state, etcd=etcd, pki_dir=pki_dir, etcd_cacert=etcd_cacert,
                               etcd_cert=etcd_cert, etcd_key=etcd_key, insecure_etcd=insecure_etcd,
                               local_engine=local_engine, heartbeat_interval=heartbeat_interval,
                               down_after=down_after, up_after=up_after, weights=weights, tls_cert=tls_cert,
-                              tls_key=tls_key, supervise=supervise)
+                              tls_key=tls_key, supervise=supervise, rebalance_every=rebalance_every,
+                              rebalance_budget=rebalance_budget)
     check_listen(settings.host, settings.tls_cert, settings.tls_key, insecure_http)
     check_etcd(settings)
     logging.basicConfig(stream=sys.stderr, level=log_level.value.upper(),
