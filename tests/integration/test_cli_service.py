@@ -117,6 +117,7 @@ def workdir(tmp_path_factory) -> Path:
     ensure_client_cert(path / "pki", ca)
     spec = yaml.safe_load((ROOT / "examples" / "app.yml").read_text())
     spec["name"] = APP  # our own app: other tests may run `hello` on the same engine
+    spec.pop("expose")  # these tests deploy several apps from this spec; one hostname routes to one app only
     spec["command"] = [*spec["command"], "-v"]  # httpd logs every request, so `logs` has something to show
     (path / "app.yml").write_text(yaml.safe_dump(spec))
     return path
