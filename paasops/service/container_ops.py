@@ -162,8 +162,8 @@ class ContainerOps:
 
     def _act(self, handle: EngineHandle, view: ContainerView, action: str, timeout: int) -> None:
         api = handle.client.api
-        if action in ("stop", "restart"):  # before its `die` reaches the supervisor, which leaves it stopped
-            self.stopped.add(view.id)
+        if action in ("stop", "restart", "destroy"):  # before its `die` reaches the supervisor, which leaves it
+            self.stopped.add(view.id)                   # stopped (a destroy's kill is not a death to heal)
         try:
             if action == "start":
                 api.start(view.id)
@@ -183,7 +183,7 @@ class ContainerOps:
         except UserInputError:
             raise
         except Exception as exc:
-            if action in ("stop", "restart"):
+            if action in ("stop", "restart", "destroy"):
                 self.stopped.discard(view.id)
             raise engine_error(handle.id, exc) from None
         if action != "stop":
