@@ -36,6 +36,7 @@ from .results import (
     ContainerDetail,
     ContainerGone,
     ContainerInfo,
+    CordonResult,
     DeployResult,
     Destroyed,
     DrainResult,
@@ -258,6 +259,9 @@ class ApiClient:
         """Drain an engine: unschedulable, its replicas moved elsewhere; each progress line (`{"event": "step",
         "line": ...}`) to `on_progress` as it comes. PlacementError (409) when the others cannot hold them."""
         return self._progress_call(DrainResult, f"/api/engines/{_seg(engine_id)}/drain", None, on_progress)
+
+    def cordon_engine(self, engine_id: str) -> CordonResult:
+        return self.call(CordonResult, "POST", f"/api/engines/{_seg(engine_id)}/cordon")
 
     def undrain_engine(self, engine_id: str) -> UndrainResult:
         return self.call(UndrainResult, "POST", f"/api/engines/{_seg(engine_id)}/undrain")

@@ -89,18 +89,40 @@ class Patcher:
         return report
 
     def _batch(self, group: list[str], report: PatchReport) -> None:
-        drained = [host for host in group if self._drain(host, report)]
+        cordoned = self._cordon(group, report) if len(group) > 1 else {}
+        batch = [host for host in group if host in cordoned] if len(group) > 1 else group
+        drained = [host for host in batch if self._drain(host, report, cordoned=cordoned.get(host, False))]
         if not drained:
             return
         for host in self._play(drained, report):
             if self._wait(host, report):
                 self._undrain(host, report)
 
-    def _drain(self, host: str, report: PatchReport) -> bool:
+    def _cordon(self, group: list[str], report: PatchReport) -> dict[str, bool]:
+        """Every host of a batch made unschedulable before the first is drained, so that one host's replicas
+        are not moved onto the next one of the batch (and moved twice). {host: whether this run cordoned it}
+        for the hosts that are now unschedulable; a host that could not be is failed at its drain step."""
+        cordoned = {}
+        for host in group:
+            self._begin(report, host, "drain")
+            try:
+                cordoned[host] = self.api.cordon_engine(host).changed
+            except PaasopsError as exc:
+                self._fail(report, host, "drain", f"cordon: {exc}", drained=self._unschedulable(host))
+            else:
+                self.on_step(host, "drain", "cordoned: no new placements while the batch is drained")
+        return cordoned
+
+    def _drain(self, host: str, report: PatchReport, *, cordoned: bool = False) -> bool:
         start = self._begin(report, host, "drain")
         try:
             result = self.api.drain_engine(host, on_progress=lambda e: self.on_step(host, "drain", e.get("line", "")))
-        except ConflictError as exc:  # refused up front (placement): nothing was changed
+        except ConflictError as exc:  # refused up front (placement): nothing was changed but the run's cordon
+            if cordoned:
+                try:
+                    self.api.undrain_engine(host)
+                except PaasopsError:
+                    return self._fail(report, host, "drain", str(exc), drained=True)
             return self._fail(report, host, "drain", str(exc), drained=False)
         except PaasopsError as exc:
             return self._fail(report, host, "drain", str(exc), drained=self._unschedulable(host))

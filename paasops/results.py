@@ -374,6 +374,15 @@ class DrainResult(Result):
     message: str = ""
 
 
+class CordonResult(Result):
+    """`hosts cordon`: the host takes no new placements; what runs there stays (`changed` False: it already
+    took none)."""
+
+    host: str
+    changed: bool
+    message: str = ""
+
+
 class UndrainResult(Result):
     """`hosts undrain`: the host takes placements again (`changed` False: it was not drained)."""
 

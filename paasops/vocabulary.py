@@ -32,6 +32,8 @@ HOST_STATUSES = (UNKNOWN, UP, DOWN, DEGRADED, SUSPECT)
 HOST_EVENT_TYPES = {UP: "host-up", DOWN: "host-down", DEGRADED: "host-degraded", SUSPECT: "host-suspect"}
 # an admin drained a host (no new placements; its replicas moved away) or let it take placements again
 DRAIN_EVENT, UNDRAIN_EVENT = "drain-host", "undrain-host"
+# an admin cordoned a host: no new placements, its replicas left where they run (undrain lifts it)
+CORDON_EVENT = "cordon-host"
 # `rebalance --apply` moved one replica (or failed to), and what a whole run did
 REBALANCE_MOVE_EVENT, REBALANCE_EVENT = "rebalance-move", "rebalance"
 MAX_REBALANCE_MOVES = 1000  # the most moves one rebalance plans or makes

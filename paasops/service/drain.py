@@ -7,10 +7,10 @@ import time
 from collections.abc import Callable
 
 from ..errors import PaasopsError, PlacementError
-from ..results import DrainResult, MovedReplica, RemovedReplica, UndrainResult
+from ..results import CordonResult, DrainResult, MovedReplica, RemovedReplica, UndrainResult
 from ..spec import AppSpec
 from ..store.records import App
-from ..vocabulary import DRAIN_EVENT, UNDRAIN_EVENT, UP
+from ..vocabulary import CORDON_EVENT, DRAIN_EVENT, UNDRAIN_EVENT, UP
 from .apps import AppManager
 from .containers import ContainerView
 from .deploy import Replica, pause_for_test
@@ -172,6 +172,17 @@ class HostDrain:
             if waiting:
                 time.sleep(READY_POLL)
         return ready
+
+    def cordon(self, host: str, *, user: str | None = None) -> CordonResult:
+        """Mark engine `host` unschedulable and move nothing (NotFoundError if unknown): before draining several
+        hosts, so that one's replicas are not moved onto the next; `undrain` lifts it."""
+        self.cluster.engine(host)
+        if not self.cluster.pool.set_unschedulable(host, True):
+            return CordonResult(host=host, changed=False, message=f"{host} was already unschedulable: nothing to do")
+        self.cluster.record(CORDON_EVENT, user=user, host=host,
+                            message=f"{host} cordoned by {user or 'an admin'}: no new placements, its replicas stay")
+        return CordonResult(host=host, changed=True,
+                            message=f"{host} takes no new placements; its replicas stay (undrain lifts it)")
 
     def undrain(self, host: str, *, user: str | None = None) -> UndrainResult:
         """Let engine `host` take placements again; a host that was not drained is left as it is."""

@@ -146,3 +146,27 @@ def test_drain_is_refused_when_the_others_cannot_hold_the_replicas_and_nothing_c
     unknown = paasops("hosts", "drain", "nosuch", env=env)
     assert unknown.returncode != 0 and "no engine 'nosuch'" in unknown.stderr, unknown.stderr
     assert paasops("apps", "rm", "bigmem", env=env).returncode == 0
+
+
+def test_cordon_keeps_the_replicas_where_they_run_and_places_nothing_new_until_undrained(service, engines,  # noqa: F811
+                                                                                         tmp_path):
+    api, env, _ = service
+    spread = APP.replace("name: drainme", "name: cordonme").replace("strategy: binpack", "strategy: spread")
+    deploy(env, tmp_path, spread, "--count", "3")
+    before = {name: sorted(c["Id"] for c in listed) for name, listed in replicas(engines, "cordonme").items()}
+    host = "lab1"
+    assert before[host], before
+    done = paasops("hosts", "cordon", host, env=env, check=True)
+    assert f"{host} takes no new placements" in done.stdout and api.engine(host).unschedulable
+    assert "already unschedulable" in paasops("hosts", "cordon", host, env=env, check=True).stdout
+    assert {name: sorted(c["Id"] for c in listed) for name, listed in replicas(engines, "cordonme").items()} \
+        == before  # nothing moved
+    scaled = paasops("scale", "cordonme", "6", "-o", "json", env=env, check=True)
+    assert all(r["host"] != host for r in json.loads(scaled.stdout)["replicas"])
+    assert sorted(c["Id"] for c in replicas(engines, "cordonme")[host]) == before[host]
+    assert [e.type for e in api.events(type="cordon-host", host=host)] == ["cordon-host"]
+    unknown = paasops("hosts", "cordon", "nosuch", env=env)
+    assert unknown.returncode != 0 and "no engine 'nosuch'" in unknown.stderr, unknown.stderr
+    paasops("hosts", "undrain", host, env=env, check=True)
+    assert not api.engine(host).unschedulable
+    assert paasops("apps", "rm", "cordonme", env=env).returncode == 0

@@ -61,6 +61,9 @@ def test_normalise_refuses(path):
     # ... and what not
     ("POST", "/api/engines", False),                         # engines are read-only
     ("DELETE", "/api/engines/lab1", False),
+    ("POST", "/api/engines/lab1/drain", False),               # moving hosts' replicas is an admin's
+    ("POST", "/api/engines/lab1/cordon", False),
+    ("POST", "/api/engines/lab1/undrain", False),
     ("GET", "/api/accounts", False),
     ("POST", "/api/accounts", False),
     ("DELETE", "/api/accounts/admin", False),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 from fastapi.responses import StreamingResponse
 
-from ...results import DrainResult, EngineAdmitted, EngineDeleted, EngineView, UndrainResult
+from ...results import CordonResult, DrainResult, EngineAdmitted, EngineDeleted, EngineView, UndrainResult
 from ...service.drain import HostDrain
 from ...service.registration import manual_engine
 from ..deps import Caller, Service
@@ -61,6 +61,13 @@ def drain_engine(engine_id: str, service: Service, caller: Caller, stream: bool 
     return StreamingResponse(progress_lines(lambda progress: drain.drain(
         engine_id, user=caller.name, progress=lambda line: progress({"event": "step", "line": line}))),
         media_type="application/x-ndjson")
+
+
+@router.post("/{engine_id}/cordon", response_model=CordonResult)
+def cordon_engine(engine_id: str, service: Service, caller: Caller) -> CordonResult:
+    """Make the engine unschedulable and move nothing (admins: the ACL gives `user` GET only); `undrain` lifts
+    it. `paasops patch --serial N` cordons a batch's hosts before draining them one by one."""
+    return HostDrain(service.apps).cordon(engine_id, user=caller.name)
 
 
 @router.post("/{engine_id}/undrain", response_model=UndrainResult)

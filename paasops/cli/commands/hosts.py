@@ -1,4 +1,4 @@
-"""`paasops hosts list|add|rm|inspect|drain|undrain`: the Docker engines the service places on."""
+"""`paasops hosts list|add|rm|inspect|drain|cordon|undrain`: the Docker engines the service places on."""
 
 from __future__ import annotations
 
@@ -95,6 +95,17 @@ def hosts_drain(engine_id: str = typer.Argument(..., metavar="ID"), output: Outp
     emit(result, output, render.drain_report)
     if not result.ok:
         raise PaasopsError(result.message, where=f"engine {engine_id}")
+
+
+@app.command("cordon")
+@report_errors
+def hosts_cordon(engine_id: str = typer.Argument(..., metavar="ID"), output: Output = OUTPUT, server: str = SERVER):
+    """Make an engine take no new placements and move nothing (admins only); `hosts undrain` lifts it.
+
+    Cordon several engines before draining them one by one, so that one's replicas do not move onto the
+    next (`paasops patch --serial N` does this for each batch)."""
+    with api_client(server) as api:
+        emit(api.cordon_engine(engine_id), output, lambda r: r.message)
 
 
 @app.command("undrain")
