@@ -161,10 +161,10 @@ def _run_item(task: Task, state: HostState, ns: dict[str, Any], play: Play, opts
     state.registered.update(outcome.set_facts)
     if ran or not outcome.actions:
         scope = {**ns, **({task.register: result} if task.register else {})}
+        if task.failed_when is not None:  # first: a failure it forgives (`failed_when: false`) still gets its
+            result["failed"] = evaluate(list(task.failed_when), scope)  # `changed_when` below
         if task.changed_when is not None and not result["failed"]:
             result["changed"] = evaluate(list(task.changed_when), scope)
-        if task.failed_when is not None:
-            result["failed"] = evaluate(list(task.failed_when), scope)
     return result
 
 

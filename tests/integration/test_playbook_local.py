@@ -216,3 +216,17 @@ def test_fallback_supervisor_starts_restarts_and_stops(tmp_path):
         if pidfile.exists():
             play("stop")
         Path(f"/var/log/paasops/{name}.log").unlink(missing_ok=True)
+
+
+def test_changed_when_is_evaluated_on_a_failure_that_failed_when_forgives(project):
+    """A command that exits non-zero under `failed_when: false` is ok, and its `changed_when` decides `changed`
+    (as in Ansible): `test -e` of a missing file exits 1, so `rc == 0` is false → ok, and true → changed."""
+    playbook = project / "playbooks" / "site.yml"
+    playbook.write_text("- hosts: all\n  tasks:\n"
+                        "    - name: probe missing\n      command: test -e {{ root }}/nope\n      register: probe\n"
+                        "      failed_when: false\n      changed_when: probe.rc == 0\n"
+                        "    - name: probe missing, counted\n      command: test -e {{ root }}/nope\n"
+                        "      register: again\n      failed_when: again.rc > 1\n      changed_when: again.rc == 1\n")
+    report, _ = run(project, [Host("h1")])
+    assert report.ok, report.failures
+    assert statuses(report, "h1") == {"gather facts": "ok", "probe missing": "ok", "probe missing, counted": "changed"}
