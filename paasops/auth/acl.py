@@ -16,6 +16,7 @@ DEFAULT_ROLES: dict[str, list[str]] = {
         "/api/containers", "/api/cluster/info", "/api/events", "/api/apps",
         "GET /api/engines", "GET /api/report", "GET /api/routes",
         "POST /api/plan",  # a what-if over their own apps
+        "POST /api/rebalance",  # moves of their own apps only (service.rebalance)
         "GET /api/account", "POST /api/logout", "POST /api/passwd",  # their own session and password
         "/api/tokens",  # their own API tokens for jobs (of their role at most)
     ],

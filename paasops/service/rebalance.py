@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 
-from ..auth.ownership import owner_labels
+from ..auth.ownership import Who, may_access, owner_labels
 from ..errors import PaasopsError, UserInputError
 from ..placement.filters import first_rejection
 from ..placement.rebalance import Move, check_budget, rebalance
@@ -61,10 +61,12 @@ class Rebalancer:
         self.apps = apps
         self.cluster = apps.cluster
 
-    def plan(self, *, app: str | None = None, max_moves: int | None = None) -> RebalanceResult:
-        """The moves, best first (nothing changed); an `app` pattern that matches no app is a UserInputError."""
+    def plan(self, *, app: str | None = None, max_moves: int | None = None, who: Who | None = None) -> RebalanceResult:
+        """The moves, best first (nothing changed); an `app` pattern that matches no app is a UserInputError.
+        `who` (None: the service, or an admin): only the apps that account may act on are moved; the others'
+        replicas still weigh on their hosts."""
         budget = check_budget(max_moves, where="max_moves")
-        records = {a.name: a for a in self.cluster.store.list_apps()}
+        records = {a.name: a for a in self.cluster.store.list_apps() if may_access(who, a.owner, a.team)}
         match = matcher([app] if app else None)
         chosen = {name: a for name, a in records.items() if match(name)}
         if app and not chosen:
@@ -82,11 +84,11 @@ class Rebalancer:
         return RebalanceResult(applied=False, app=app, max_moves=budget, moves=[as_view(m) for m in plan.moves],
                                more=plan.cut, skipped=skipped, message=message)
 
-    def apply(self, *, app: str | None = None, max_moves: int, user: str | None = None,
+    def apply(self, *, app: str | None = None, max_moves: int, user: str | None = None, who: Who | None = None,
               progress: Say = lambda line: None) -> RebalanceResult:
         """Carry out at most `max_moves` moves of the plan in order; stop at the first that fails (its replica
         keeps running where it was), and record an event per move and one for the run."""
-        result = self.plan(app=app, max_moves=max_moves)
+        result = self.plan(app=app, max_moves=max_moves, who=who)
         planned, result.moves, result.applied = result.moves, [], True
 
         def say(line: str) -> None:

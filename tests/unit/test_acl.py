@@ -61,6 +61,7 @@ def test_normalise_refuses(path):
     # ... and what not
     ("POST", "/api/engines", False),                         # engines are read-only
     ("DELETE", "/api/engines/lab1", False),
+    ("POST", "/api/rebalance", True),                        # its own apps only (service.rebalance)
     ("POST", "/api/engines/lab1/drain", False),               # moving hosts' replicas is an admin's
     ("POST", "/api/engines/lab1/cordon", False),
     ("POST", "/api/engines/lab1/undrain", False),

@@ -1,5 +1,5 @@
 """POST /api/rebalance and `paasops rebalance` over a real SQLite store, engines as filled caches (no engine behind):
-the plan onto a host back empty, bad input refused naming what, admins only, and a move that cannot start stops
+the plan onto a host back empty, bad input refused naming what, a user moves only its own apps, and a move that cannot start stops
 the run with nothing removed."""
 
 from __future__ import annotations
@@ -100,11 +100,30 @@ def test_bad_input_is_refused_naming_what(api, body, words):
     assert containers(service) == before
 
 
-def test_only_admins_rebalance(api):
-    client, _ = api
+def test_a_user_plans_and_moves_only_its_own_apps(api):
+    client, service = api
     token = client.post("/api/login", json={"username": "bob", "password": "bob-Pw-0123456789"}).json()["token"]
-    answer = client.post("/api/rebalance", json={}, headers={"Authorization": f"Bearer {token}"})
-    assert answer.status_code == 403, answer.text
+    bob = {"Authorization": f"Bearer {token}"}
+    nothing = client.post("/api/rebalance", json={}, headers=bob)  # bob owns no app yet: admins' are not his
+    assert nothing.status_code == 200 and nothing.json()["moves"] == [], nothing.text
+    hidden = client.post("/api/rebalance", json={"app": "web"}, headers=bob)
+    assert hidden.status_code == 400 and "no app matches 'web'" in hidden.json()["error"], hidden.text
+
+    mine = {**WEB, "name": "bobweb"}
+    service.store.put_app(App("bobweb", mine, 2, "d1", "h1", owner="bob"))
+    lab1 = service.cluster.engines["lab1"]
+    added = [replica(mine, i, "lab1") for i in (1, 2)]
+    lab1.containers.update({v.id: v for v in added})
+    try:
+        plan = client.post("/api/rebalance", json={}, headers=bob)
+        assert plan.status_code == 200, plan.text
+        assert plan.json()["moves"] and {m["app"] for m in plan.json()["moves"]} == {"bobweb"}
+        everything = client.post("/api/rebalance", json={"max_moves": 100}).json()  # the admin: every app
+        assert {"web", "bobweb"} <= {m["app"] for m in everything["moves"]}
+    finally:
+        for v in added:
+            del lab1.containers[v.id]
+        service.store.delete_app("bobweb")
 
 
 def test_a_move_that_cannot_start_stops_the_run_and_removes_nothing(api):

@@ -32,18 +32,19 @@ class RebalanceIn(BaseModel):
                                              "a line.",
                               "content": {"application/x-ndjson": {"schema": {"type": "object"}}}}})
 def rebalance(body: RebalanceIn, service: Service, caller: Caller, stream: bool = False):
-    """Plan (admins: the moves name every app's replicas) or make at most `max_moves` moves, each start-first behind
-    the health gate under its app's lock, stopping at the first that fails."""
+    """Plan or make at most `max_moves` moves, each start-first behind the health gate under its app's lock,
+    stopping at the first that fails. A `user` moves only the apps it may act on (its own and its team's); an
+    admin, every app."""
     rebalancer = Rebalancer(service.apps)
     if body.plan:
-        return rebalancer.plan(app=body.app, max_moves=body.max_moves)
+        return rebalancer.plan(app=body.app, max_moves=body.max_moves, who=caller)
     if body.max_moves is None:
         raise UserInputError("making moves needs max_moves (the most moves to make, 1 to "
                              f"{MAX_MOVES})", where="max_moves")
     budget = body.max_moves
     if not stream:
-        return rebalancer.apply(app=body.app, max_moves=budget, user=caller.name)
-    rebalancer.plan(app=body.app, max_moves=budget)  # bad input: a plain 4xx, not a stream
+        return rebalancer.apply(app=body.app, max_moves=budget, user=caller.name, who=caller)
+    rebalancer.plan(app=body.app, max_moves=budget, who=caller)  # bad input: a plain 4xx, not a stream
     return StreamingResponse(progress_lines(lambda progress: rebalancer.apply(
-        app=body.app, max_moves=budget, user=caller.name,
+        app=body.app, max_moves=budget, user=caller.name, who=caller,
         progress=lambda line: progress({"event": "step", "line": line}))), media_type="application/x-ndjson")

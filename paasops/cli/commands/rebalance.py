@@ -52,7 +52,8 @@ def rebalance(plan: bool = typer.Option(True, "--plan/--apply", help="Only show 
     the one it gives the replica's own host without it (65 CPU, 35 memory). A move is made only when it gains
     more than 1 point, so a plan carried out and planned again is empty. --apply makes at most --max-moves of
     them, one replica at a time: started on the target under the same index, ready (its health check), then
-    its old copy removed, under the app's lock; it stops at the first that fails. Admins only."""
+    its old copy removed, under the app's lock; it stops at the first that fails. A user moves only its own
+    (and its team's) apps; an admin, every app."""
     from ...errors import PaasopsError, UserInputError
 
     if not plan and max_moves is None:
