@@ -194,10 +194,10 @@ def test_registration_in_etcd_adds_and_removes_engines(service):
     assert "lab3" in {p["host"] for p in json.loads(dry.stdout)["plan"]}
 
 
-def test_no_flapping_in_a_minute_with_5_percent_icmp_loss(service):
+def test_no_flapping_in_30_seconds_with_5_percent_icmp_loss(service):
     """Random loss on one host's link (dropped on this machine's side) must not take it down.
 
-    A minute here keeps the suite short; `bench/heal_soak.py` holds the loss for the full 3 minutes."""
+    30 s (about 30 heartbeats) keep the suite short; `bench/heal_soak.py` holds the loss for the full 3 minutes."""
     api, env, lab = service
     address = next(h.address for h in lab.hosts() if h.name == "lab3")
     rule = ["INPUT", "-s", address, "-p", "icmp", "-m", "statistic", "--mode", "random",
@@ -206,7 +206,7 @@ def test_no_flapping_in_a_minute_with_5_percent_icmp_loss(service):
     subprocess.run(["iptables", "-I", *rule], check=True)
     try:
         statuses = set()
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             statuses.add(_status(api, "lab3"))
             time.sleep(0.5)

@@ -124,7 +124,7 @@ def test_a_cut_host_moves_after_reschedule_after_and_the_surplus_goes_when_it_re
     settled = {c.id for c in _moving(api)}
     heals = [e for e in api.events(limit=200) if e.type in ("heal", "heal-deferred") and e.app == "moving"]
     print(f"{cut} back: its copies removed {back:.1f}s after it was up; {len(heals)} heal events")
-    time.sleep(15)  # no flapping: nothing moves any more (bench/heal_soak.py watches 2 minutes)
+    time.sleep(10)  # no flapping: nothing moves any more (bench/heal_soak.py watches 2 minutes)
     assert {c.id for c in _moving(api)} == settled
     assert len([e for e in api.events(limit=200) if e.type in ("heal", "heal-deferred") and e.app == "moving"]) \
         == len(heals)
