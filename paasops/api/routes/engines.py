@@ -1,4 +1,4 @@
-"""/api/engines: list, add by hand, inspect, remove (and keep removed), admit again, drain and undrain."""
+"""/api/engines: list, add by hand, inspect, remove (and keep removed), admit again, drain, cordon and undrain."""
 
 from __future__ import annotations
 

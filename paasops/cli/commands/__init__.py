@@ -60,7 +60,8 @@ COMMANDS: dict[str, Entry] = {
     "logout": Entry("session", "Revoke your token on the service and forget it here."),
     "passwd": Entry("session", "Change your own password (your other sessions are logged out)."),
     "lab": Entry("lab", "Local lab hosts (Debian containers with sshd and systemd) to try paasops on.", group=True),
-    "hosts": Entry("hosts", "Docker engines the service places on: list, add by hand, inspect, remove.", group=True),
+    "hosts": Entry("hosts", "Docker engines the service places on: list, add by hand, inspect, remove, drain, "
+                            "cordon, undrain.", group=True),
     "cluster": Entry("cluster", "The cluster as a whole.", group=True),
     "accounts": Entry("accounts", "Accounts of the service (admins): list, add, update teams, remove, set passwords.",
                       group=True),

@@ -8,7 +8,8 @@ from ...errors import PaasopsError
 from ..common import OUTPUT, SERVER, Output, api_client, emit, err
 from ..errors import report_errors
 
-app = typer.Typer(help="Docker engines the service places on: list, add by hand, inspect, remove.",
+app = typer.Typer(help="Docker engines the service places on: list, add by hand, inspect, remove, drain, cordon, "
+                       "undrain.",
                   no_args_is_help=True)
 
 
