@@ -61,7 +61,9 @@ class _ScrubbedFollow:
 class StoppedMarks:
     """The containers stopped on purpose (`paasops stop`), kept in the store as well, so a restarted service
     leaves them stopped too (self-healing counts them, untouched); start, restart and destroy clear a mark.
-    A store that fails a write leaves the mark in memory only (logged): the stop itself went through."""
+    A store that fails a write leaves the mark in memory only (logged): the stop itself went through.
+    A restart or a destroy holds a mark for its own span only (`persist=False`): in memory, never stored, so
+    a service killed in the middle does not leave a stored mark that would keep a dead replica unreplaced."""
 
     def __init__(self, store: Store):
         self.store = store
@@ -71,10 +73,16 @@ class StoppedMarks:
         except Exception as exc:  # a store down at start: the marks come back with the next start of the service
             log.warning("stopped containers: could not load their marks: %s", exc)
             self._ids = set()
+        self._transient: set[str] = set()  # marks held in memory only, for an operation's span
 
-    def add(self, container_id: str) -> None:
+    def add(self, container_id: str, *, persist: bool = True) -> None:
         with self._lock:
+            if container_id in self._ids:
+                return  # already marked (a stop's stored mark stays stored)
             self._ids.add(container_id)
+            if not persist:
+                self._transient.add(container_id)
+                return
         self._write(container_id, True)
 
     def discard(self, container_id: str) -> None:
@@ -82,6 +90,9 @@ class StoppedMarks:
             if container_id not in self._ids:
                 return
             self._ids.discard(container_id)
+            if container_id in self._transient:
+                self._transient.discard(container_id)
+                return
         self._write(container_id, False)
 
     def _write(self, container_id: str, stopped: bool) -> None:
@@ -163,7 +174,7 @@ class ContainerOps:
     def _act(self, handle: EngineHandle, view: ContainerView, action: str, timeout: int) -> None:
         api = handle.client.api
         if action in ("stop", "restart", "destroy"):  # before its `die` reaches the supervisor, which leaves it
-            self.stopped.add(view.id)                   # stopped (a destroy's kill is not a death to heal)
+            self.stopped.add(view.id, persist=action == "stop")  # stopped (a destroy's kill is no death to heal)
         try:
             if action == "start":
                 api.start(view.id)
