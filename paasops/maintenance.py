@@ -89,8 +89,11 @@ class Patcher:
         return report
 
     def _batch(self, group: list[str], report: PatchReport) -> None:
-        cordoned = self._cordon(group, report) if len(group) > 1 else {}
-        batch = [host for host in group if host in cordoned] if len(group) > 1 else group
+        if len(group) > 1:  # every host of the batch cordoned first; the ones that could not be are failed
+            cordoned = self._cordon(group, report)
+            batch = list(cordoned)
+        else:
+            cordoned, batch = {}, group
         drained = [host for host in batch if self._drain(host, report, cordoned=cordoned.get(host, False))]
         if not drained:
             return

@@ -19,6 +19,7 @@ from .event_log import EventLog
 from .log_redaction import SecretScrubber
 
 log = logging.getLogger(__name__)
+STOPPING = ("stop", "restart", "destroy")  # the actions that stop a container (marked for their span)
 
 
 class LogFollow(Protocol):
@@ -159,7 +160,7 @@ class ContainerOps:
                 who: Who | None = None) -> ContainerView | None:
         """start | stop | restart | destroy (kill, then remove) one container; records its event."""
         handle, view = self.find(prefix, who=who)
-        stops = action in ("stop", "restart", "destroy")
+        stops = action in STOPPING
         if stops and self.before_stop is not None:
             self.before_stop(view)
         try:
@@ -173,7 +174,7 @@ class ContainerOps:
 
     def _act(self, handle: EngineHandle, view: ContainerView, action: str, timeout: int) -> None:
         api = handle.client.api
-        if action in ("stop", "restart", "destroy"):  # before its `die` reaches the supervisor, which leaves it
+        if action in STOPPING:  # before its `die` reaches the supervisor, which leaves it
             self.stopped.add(view.id, persist=action == "stop")  # stopped (a destroy's kill is no death to heal)
         try:
             if action == "start":
@@ -194,7 +195,7 @@ class ContainerOps:
         except UserInputError:
             raise
         except Exception as exc:
-            if action in ("stop", "restart", "destroy"):
+            if action in STOPPING:
                 self.stopped.discard(view.id)
             raise engine_error(handle.id, exc) from None
         if action != "stop":
