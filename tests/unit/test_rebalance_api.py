@@ -1,6 +1,6 @@
 """POST /api/rebalance and `paasops rebalance` over a real SQLite store, engines as filled caches (no engine behind):
-the plan onto a host back empty, bad input refused naming what, a user moves only its own apps, and a move that cannot start stops
-the run with nothing removed."""
+the plan onto a host back empty, bad input refused naming what, a user moves only its own apps, and a move that
+cannot start stops the run with nothing removed."""
 
 from __future__ import annotations
 
